@@ -1,0 +1,16 @@
+//! Power-One PCU frames (`FF len dst src reply ctrl func data… sum`, 9600 8N1).
+//!
+//! Skeleton: issue #3 fills this crate. It builds for bare-metal targets today
+//! and will keep doing so: no `std`, no `alloc`, no `unsafe`, no panics.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
