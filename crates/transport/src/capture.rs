@@ -1,0 +1,1 @@
+//! Streaming capture readers: pcap/pcapng with TCP reassembly, hex dumps, raw files, raw logs (issue #6).

@@ -1,0 +1,1 @@
+//! One framing abstraction and a framer per protocol over the parsers' scanners (issue #6).
