@@ -395,7 +395,7 @@ impl<T: AsRef<[u8]>> fmt::Display for Frame<T> {
 /// complete the frame.
 ///
 /// ```
-/// let bytes = [0x70, 0x83, 0x9e, 0x40, 0x6e, 0x00, 0x01, 0x08, 0xaa];
+/// let bytes = [0x70, 0x83, 0x9e, 0x86, 0xbe, 0x00, 0x01, 0x08, 0xaa];
 /// let (frame, used) = rewire_websentry::parse(&bytes).unwrap();
 /// assert_eq!(used, 8);
 /// assert_eq!(frame.function(), rewire_websentry::Function::Code08);
@@ -476,7 +476,7 @@ fn candidate(rest: &[u8]) -> Candidate {
 ///
 /// ```
 /// use rewire_websentry::{scan, Scan};
-/// let stream = [0xde, 0xad, 0x70, 0x83, 0x9e, 0x40, 0x6e, 0x00, 0x01, 0x08, 0x70];
+/// let stream = [0xde, 0xad, 0x70, 0x83, 0x9e, 0x86, 0xbe, 0x00, 0x01, 0x08, 0x70];
 /// let Scan::Found { skipped, len, message } = scan(&stream) else { panic!() };
 /// assert_eq!((skipped, len), (2, 8));
 /// assert!(message.crc_ok());
@@ -504,7 +504,5 @@ pub fn scan(buf: &[u8]) -> Scan<Frame<&[u8]>> {
             }
         }
     }
-    Scan::Partial {
-        skipped: buf.len(),
-    }
+    Scan::Partial { skipped: buf.len() }
 }

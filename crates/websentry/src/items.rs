@@ -233,12 +233,10 @@ impl<'q, 'r> Pairs<'q, 'r> {
 
     fn count_mismatch(&mut self, requested_extra: usize, answered_extra: usize) -> Error {
         // Count the longer side's remaining items, stopping at its first error.
-        let requested = self.index
-            + requested_extra
-            + self.ids.by_ref().take_while(Result::is_ok).count();
-        let answered = self.index
-            + answered_extra
-            + self.values.by_ref().take_while(Result::is_ok).count();
+        let requested =
+            self.index + requested_extra + self.ids.by_ref().take_while(Result::is_ok).count();
+        let answered =
+            self.index + answered_extra + self.values.by_ref().take_while(Result::is_ok).count();
         Error::CountMismatch {
             requested,
             answered,

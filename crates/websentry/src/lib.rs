@@ -97,3 +97,5 @@ pub use items::{
 pub use registry::{Property, enum_label, property};
 pub use value::{Labeled, RawBody, Value, fixed_body_len, type_code};
 
+#[cfg(test)]
+mod tests;

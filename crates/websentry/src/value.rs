@@ -177,13 +177,11 @@ impl<'a> Value<'a> {
             type_code::TENTHS => Self::Tenths(u16::from_be_bytes(take(body, at)?)),
             type_code::STRING => {
                 let [len] = take::<1>(body, at)?;
-                let text = body
-                    .get(1..1 + usize::from(len))
-                    .ok_or(Error::Truncated {
-                        offset: at,
-                        needed: 1 + usize::from(len),
-                        available: body.len(),
-                    })?;
+                let text = body.get(1..1 + usize::from(len)).ok_or(Error::Truncated {
+                    offset: at,
+                    needed: 1 + usize::from(len),
+                    available: body.len(),
+                })?;
                 Self::Str(text)
             }
             type_code::RANGED => {
@@ -326,9 +324,9 @@ impl<'a> Value<'a> {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let len = self.encoded_len();
         let len_byte = match self {
-            Self::Str(text) => {
-                Some(u8::try_from(text.len()).map_err(|_| Error::StringTooLong { len: text.len() })?)
-            }
+            Self::Str(text) => Some(
+                u8::try_from(text.len()).map_err(|_| Error::StringTooLong { len: text.len() })?,
+            ),
             _ => None,
         };
         let available = buf.len();
