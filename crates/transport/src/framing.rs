@@ -1,1 +1,592 @@
-//! One framing abstraction and a framer per protocol over the parsers' scanners (issue #6).
+//! One framing abstraction, and a framing per protocol built on the parser
+//! crates' streaming scanners.
+//!
+//! A [`Framing`] is sans-IO: given the bytes buffered so far it says where the
+//! next message is ([`Step::Found`]), or that more bytes are needed
+//! ([`Step::Partial`]), and how many leading bytes can never start a message
+//! (garbage). A [`Framer`] owns the buffer: feed it chunks of any size with
+//! [`Framer::push`], take owned [`Event`]s out in stream order with
+//! [`Framer::next`], and call [`Framer::finish`] at end of stream.
+//!
+//! The contract follows tokio-util's `Decoder` (`Ok(None)` = need more bytes,
+//! `Some` = bytes consumed, `Err` = corrupt) with two differences that suit a
+//! blocking, std-only stack: garbage is never fatal (it is skipped, counted and
+//! reported as an [`Event::Skipped`] with its stream offset), and the buffer
+//! has a hard cap (default [`DEFAULT_BUFFER_LIMIT`]): a would-be message that
+//! outgrows it is discarded up to the next possible start and reported, so
+//! runaway input never grows memory.
+//!
+//! Messages are the frame's bytes: this layer knows framing, not meaning.
+//!
+//! ```
+//! use rewire_transport::framing::{Event, Framer, Framing, Step};
+//!
+//! /// Lines ending in `\n`, at most 80 bytes.
+//! struct Lines;
+//! impl Framing for Lines {
+//!     fn scan(&mut self, buf: &[u8]) -> Step {
+//!         match buf.iter().position(|&b| b == b'\n') {
+//!             Some(end) => Step::Found { skipped: 0, len: end + 1, message: 0..end },
+//!             None => Step::Partial { skipped: 0 },
+//!         }
+//!     }
+//! }
+//!
+//! let mut framer = Framer::new(Lines);
+//! framer.push(b"he")?;
+//! assert!(framer.next().is_none());
+//! framer.push(b"llo\nwor")?;
+//! match framer.next() {
+//!     Some(Event::Message(m)) => assert_eq!((m.offset, m.bytes.as_slice()), (0, &b"hello"[..])),
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), rewire_transport::framing::FramingError>(())
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::ops::Range;
+
+mod powerone;
+mod websentry;
+
+pub use powerone::PowerOne;
+pub use websentry::WebSentry;
+
+/// Default cap on the bytes a [`Framer`] buffers: 64 KiB.
+pub const DEFAULT_BUFFER_LIMIT: usize = 64 * 1024;
+
+/// What a [`Framing`] found at the front of a buffer.
+///
+/// The shape mirrors the parser crates' `Scan<T>`, with the message given as a
+/// byte range so that a framing can name a part of the consumed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A complete message starts `skipped` bytes into the buffer and occupies
+    /// `len` bytes; the caller consumes `skipped + len` bytes. `message` is the
+    /// range of the buffer that the owned message holds (normally
+    /// `skipped..skipped + len`; it must lie inside that span).
+    Found {
+        /// Leading bytes that can never begin a message (garbage).
+        skipped: usize,
+        /// Length of the message's bytes after the garbage.
+        len: usize,
+        /// Range of the buffer handed out as the message.
+        message: Range<usize>,
+    },
+    /// No complete message yet. The first `skipped` bytes can never begin a
+    /// message; the rest may be the start of one.
+    Partial {
+        /// Leading bytes that can never begin a message (garbage).
+        skipped: usize,
+    },
+}
+
+/// Locates messages in a byte stream; implemented once per protocol.
+///
+/// Implementations must give the same messages however the stream is split,
+/// must not panic on any input, and should do bounded work per byte. A
+/// [`Framer`] checks every returned length against the buffer, so an
+/// out-of-range answer degrades into skipped bytes, never a panic.
+pub trait Framing {
+    /// Scans `buf` (the unconsumed bytes of the stream) for the next message.
+    fn scan(&mut self, buf: &[u8]) -> Step;
+
+    /// Scans `buf` after the input went quiet (an inter-frame silence on a
+    /// live link).
+    ///
+    /// Protocols whose scanner must otherwise wait for more bytes to stay
+    /// independent of how the stream is split (a noise byte that looks like a
+    /// long frame's start) may decide here; [`Framer::idle`] calls it. The
+    /// default is [`Framing::scan`].
+    fn idle(&mut self, buf: &[u8]) -> Step {
+        self.scan(buf)
+    }
+
+    /// Scans what is left at end of stream; `buf` is everything unconsumed.
+    ///
+    /// Protocols whose last message may lack its terminator return it here.
+    /// [`Step::Partial`] means no further message: the [`Framer`] reports the
+    /// remaining bytes as [`SkipReason::Truncated`]. The default finds nothing.
+    fn finish(&mut self, buf: &[u8]) -> Step {
+        let _ = buf;
+        Step::Partial { skipped: 0 }
+    }
+}
+
+impl<F: Framing + ?Sized> Framing for &mut F {
+    fn scan(&mut self, buf: &[u8]) -> Step {
+        (**self).scan(buf)
+    }
+
+    fn idle(&mut self, buf: &[u8]) -> Step {
+        (**self).idle(buf)
+    }
+
+    fn finish(&mut self, buf: &[u8]) -> Step {
+        (**self).finish(buf)
+    }
+}
+
+/// An owned message cut from the stream.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Stream offset of the message's first byte.
+    pub offset: u64,
+    /// The message's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Message {{ offset: {}, bytes: ", self.offset)?;
+        for b in &self.bytes {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(" }")
+    }
+}
+
+/// Why a run of bytes was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The bytes cannot begin a message (noise, a corrupt frame, a resync).
+    Garbage,
+    /// A would-be message outgrew the framer's buffer limit and was discarded
+    /// up to the next possible start.
+    Oversize,
+    /// The stream ended (or was reset) in the middle of a would-be message.
+    Truncated,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Garbage => "garbage",
+            Self::Oversize => "oversize",
+            Self::Truncated => "truncated",
+        })
+    }
+}
+
+/// A run of skipped bytes; adjacent runs with the same reason are merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skipped {
+    /// Stream offset of the first skipped byte.
+    pub offset: u64,
+    /// Number of bytes skipped.
+    pub len: u64,
+    /// Why they were skipped.
+    pub reason: SkipReason,
+}
+
+/// What a [`Framer`] hands out, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A complete message.
+    Message(Message),
+    /// Bytes that were skipped. A run of garbage is reported once it ends:
+    /// when a message follows it, when the reason changes, or at
+    /// [`Framer::finish`]. [`Framer::garbage_bytes`] counts it at once.
+    Skipped(Skipped),
+}
+
+/// What went wrong while framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FramingErrorKind {
+    /// Returned when a would-be message outgrew the buffer limit; `discarded`
+    /// bytes were dropped (up to the next possible message start) and the
+    /// framer resumed. Events already queued are still valid.
+    Oversize {
+        /// The framer's buffer limit in bytes.
+        limit: usize,
+        /// Bytes discarded during the push that reported this.
+        discarded: u64,
+    },
+}
+
+/// A framing error: what happened and where in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramingError {
+    kind: FramingErrorKind,
+    offset: u64,
+}
+
+impl FramingError {
+    /// Returns what went wrong.
+    #[must_use]
+    pub fn kind(&self) -> FramingErrorKind {
+        self.kind
+    }
+
+    /// Returns the stream offset of the first discarded byte.
+    #[must_use]
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
+impl fmt::Display for FramingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            FramingErrorKind::Oversize { limit, discarded } => write!(
+                f,
+                "message at stream offset {} exceeds the {limit}-byte buffer limit; \
+                 {discarded} bytes discarded",
+                self.offset
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FramingError {}
+
+/// Buffers a byte stream and cuts it into owned messages with a [`Framing`].
+#[derive(Debug)]
+pub struct Framer<F> {
+    framing: F,
+    buf: Vec<u8>,
+    /// Consumed prefix of `buf`, dropped lazily.
+    start: usize,
+    /// Stream offset of `buf[start]`.
+    offset: u64,
+    limit: usize,
+    events: VecDeque<Event>,
+    /// A run of skipped bytes not yet queued (it may still grow).
+    run: Option<Skipped>,
+    garbage: u64,
+    messages: u64,
+}
+
+impl<F: Framing> Framer<F> {
+    /// Creates a framer with the default buffer limit ([`DEFAULT_BUFFER_LIMIT`]).
+    pub fn new(framing: F) -> Self {
+        Self::with_limit(
+            framing,
+            NonZeroUsize::new(DEFAULT_BUFFER_LIMIT).unwrap_or(NonZeroUsize::MIN),
+        )
+    }
+
+    /// Creates a framer that never buffers more than `limit` bytes.
+    ///
+    /// A would-be message longer than `limit` is discarded up to the next
+    /// possible start, so `limit` is also the longest message it can return.
+    pub fn with_limit(framing: F, limit: NonZeroUsize) -> Self {
+        Self {
+            framing,
+            buf: Vec::new(),
+            start: 0,
+            offset: 0,
+            limit: limit.get(),
+            events: VecDeque::new(),
+            run: None,
+            garbage: 0,
+            messages: 0,
+        }
+    }
+
+    /// Returns the framing.
+    pub fn framing(&self) -> &F {
+        &self.framing
+    }
+
+    /// Returns the buffer limit in bytes.
+    #[must_use]
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Returns how many bytes are buffered, waiting to complete a message.
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        self.buf.len().saturating_sub(self.start)
+    }
+
+    /// Returns the stream offset of the next byte [`Framer::push`] will take.
+    #[must_use]
+    pub fn stream_offset(&self) -> u64 {
+        self.offset.saturating_add(self.buffered() as u64)
+    }
+
+    /// Returns the total number of bytes skipped so far, for any reason.
+    #[must_use]
+    pub fn garbage_bytes(&self) -> u64 {
+        self.garbage
+    }
+
+    /// Returns the number of messages found so far.
+    #[must_use]
+    pub fn message_count(&self) -> u64 {
+        self.messages
+    }
+
+    /// Feeds the next chunk of the stream and frames what it completes.
+    ///
+    /// The whole chunk is always taken; take the results with [`Framer::next`].
+    ///
+    /// # Errors
+    ///
+    /// Returns [`FramingErrorKind::Oversize`] when a would-be message outgrew
+    /// the buffer limit during this push. The framer has already discarded it
+    /// (reported as an [`Event::Skipped`] with [`SkipReason::Oversize`]) and
+    /// framed the rest of the chunk, so the error is a report, not a stop.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), FramingError> {
+        let mut rest = chunk;
+        let mut oversize: Option<FramingError> = None;
+        loop {
+            self.compact();
+            let room = self.limit.saturating_sub(self.buf.len());
+            let take = room.min(rest.len());
+            let (now, later) = rest.split_at(take);
+            self.buf.extend_from_slice(now);
+            rest = later;
+            self.drain();
+            if self.buffered() < self.limit {
+                if rest.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            // Full and still no message: the candidate at the front is too long.
+            let at = self.offset;
+            let dropped = self.discard_oversize();
+            match &mut oversize {
+                Some(FramingError {
+                    kind: FramingErrorKind::Oversize { discarded, .. },
+                    ..
+                }) => *discarded = discarded.saturating_add(dropped),
+                None => {
+                    oversize = Some(FramingError {
+                        kind: FramingErrorKind::Oversize {
+                            limit: self.limit,
+                            discarded: dropped,
+                        },
+                        offset: at,
+                    });
+                }
+            }
+            self.drain();
+            if rest.is_empty() && self.buffered() < self.limit {
+                break;
+            }
+        }
+        match oversize {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the next event, in stream order; `None` when more bytes are needed.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Tells the framer the input went quiet: frames what the buffer holds
+    /// with [`Framing::idle`], which may pass over a false start that would
+    /// otherwise wait for more bytes. Bytes that may still start a message
+    /// stay buffered. Live links call it when a read times out.
+    pub fn idle(&mut self) {
+        while self.buffered() > 0 {
+            let step = self
+                .framing
+                .idle(self.buf.get(self.start..).unwrap_or_default());
+            match self.apply(step) {
+                Some(true) => {}
+                Some(false) | None => break,
+            }
+        }
+    }
+
+    /// Ends the stream: frames what the protocol allows at end of stream and
+    /// reports the rest as [`SkipReason::Truncated`].
+    ///
+    /// Take the final events with [`Framer::next`]. The framer is then empty
+    /// and may be fed a new stream (for example after a reconnect); stream
+    /// offsets keep counting.
+    pub fn finish(&mut self) {
+        loop {
+            let avail = self.buffered();
+            if avail == 0 {
+                break;
+            }
+            let step = self
+                .framing
+                .finish(self.buf.get(self.start..).unwrap_or_default());
+            match self.apply(step) {
+                Some(true) => {}
+                _ => {
+                    let left = self.buffered();
+                    self.skip(left, SkipReason::Truncated);
+                    break;
+                }
+            }
+        }
+        self.flush_run();
+        self.buf.clear();
+        self.start = 0;
+    }
+
+    /// Drops buffered bytes and queued events without reporting them, for a
+    /// caller that starts over (for example, before resending a request).
+    /// Counters and stream offsets keep counting.
+    pub fn clear(&mut self) {
+        let left = self.buffered() as u64;
+        self.offset = self.offset.saturating_add(left);
+        self.buf.clear();
+        self.start = 0;
+        self.events.clear();
+        self.run = None;
+    }
+
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.drain(..self.start.min(self.buf.len()));
+            self.start = 0;
+        }
+    }
+
+    /// Frames everything the buffer holds now.
+    fn drain(&mut self) {
+        while self.buffered() > 0 {
+            let step = self
+                .framing
+                .scan(self.buf.get(self.start..).unwrap_or_default());
+            match self.apply(step) {
+                Some(true) => {}
+                Some(false) | None => break,
+            }
+        }
+    }
+
+    /// Applies a step: `Some(true)` = a message was taken, `Some(false)` =
+    /// partial, `None` = the framing answered out of range (its bytes skipped).
+    fn apply(&mut self, step: Step) -> Option<bool> {
+        let avail = self.buffered();
+        match step {
+            Step::Partial { skipped } => {
+                self.skip(skipped.min(avail), SkipReason::Garbage);
+                Some(false)
+            }
+            Step::Found {
+                skipped,
+                len,
+                message,
+            } => {
+                let end = skipped.checked_add(len).filter(|&e| e <= avail && len > 0);
+                let valid = end.is_some()
+                    && message.start >= skipped
+                    && message.start <= message.end
+                    && Some(message.end) <= end;
+                let Some(end) = end.filter(|_| valid) else {
+                    // A framing bug must not take the stream down: skip what it
+                    // pointed at (at least one byte, so framing progresses).
+                    let n = skipped.saturating_add(len).clamp(1, avail.max(1));
+                    self.skip(n.min(avail), SkipReason::Garbage);
+                    return None;
+                };
+                self.skip(skipped, SkipReason::Garbage);
+                self.flush_run();
+                let base = self.start.saturating_sub(skipped);
+                let bytes = self
+                    .buf
+                    .get(base.saturating_add(message.start)..base.saturating_add(message.end))
+                    .unwrap_or_default()
+                    .to_vec();
+                let offset = self
+                    .offset
+                    .saturating_sub(skipped as u64)
+                    .saturating_add(message.start as u64);
+                self.events
+                    .push_back(Event::Message(Message { offset, bytes }));
+                self.messages = self.messages.saturating_add(1);
+                self.consume(end.saturating_sub(skipped));
+                Some(true)
+            }
+        }
+    }
+
+    /// Drops one byte as oversize, then everything the framing says cannot
+    /// start a message, and returns how many bytes went.
+    fn discard_oversize(&mut self) -> u64 {
+        let mut dropped = 1;
+        self.skip(1, SkipReason::Oversize);
+        if self.buffered() > 0 {
+            let resync = match self
+                .framing
+                .scan(self.buf.get(self.start..).unwrap_or_default())
+            {
+                Step::Partial { skipped } | Step::Found { skipped, .. } => skipped,
+            };
+            let n = resync.min(self.buffered());
+            self.skip(n, SkipReason::Oversize);
+            dropped += n as u64;
+        }
+        dropped
+    }
+
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.buffered());
+        self.start = self.start.saturating_add(n);
+        self.offset = self.offset.saturating_add(n as u64);
+    }
+
+    fn skip(&mut self, n: usize, reason: SkipReason) {
+        if n == 0 {
+            return;
+        }
+        let len = n as u64;
+        match &mut self.run {
+            Some(run)
+                if run.reason == reason && run.offset.saturating_add(run.len) == self.offset =>
+            {
+                run.len = run.len.saturating_add(len);
+            }
+            _ => {
+                self.flush_run();
+                self.run = Some(Skipped {
+                    offset: self.offset,
+                    len,
+                    reason,
+                });
+            }
+        }
+        self.garbage = self.garbage.saturating_add(len);
+        self.consume(n);
+    }
+
+    fn flush_run(&mut self) {
+        if let Some(run) = self.run.take() {
+            self.events.push_back(Event::Skipped(run));
+        }
+    }
+}
+
+/// Returns the range `inner` occupies inside `outer`, if it is a sub-slice.
+///
+/// Scanners that hand out a sub-slice (rather than offsets) are mapped back to
+/// ranges with this; it compares addresses only.
+fn subslice_range(outer: &[u8], inner: &[u8]) -> Option<Range<usize>> {
+    let outer_start = outer.as_ptr() as usize;
+    let inner_start = inner.as_ptr() as usize;
+    let start = inner_start.checked_sub(outer_start)?;
+    let end = start.checked_add(inner.len())?;
+    (end <= outer.len()).then_some(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subslice_range_maps_back() {
+        let outer = b"hello world";
+        assert_eq!(subslice_range(outer, &outer[6..]), Some(6..11));
+        assert_eq!(subslice_range(outer, &outer[..0]), Some(0..0));
+        let other = b"xx";
+        assert_eq!(subslice_range(outer, other), None);
+    }
+}
