@@ -1,0 +1,399 @@
+//! Fixed-point decimal numbers as they appear on the wire, plus the small
+//! tokenizer and writer the line formats share.
+
+use core::fmt;
+
+use crate::error::{Error, Field};
+
+/// Most digits (integer and fractional together) a number may carry.
+///
+/// Nine decimal digits always fit an `i32`, so parsing never overflows.
+pub const MAX_NUMBER_DIGITS: usize = 9;
+
+/// Most fractional digits a [`Decimal`] may carry.
+pub const MAX_SCALE: u8 = 3;
+
+/// A decimal number kept exactly as the UPS wrote it: `raw / 10^scale`.
+///
+/// `27.4` is `raw = 274, scale = 1`; `2.27` is `raw = 227, scale = 2`; `014`
+/// is `raw = 14, scale = 0`. The scale is part of the value (two equal
+/// quantities written with different numbers of decimals compare unequal),
+/// because it carries meaning: a Q1 battery voltage with two decimals is a
+/// per-cell reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decimal {
+    raw: i32,
+    scale: u8,
+}
+
+impl Decimal {
+    /// Builds `raw / 10^scale`, or `None` when `scale` exceeds [`MAX_SCALE`].
+    ///
+    /// ```
+    /// use rewire_upsilon::Decimal;
+    /// let v = Decimal::new(2387, 1).unwrap();
+    /// assert_eq!(v.to_f32(), 238.7);
+    /// assert_eq!(v.to_string(), "238.7");
+    /// ```
+    pub const fn new(raw: i32, scale: u8) -> Option<Self> {
+        if scale > MAX_SCALE {
+            None
+        } else {
+            Some(Decimal { raw, scale })
+        }
+    }
+
+    /// Returns the number without its decimal point (`238.7` → `2387`).
+    pub const fn raw(self) -> i32 {
+        self.raw
+    }
+
+    /// Returns how many fractional digits the number has.
+    pub const fn scale(self) -> u8 {
+        self.scale
+    }
+
+    /// Returns the value in thousandths (`238.7` → `238_700`), exact for
+    /// every value this crate parses.
+    pub const fn milli(self) -> i64 {
+        let factor: i64 = match self.scale {
+            0 => 1000,
+            1 => 100,
+            2 => 10,
+            _ => 1,
+        };
+        self.raw as i64 * factor
+    }
+
+    /// Returns the value as an `f32` (for display and arithmetic; may round).
+    pub fn to_f32(self) -> f32 {
+        let div: f32 = match self.scale {
+            0 => 1.0,
+            1 => 10.0,
+            2 => 100.0,
+            _ => 1000.0,
+        };
+        self.raw as f32 / div
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let div = 10u32.pow(u32::from(self.scale));
+        let abs = self.raw.unsigned_abs();
+        let sign = if self.raw < 0 { "-" } else { "" };
+        if self.scale == 0 {
+            write!(f, "{sign}{abs}")
+        } else {
+            write!(
+                f,
+                "{sign}{}.{:0width$}",
+                abs / div,
+                abs % div,
+                width = usize::from(self.scale)
+            )
+        }
+    }
+}
+
+/// A space-separated token of a line, with its offset in the line.
+#[derive(Clone, Copy)]
+pub(crate) struct Token<'a> {
+    pub(crate) offset: usize,
+    pub(crate) bytes: &'a [u8],
+}
+
+/// Splits `line` into tokens separated by runs of spaces, starting at `pos`.
+pub(crate) struct Tokens<'a> {
+    line: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Tokens<'a> {
+    pub(crate) fn new(line: &'a [u8], pos: usize) -> Self {
+        Tokens { line, pos }
+    }
+
+    /// Returns where the next token would start (after skipping spaces).
+    pub(crate) fn next_start(&self) -> usize {
+        let rest = self.line.get(self.pos..).unwrap_or_default();
+        self.pos + rest.iter().take_while(|&&b| b == b' ').count()
+    }
+
+    /// Returns the next token, or `MissingField` for `field`.
+    pub(crate) fn expect(&mut self, field: Field) -> Result<Token<'a>, Error> {
+        self.next().ok_or(Error::MissingField {
+            field,
+            offset: self.line.len(),
+        })
+    }
+
+    /// Fails with `UnexpectedByte` when anything but spaces remains.
+    pub(crate) fn finish(&mut self) -> Result<(), Error> {
+        match self.next() {
+            None => Ok(()),
+            Some(t) => Err(Error::UnexpectedByte {
+                field: Field::Trailing,
+                offset: t.offset,
+                found: t.bytes.first().copied().unwrap_or(b' '),
+            }),
+        }
+    }
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let start = self.next_start();
+        let rest = self.line.get(start..)?;
+        if rest.is_empty() {
+            self.pos = start;
+            return None;
+        }
+        let len = rest.iter().take_while(|&&b| b != b' ').count();
+        self.pos = start + len;
+        Some(Token {
+            offset: start,
+            bytes: rest.get(..len)?,
+        })
+    }
+}
+
+/// Strips a trailing run of CR, LF and NUL bytes (the line terminators seen
+/// on serial, USB and TCP 2570).
+pub(crate) fn strip_terminator(line: &[u8]) -> &[u8] {
+    let keep = line.len()
+        - line
+            .iter()
+            .rev()
+            .take_while(|&&b| matches!(b, b'\r' | b'\n' | 0))
+            .count();
+    line.get(..keep).unwrap_or_default()
+}
+
+/// Reports whether a token is an "unknown" placeholder such as `--.-`,
+/// `---.-` or `---`: only `-` and `.`, at least one `-`, at most one `.`.
+fn is_unknown(bytes: &[u8]) -> bool {
+    bytes.contains(&b'-')
+        && bytes.iter().all(|&b| b == b'-' || b == b'.')
+        && bytes.iter().filter(|&&b| b == b'.').count() <= 1
+        && bytes != b"-"
+}
+
+/// Parses a decimal token: optional `-`, digits, optional `.` and digits.
+/// A placeholder of dashes yields `None`.
+pub(crate) fn parse_decimal(tok: Token<'_>, field: Field) -> Result<Option<Decimal>, Error> {
+    if is_unknown(tok.bytes) {
+        return Ok(None);
+    }
+    let (negative, body, body_off) = match tok.bytes.split_first() {
+        Some((b'-', rest)) => (true, rest, tok.offset + 1),
+        _ => (false, tok.bytes, tok.offset),
+    };
+    let mut raw: i64 = 0;
+    let mut digits = 0usize;
+    let mut int_digits = 0usize;
+    let mut scale: Option<usize> = None;
+    for (i, &b) in body.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > MAX_NUMBER_DIGITS {
+                    return Err(Error::TooLong {
+                        field,
+                        offset: tok.offset,
+                        len: tok.bytes.len(),
+                        max: MAX_NUMBER_DIGITS,
+                    });
+                }
+                raw = raw * 10 + i64::from(b - b'0');
+                match scale.as_mut() {
+                    Some(s) => *s += 1,
+                    None => int_digits += 1,
+                }
+            }
+            b'.' if scale.is_none() && int_digits > 0 => scale = Some(0),
+            _ => {
+                return Err(Error::UnexpectedByte {
+                    field,
+                    offset: body_off + i,
+                    found: b,
+                });
+            }
+        }
+    }
+    let scale = match scale {
+        // A number needs digits, and digits after a point.
+        None if digits == 0 => {
+            return Err(Error::MissingField {
+                field,
+                offset: body_off + body.len(),
+            });
+        }
+        None => 0,
+        Some(0) => {
+            return Err(Error::MissingField {
+                field,
+                offset: body_off + body.len(),
+            });
+        }
+        Some(s) => s,
+    };
+    if scale > usize::from(MAX_SCALE) {
+        return Err(Error::TooLong {
+            field,
+            offset: tok.offset,
+            len: tok.bytes.len(),
+            max: usize::from(MAX_SCALE),
+        });
+    }
+    let raw = if negative { -raw } else { raw };
+    let raw = i32::try_from(raw).map_err(|_| Error::TooLong {
+        field,
+        offset: tok.offset,
+        len: tok.bytes.len(),
+        max: MAX_NUMBER_DIGITS,
+    })?;
+    Ok(Decimal::new(raw, u8::try_from(scale).unwrap_or(MAX_SCALE)))
+}
+
+/// Parses an unsigned integer token of at most [`MAX_NUMBER_DIGITS`] digits;
+/// a placeholder of dashes yields `None`.
+pub(crate) fn parse_integer(tok: Token<'_>, field: Field) -> Result<Option<u32>, Error> {
+    if is_unknown(tok.bytes) {
+        return Ok(None);
+    }
+    parse_digits(tok.bytes, tok.offset, field).map(Some)
+}
+
+/// Parses a run of ASCII digits (at least one, at most [`MAX_NUMBER_DIGITS`]).
+pub(crate) fn parse_digits(bytes: &[u8], offset: usize, field: Field) -> Result<u32, Error> {
+    if bytes.is_empty() {
+        return Err(Error::MissingField { field, offset });
+    }
+    if bytes.len() > MAX_NUMBER_DIGITS {
+        return Err(Error::TooLong {
+            field,
+            offset,
+            len: bytes.len(),
+            max: MAX_NUMBER_DIGITS,
+        });
+    }
+    let mut v: u32 = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii_digit() {
+            return Err(Error::UnexpectedByte {
+                field,
+                offset: offset + i,
+                found: b,
+            });
+        }
+        v = v * 10 + u32::from(b - b'0');
+    }
+    Ok(v)
+}
+
+/// Writes into a caller's buffer, counting what would not fit so that
+/// `BufferTooSmall` can report the whole size needed.
+pub(crate) struct Writer<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+}
+
+impl<'b> Writer<'b> {
+    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
+        Writer { buf, pos: 0 }
+    }
+
+    pub(crate) fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.pos) {
+            *slot = b;
+        }
+        self.pos = self.pos.saturating_add(1);
+    }
+
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.byte(b);
+        }
+    }
+
+    /// Writes `v` in decimal, zero-padded to at least `width` digits.
+    pub(crate) fn unsigned(&mut self, v: u32, width: usize) {
+        let mut digits = [0u8; 10];
+        let mut n = 0;
+        let mut rest = v;
+        loop {
+            if let Some(d) = digits.get_mut(n) {
+                // `rest % 10` is below 10, so the narrowing cannot lose bits.
+                *d = b'0' + (rest % 10) as u8;
+            }
+            n += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        for _ in n..width {
+            self.byte(b'0');
+        }
+        for i in (0..n).rev() {
+            self.byte(digits.get(i).copied().unwrap_or(b'0'));
+        }
+    }
+
+    /// Writes a decimal with its integer part zero-padded to `int_width`.
+    pub(crate) fn decimal(&mut self, d: Decimal, int_width: usize) {
+        let div = 10u32.pow(u32::from(d.scale));
+        let abs = d.raw.unsigned_abs();
+        if d.raw < 0 {
+            self.byte(b'-');
+        }
+        self.unsigned(abs / div, int_width);
+        if d.scale > 0 {
+            self.byte(b'.');
+            self.unsigned(abs % div, usize::from(d.scale));
+        }
+    }
+
+    /// Writes an optional decimal of nominal `width` characters (point
+    /// included): the integer part takes what the fraction leaves, and an
+    /// unknown value becomes dashes of the same shape (`--.-`, `---.-`).
+    pub(crate) fn field(&mut self, d: Option<Decimal>, width: usize) {
+        match d {
+            Some(d) => {
+                let int_width = if d.scale == 0 {
+                    width
+                } else {
+                    width
+                        .saturating_sub(1 + usize::from(d.scale))
+                        .max(1)
+                };
+                self.decimal(d, int_width);
+            }
+            None if width < 4 => {
+                for _ in 0..width {
+                    self.byte(b'-');
+                }
+            }
+            None => {
+                for _ in 0..width - 2 {
+                    self.byte(b'-');
+                }
+                self.bytes(b".-");
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> Result<usize, Error> {
+        if self.pos > self.buf.len() {
+            Err(Error::BufferTooSmall {
+                needed: self.pos,
+                available: self.buf.len(),
+            })
+        } else {
+            Ok(self.pos)
+        }
+    }
+}

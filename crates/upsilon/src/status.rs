@@ -1,0 +1,313 @@
+//! The Q1 status line (`(MMM.M NNN.N PPP.P QQQ RR.R S.SS TT.T b7…b0<CR>`).
+
+use core::fmt;
+
+use crate::decimal::{self, Decimal, Token, Tokens, Writer};
+use crate::error::{Error, Field};
+
+/// Longest status line [`Status::emit`] writes for values this crate parses
+/// from standard-width lines (47 bytes with the CR); callers sizing buffers
+/// for arbitrary values should use [`MAX_LINE_LEN`](crate::MAX_LINE_LEN).
+pub const STATUS_LINE_LEN: usize = 47;
+
+/// The eight Q1 status bits `b7…b0`, as one byte (`b7` is the first
+/// character on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct StatusBits(u8);
+
+impl StatusBits {
+    /// Bit 7: utility (mains) failed, the UPS runs on battery.
+    pub const UTILITY_FAIL: u8 = 1 << 7;
+    /// Bit 6: battery low.
+    pub const BATTERY_LOW: u8 = 1 << 6;
+    /// Bit 5: bypass, boost or buck active.
+    pub const BYPASS_BOOST_BUCK: u8 = 1 << 5;
+    /// Bit 4: UPS failed.
+    pub const UPS_FAILED: u8 = 1 << 4;
+    /// Bit 3: UPS type is standby (line-interactive); 0 means on-line.
+    pub const STANDBY: u8 = 1 << 3;
+    /// Bit 2: a self-test is running.
+    pub const TEST_IN_PROGRESS: u8 = 1 << 2;
+    /// Bit 1: a shutdown is pending.
+    pub const SHUTDOWN_ACTIVE: u8 = 1 << 1;
+    /// Bit 0: the beeper is on.
+    pub const BEEPER_ON: u8 = 1;
+
+    /// Wraps a byte whose bit 7 is the first status character.
+    pub const fn from_bits(bits: u8) -> Self {
+        StatusBits(bits)
+    }
+
+    /// Returns the bits as one byte.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    const fn has(self, mask: u8) -> bool {
+        self.0 & mask != 0
+    }
+
+    /// Returns bit 7: the utility failed and the UPS runs on battery.
+    pub const fn utility_fail(self) -> bool {
+        self.has(Self::UTILITY_FAIL)
+    }
+
+    /// Returns bit 6: the battery is low.
+    pub const fn battery_low(self) -> bool {
+        self.has(Self::BATTERY_LOW)
+    }
+
+    /// Returns bit 5: bypass, boost or buck is active.
+    pub const fn bypass_boost_buck(self) -> bool {
+        self.has(Self::BYPASS_BOOST_BUCK)
+    }
+
+    /// Returns bit 4: the UPS reports a failure.
+    pub const fn ups_failed(self) -> bool {
+        self.has(Self::UPS_FAILED)
+    }
+
+    /// Returns bit 3: the UPS is a standby (line-interactive) type; `false`
+    /// means on-line.
+    pub const fn standby(self) -> bool {
+        self.has(Self::STANDBY)
+    }
+
+    /// Returns bit 2: a self-test is in progress.
+    pub const fn test_in_progress(self) -> bool {
+        self.has(Self::TEST_IN_PROGRESS)
+    }
+
+    /// Returns bit 1: a shutdown is active (pending).
+    pub const fn shutdown_active(self) -> bool {
+        self.has(Self::SHUTDOWN_ACTIVE)
+    }
+
+    /// Returns bit 0: the beeper is on.
+    pub const fn beeper_on(self) -> bool {
+        self.has(Self::BEEPER_ON)
+    }
+
+    fn parse(tok: Token<'_>) -> Result<Self, Error> {
+        let mut bits = 0u8;
+        for (i, &b) in tok.bytes.iter().enumerate() {
+            if i == 8 {
+                return Err(Error::TooLong {
+                    field: Field::StatusBits,
+                    offset: tok.offset,
+                    len: tok.bytes.len(),
+                    max: 8,
+                });
+            }
+            bits = match b {
+                b'0' => bits << 1,
+                b'1' => (bits << 1) | 1,
+                _ => {
+                    return Err(Error::UnexpectedByte {
+                        field: Field::StatusBits,
+                        offset: tok.offset + i,
+                        found: b,
+                    });
+                }
+            };
+        }
+        if tok.bytes.len() < 8 {
+            return Err(Error::MissingField {
+                field: Field::StatusBits,
+                offset: tok.offset + tok.bytes.len(),
+            });
+        }
+        Ok(StatusBits(bits))
+    }
+
+    fn write(self, w: &mut Writer<'_>) {
+        for i in (0..8).rev() {
+            w.byte(if self.0 & (1 << i) != 0 { b'1' } else { b'0' });
+        }
+    }
+}
+
+impl fmt::Display for StatusBits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08b}", self.0)
+    }
+}
+
+/// One decoded Q1 status line.
+///
+/// Every measured field is `Option`: a UPS writes `--.-` or `---.-` for a
+/// quantity it does not measure (the seed's UPS has no temperature sensor).
+/// Numbers are [`Decimal`]s, fixed-point and exact (see the crate docs for why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Status {
+    /// `MMM.M`: input voltage, volts.
+    pub input_voltage: Option<Decimal>,
+    /// `NNN.N`: input fault voltage, volts (the glitch voltage held since the
+    /// last query).
+    pub input_fault_voltage: Option<Decimal>,
+    /// `PPP.P`: output voltage, volts.
+    pub output_voltage: Option<Decimal>,
+    /// `QQQ`: load (output current) in percent of the maximum.
+    pub load_percent: Option<u16>,
+    /// `RR.R`: input frequency, hertz.
+    pub input_frequency: Option<Decimal>,
+    /// `SS.S` (standby UPS: battery volts) or `S.SS` (on-line UPS: volts per
+    /// cell); see [`Status::battery_per_cell`].
+    pub battery_voltage: Option<Decimal>,
+    /// `TT.T`: temperature, °C.
+    pub temperature: Option<Decimal>,
+    /// `b7…b0`: the status bits.
+    pub bits: StatusBits,
+}
+
+impl Status {
+    /// Reports whether the battery voltage is written per cell (`S.SS`, two
+    /// decimals, on-line UPSes) rather than for the whole battery (`SS.S`).
+    pub fn battery_per_cell(&self) -> bool {
+        self.battery_voltage.is_some_and(|v| v.scale() == 2)
+    }
+
+    /// Writes the line, CR included, into `buf` and returns its length.
+    ///
+    /// Integer parts are zero-padded to the standard widths (`MMM.M`, `QQQ`,
+    /// `RR.R`, `SS.S`/`S.SS`, `TT.T`); unknown values become dashes of the
+    /// same shape.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`] when `buf` cannot hold the line;
+    /// [`Error::OutOfRange`] when the load exceeds 999.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        let mut w = Writer::new(buf);
+        w.byte(b'(');
+        w.field(self.input_voltage, 5);
+        w.byte(b' ');
+        w.field(self.input_fault_voltage, 5);
+        w.byte(b' ');
+        w.field(self.output_voltage, 5);
+        w.byte(b' ');
+        match self.load_percent {
+            Some(l) if l > 999 => {
+                return Err(Error::OutOfRange {
+                    field: Field::Load,
+                    value: u32::from(l),
+                    min: 0,
+                    max: 999,
+                });
+            }
+            Some(l) => w.unsigned(u32::from(l), 3),
+            None => w.bytes(b"---"),
+        }
+        w.byte(b' ');
+        w.field(self.input_frequency, 4);
+        w.byte(b' ');
+        w.field(self.battery_voltage, 4);
+        w.byte(b' ');
+        w.field(self.temperature, 4);
+        w.byte(b' ');
+        self.bits.write(&mut w);
+        w.byte(b'\r');
+        w.finish()
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Opt<T>(Option<T>);
+        impl<T: fmt::Display> fmt::Display for Opt<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match &self.0 {
+                    Some(v) => v.fmt(f),
+                    None => f.write_str("?"),
+                }
+            }
+        }
+        write!(
+            f,
+            "Q1 in {}V fault {}V out {}V load {}% {}Hz batt {}V{} temp {}C bits {}",
+            Opt(self.input_voltage),
+            Opt(self.input_fault_voltage),
+            Opt(self.output_voltage),
+            Opt(self.load_percent),
+            Opt(self.input_frequency),
+            Opt(self.battery_voltage),
+            if self.battery_per_cell() { "/cell" } else { "" },
+            Opt(self.temperature),
+            self.bits,
+        )
+    }
+}
+
+/// Parses one Q1 status line.
+///
+/// The line starts with `(`; a trailing run of CR, LF and NUL bytes is
+/// ignored, as is a missing CR. Fields are separated by one or more spaces,
+/// so makers' differing widths (`  0` for the load, `2.27` against `27.4`)
+/// all parse. `--.-`, `---.-` and similar dash placeholders read as `None`.
+///
+/// ```
+/// use rewire_upsilon::parse_status;
+/// let s = parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000").unwrap();
+/// assert_eq!(s.load_percent, Some(7));
+/// assert_eq!(s.temperature, None);
+/// assert!(s.bits.standby());
+/// ```
+///
+/// # Errors
+/// [`Error::UnexpectedByte`] for a missing `(`, a non-digit in a number or a
+/// status bit other than `0`/`1`; [`Error::MissingField`] when the line ends
+/// early; [`Error::TooLong`] for over-long numbers or more than eight bits;
+/// [`Error::OutOfRange`] for a load above 65535; each names the field and offset.
+pub fn parse_status(line: &[u8]) -> Result<Status, Error> {
+    let line = decimal::strip_terminator(line);
+    match line.first() {
+        Some(b'(') => {}
+        Some(&found) => {
+            return Err(Error::UnexpectedByte {
+                field: Field::Start,
+                offset: 0,
+                found,
+            });
+        }
+        None => {
+            return Err(Error::MissingField {
+                field: Field::Start,
+                offset: 0,
+            });
+        }
+    }
+    let mut t = Tokens::new(line, 1);
+    let input_voltage = decimal::parse_decimal(t.expect(Field::InputVoltage)?, Field::InputVoltage)?;
+    let input_fault_voltage = decimal::parse_decimal(
+        t.expect(Field::InputFaultVoltage)?,
+        Field::InputFaultVoltage,
+    )?;
+    let output_voltage =
+        decimal::parse_decimal(t.expect(Field::OutputVoltage)?, Field::OutputVoltage)?;
+    let load_tok = t.expect(Field::Load)?;
+    let load_percent = match decimal::parse_integer(load_tok, Field::Load)? {
+        None => None,
+        Some(v) => Some(u16::try_from(v).map_err(|_| Error::OutOfRange {
+            field: Field::Load,
+            value: v,
+            min: 0,
+            max: u32::from(u16::MAX),
+        })?),
+    };
+    let input_frequency =
+        decimal::parse_decimal(t.expect(Field::InputFrequency)?, Field::InputFrequency)?;
+    let battery_voltage =
+        decimal::parse_decimal(t.expect(Field::BatteryVoltage)?, Field::BatteryVoltage)?;
+    let temperature = decimal::parse_decimal(t.expect(Field::Temperature)?, Field::Temperature)?;
+    let bits = StatusBits::parse(t.expect(Field::StatusBits)?)?;
+    t.finish()?;
+    Ok(Status {
+        input_voltage,
+        input_fault_voltage,
+        output_voltage,
+        load_percent,
+        input_frequency,
+        battery_voltage,
+        temperature,
+        bits,
+    })
+}
