@@ -79,11 +79,9 @@ fn exercise(bytes: &[u8]) {
             let _ = write!(sink, "{item:?}");
         }
         let mut values = Values::new(body);
-        for item in values.by_ref() {
-            if let Ok((id, value)) = item {
-                let _ = write!(sink, "{} {} {:?}", value.labeled(id), value, value.raw());
-                let _ = value.as_f64();
-            }
+        for (id, value) in values.by_ref().flatten() {
+            let _ = write!(sink, "{} {} {:?}", value.labeled(id), value, value.raw());
+            let _ = value.as_f64();
         }
         assert!(values.position() <= body.len());
         for item in SetStatuses::new(body) {
