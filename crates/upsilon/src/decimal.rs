@@ -366,9 +366,7 @@ impl<'b> Writer<'b> {
                 let int_width = if d.scale == 0 {
                     width
                 } else {
-                    width
-                        .saturating_sub(1 + usize::from(d.scale))
-                        .max(1)
+                    width.saturating_sub(1 + usize::from(d.scale)).max(1)
                 };
                 self.decimal(d, int_width);
             }

@@ -75,9 +75,7 @@ impl<'a> SmsAlert<'a> {
 
     /// Iterates over all header lines in order.
     pub fn headers(&self) -> Headers<'a> {
-        Headers {
-            rest: self.headers,
-        }
+        Headers { rest: self.headers }
     }
 
     /// Returns the first header named `name` (compared without regard to case).
@@ -307,7 +305,9 @@ pub fn parse_sms_alert(buf: &[u8]) -> Result<Status<SmsAlert<'_>>, Error> {
             });
         }
     }
-    let window = buf.get(..buf.len().min(MAX_REQUEST_LEN)).unwrap_or_default();
+    let window = buf
+        .get(..buf.len().min(MAX_REQUEST_LEN))
+        .unwrap_or_default();
     let too_long = || Error::TooLong {
         field: Field::Request,
         offset: 0,
@@ -374,7 +374,11 @@ pub fn parse_sms_alert(buf: &[u8]) -> Result<Status<SmsAlert<'_>>, Error> {
                 offset: pos + header_line.len(),
             });
         };
-        let name = utf8(header_line.get(..colon).unwrap_or_default(), Field::Header, pos)?;
+        let name = utf8(
+            header_line.get(..colon).unwrap_or_default(),
+            Field::Header,
+            pos,
+        )?;
         let value = utf8(
             header_line.get(colon + 1..).unwrap_or_default(),
             Field::Header,
@@ -475,7 +479,11 @@ fn parse_target(target: &[u8], base: usize) -> Result<(&str, &str, &str, &str), 
             offset: base + target.len(),
         });
     };
-    let recipient = utf8(after_key.get(..c).unwrap_or_default(), Field::Recipient, rbase)?;
+    let recipient = utf8(
+        after_key.get(..c).unwrap_or_default(),
+        Field::Recipient,
+        rbase,
+    )?;
     let content_start = c + CONTENT_KEY.len();
     let after_content = after_key.get(content_start..).unwrap_or_default();
     let cbase = rbase + content_start;
@@ -485,7 +493,11 @@ fn parse_target(target: &[u8], base: usize) -> Result<(&str, &str, &str, &str), 
             offset: base + target.len(),
         });
     };
-    let content = utf8(after_content.get(..k).unwrap_or_default(), Field::Content, cbase)?;
+    let content = utf8(
+        after_content.get(..k).unwrap_or_default(),
+        Field::Content,
+        cbase,
+    )?;
     let code_start = k + CODE_KEY.len();
     let code = utf8(
         after_content.get(code_start..).unwrap_or_default(),

@@ -276,7 +276,8 @@ pub fn parse_status(line: &[u8]) -> Result<Status, Error> {
         }
     }
     let mut t = Tokens::new(line, 1);
-    let input_voltage = decimal::parse_decimal(t.expect(Field::InputVoltage)?, Field::InputVoltage)?;
+    let input_voltage =
+        decimal::parse_decimal(t.expect(Field::InputVoltage)?, Field::InputVoltage)?;
     let input_fault_voltage = decimal::parse_decimal(
         t.expect(Field::InputFaultVoltage)?,
         Field::InputFaultVoltage,
