@@ -261,7 +261,8 @@ fn status_display_is_one_line() {
 #[test]
 fn ratings_replies() {
     type Num = (i32, u8);
-    let rows: &[(&str, &[u8], Num, Num, Num, Num)] = &[
+    type Row = (&'static str, &'static [u8], Num, Num, Num, Num);
+    let rows: &[Row] = &[
         (
             "NUT nutdrv_qx_megatec.c comment",
             b"#220.0 000 024.0 50.0\r",
