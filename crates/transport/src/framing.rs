@@ -49,9 +49,11 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 
 mod powerone;
+mod upsilon;
 mod websentry;
 
 pub use powerone::PowerOne;
+pub use upsilon::Upsilon;
 pub use websentry::WebSentry;
 
 /// Default cap on the bytes a [`Framer`] buffers: 64 KiB.

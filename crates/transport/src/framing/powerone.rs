@@ -1,7 +1,7 @@
 //! Power-One framing over [`rewire_powerone::scan`] and
 //! [`rewire_powerone::scan_idle`].
 
-use super::{Framing, Step, subslice_range};
+use super::{Framing, Step};
 
 /// Frames Power-One's `FF len …` serial frames; only checksum-valid frames
 /// come out, everything else is skipped as garbage.
@@ -14,17 +14,15 @@ use super::{Framing, Step, subslice_range};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PowerOne;
 
-fn step(buf: &[u8], scan: rewire_powerone::Scan<rewire_powerone::Frame<&[u8]>>) -> Step {
+fn step(scan: rewire_powerone::Scan<rewire_powerone::Frame<&[u8]>>) -> Step {
     match scan {
         rewire_powerone::Scan::Found {
             skipped,
             len,
-            message,
+            message: _,
         } => {
-            let span = skipped..skipped.saturating_add(len);
-            let message = subslice_range(buf, message.into_inner())
-                .filter(|r| r.start == span.start)
-                .unwrap_or(span);
+            // The frame is exactly the `len` bytes after the garbage.
+            let message = skipped..skipped.saturating_add(len);
             Step::Found {
                 skipped,
                 len,
@@ -37,14 +35,14 @@ fn step(buf: &[u8], scan: rewire_powerone::Scan<rewire_powerone::Frame<&[u8]>>) 
 
 impl Framing for PowerOne {
     fn scan(&mut self, buf: &[u8]) -> Step {
-        step(buf, rewire_powerone::scan(buf))
+        step(rewire_powerone::scan(buf))
     }
 
     fn idle(&mut self, buf: &[u8]) -> Step {
-        step(buf, rewire_powerone::scan_idle(buf))
+        step(rewire_powerone::scan_idle(buf))
     }
 
     fn finish(&mut self, buf: &[u8]) -> Step {
-        step(buf, rewire_powerone::scan_idle(buf))
+        step(rewire_powerone::scan_idle(buf))
     }
 }

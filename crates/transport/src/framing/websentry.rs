@@ -1,6 +1,6 @@
 //! WebSentry framing over [`rewire_websentry::scan`].
 
-use super::{Framing, Step, subslice_range};
+use super::{Framing, Step};
 
 /// Frames WebSentry's `70 83 9E`-prefixed, length-delimited binary frames.
 ///
@@ -18,12 +18,10 @@ impl Framing for WebSentry {
             rewire_websentry::Scan::Found {
                 skipped,
                 len,
-                message,
+                message: _,
             } => {
-                let span = skipped..skipped.saturating_add(len);
-                let message = subslice_range(buf, message.into_inner())
-                    .filter(|r| r.start == span.start)
-                    .unwrap_or(span);
+                // The frame is exactly the `len` bytes after the garbage.
+                let message = skipped..skipped.saturating_add(len);
                 Step::Found {
                     skipped,
                     len,
