@@ -24,7 +24,7 @@
 //! - [`Repr`]: the fields as values, with [`Repr::parse`], [`Repr::emit`]
 //!   and the request builder [`Repr::request`];
 //! - [`parse`] for one frame at the start of a buffer, [`scan`] for a byte
-//!   stream with noise;
+//!   stream with noise, [`scan_idle`] once the line has gone quiet;
 //! - typed payloads of the known functions: [`DateTime`], [`Password`],
 //!   [`PasswordCheck`]; function codes are the open newtype [`FunctionCode`].
 //!
@@ -33,9 +33,10 @@
 //!   input. After [`Frame::new_checked`] succeeds no accessor panics (and
 //!   on an unchecked view they read missing bytes as 0).
 //! - Every malformed input is an [`Error`] naming what and where.
-//! - [`scan`] never allocates, does at most 255 checksum steps per
-//!   candidate 0xFF (so O(255·n) on `n` bytes at worst), and finds the same
-//!   frames however a stream is split across calls.
+//! - [`scan`] and [`scan_idle`] never allocate, do at most 255 checksum steps per
+//!   candidate 0xFF (so O(255·n) on `n` bytes at worst), and yield only
+//!   checksum-valid frames; [`scan`] finds the same frames however a stream
+//!   is split across calls.
 //!
 //! # Example
 //! ```
