@@ -261,6 +261,11 @@ pub struct Framer<F> {
     run: Option<Skipped>,
     garbage: u64,
     messages: u64,
+    /// Set by an oversize discard: skipped bytes count as part of it until a
+    /// possible message start is found.
+    resyncing: bool,
+    /// Bytes discarded as oversize during the current push.
+    oversize_in_push: u64,
 }
 
 impl<F: Framing> Framer<F> {
@@ -272,7 +277,8 @@ impl<F: Framing> Framer<F> {
         )
     }
 
-    /// Creates a framer that never buffers more than `limit` bytes.
+    /// Creates a framer that never buffers more than `limit` bytes (its
+    /// vector holds at most twice that, as consumed bytes are dropped lazily).
     ///
     /// A would-be message longer than `limit` is discarded up to the next
     /// possible start, so `limit` is also the longest message it can return.
@@ -287,6 +293,8 @@ impl<F: Framing> Framer<F> {
             run: None,
             garbage: 0,
             messages: 0,
+            resyncing: false,
+            oversize_in_push: 0,
         }
     }
 
@@ -337,46 +345,33 @@ impl<F: Framing> Framer<F> {
     /// framed the rest of the chunk, so the error is a report, not a stop.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), FramingError> {
         let mut rest = chunk;
-        let mut oversize: Option<FramingError> = None;
+        let mut first_oversize: Option<u64> = None;
+        self.oversize_in_push = 0;
         loop {
-            self.compact();
-            let room = self.limit.saturating_sub(self.buf.len());
-            let take = room.min(rest.len());
+            let take = self.limit.saturating_sub(self.buffered()).min(rest.len());
+            self.make_room(take);
             let (now, later) = rest.split_at(take);
             self.buf.extend_from_slice(now);
             rest = later;
             self.drain();
-            if self.buffered() < self.limit {
-                if rest.is_empty() {
-                    break;
-                }
-                continue;
+            if self.buffered() >= self.limit {
+                // Full and still no message: the candidate at the front is too long.
+                first_oversize.get_or_insert(self.offset);
+                self.discard_oversize();
+                self.drain();
             }
-            // Full and still no message: the candidate at the front is too long.
-            let at = self.offset;
-            let dropped = self.discard_oversize();
-            match &mut oversize {
-                Some(FramingError {
-                    kind: FramingErrorKind::Oversize { discarded, .. },
-                    ..
-                }) => *discarded = discarded.saturating_add(dropped),
-                None => {
-                    oversize = Some(FramingError {
-                        kind: FramingErrorKind::Oversize {
-                            limit: self.limit,
-                            discarded: dropped,
-                        },
-                        offset: at,
-                    });
-                }
-            }
-            self.drain();
             if rest.is_empty() && self.buffered() < self.limit {
                 break;
             }
         }
-        match oversize {
-            Some(err) => Err(err),
+        match first_oversize {
+            Some(offset) => Err(FramingError {
+                kind: FramingErrorKind::Oversize {
+                    limit: self.limit,
+                    discarded: self.oversize_in_push,
+                },
+                offset,
+            }),
             None => Ok(()),
         }
     }
@@ -430,6 +425,7 @@ impl<F: Framing> Framer<F> {
         self.flush_run();
         self.buf.clear();
         self.start = 0;
+        self.resyncing = false;
     }
 
     /// Drops buffered bytes and queued events without reporting them, for a
@@ -442,11 +438,19 @@ impl<F: Framing> Framer<F> {
         self.start = 0;
         self.events.clear();
         self.run = None;
+        self.resyncing = false;
     }
 
-    fn compact(&mut self) {
-        if self.start > 0 {
-            self.buf.drain(..self.start.min(self.buf.len()));
+    /// Makes room for `take` more bytes. The vector may hold up to twice the
+    /// limit (consumed bytes are dropped lazily), so that discarding one
+    /// byte at a time at the cap does not move the whole buffer each time.
+    fn make_room(&mut self, take: usize) {
+        let physical = self.limit.saturating_mul(2);
+        if self.start >= self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.buf.len().saturating_add(take) > physical {
+            self.buf.drain(..self.start);
             self.start = 0;
         }
     }
@@ -470,7 +474,12 @@ impl<F: Framing> Framer<F> {
         let avail = self.buffered();
         match step {
             Step::Partial { skipped } => {
-                self.skip(skipped.min(avail), SkipReason::Garbage);
+                let skipped = skipped.min(avail);
+                self.skip(skipped, self.garbage_reason());
+                if skipped < avail {
+                    // Something that may start a message: resync is over.
+                    self.resyncing = false;
+                }
                 Some(false)
             }
             Step::Found {
@@ -490,7 +499,8 @@ impl<F: Framing> Framer<F> {
                     self.skip(n.min(avail), SkipReason::Garbage);
                     return None;
                 };
-                self.skip(skipped, SkipReason::Garbage);
+                self.skip(skipped, self.garbage_reason());
+                self.resyncing = false;
                 self.flush_run();
                 let base = self.start.saturating_sub(skipped);
                 let bytes = self
@@ -511,23 +521,19 @@ impl<F: Framing> Framer<F> {
         }
     }
 
-    /// Drops one byte as oversize, then everything the framing says cannot
-    /// start a message, and returns how many bytes went.
-    fn discard_oversize(&mut self) -> u64 {
-        let mut dropped = 1;
+    /// Drops the first buffered byte as oversize; the bytes the framing then
+    /// skips, up to the next possible message start, count as oversize too.
+    fn discard_oversize(&mut self) {
         self.skip(1, SkipReason::Oversize);
-        if self.buffered() > 0 {
-            let resync = match self
-                .framing
-                .scan(self.buf.get(self.start..).unwrap_or_default())
-            {
-                Step::Partial { skipped } | Step::Found { skipped, .. } => skipped,
-            };
-            let n = resync.min(self.buffered());
-            self.skip(n, SkipReason::Oversize);
-            dropped += n as u64;
+        self.resyncing = true;
+    }
+
+    fn garbage_reason(&self) -> SkipReason {
+        if self.resyncing {
+            SkipReason::Oversize
+        } else {
+            SkipReason::Garbage
         }
-        dropped
     }
 
     fn consume(&mut self, n: usize) {
@@ -557,6 +563,9 @@ impl<F: Framing> Framer<F> {
             }
         }
         self.garbage = self.garbage.saturating_add(len);
+        if reason == SkipReason::Oversize {
+            self.oversize_in_push = self.oversize_in_push.saturating_add(len);
+        }
         self.consume(n);
     }
 
