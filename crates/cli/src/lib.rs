@@ -1,0 +1,122 @@
+//! What the three rewire command-line tools (`upsilon`, `websentry`,
+//! `powerone`) share, written once: exit statuses and error reporting, the
+//! record sink (readable lines or NDJSON), input opening and format
+//! detection, the progress bar and shell completions.
+//!
+//! The tools themselves only parse arguments and wire these pieces to the
+//! protocol libraries.
+#![forbid(unsafe_code)]
+
+pub mod input;
+pub mod output;
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+/// Exit statuses shared by the tools (listed in each tool's `--help`).
+pub mod exit {
+    /// The job was done (decoding may still have met bad frames).
+    pub const OK: u8 = 0;
+    /// The device answered negatively (for example a wrong password).
+    pub const NEGATIVE: u8 = 1;
+    /// Usage error, or the input could not be read or is not the format asked for.
+    pub const USAGE: u8 = 2;
+    /// The device gave no answer after every retry.
+    pub const NO_ANSWER: u8 = 3;
+}
+
+/// The `--help` paragraph that lists the exit statuses.
+pub const EXIT_STATUS_HELP: &str = "Exit status: 0 done (bad frames in the input are reported, not fatal), \
+1 the device answered negatively, 2 usage error or unreadable input, 3 no answer after the retries.";
+
+/// An error that asks for a particular exit status instead of the default 2.
+#[derive(Debug)]
+pub struct Exit {
+    code: u8,
+    message: String,
+}
+
+impl Exit {
+    /// Creates an error that prints `message` and exits with `code`.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Returns the exit status this error asks for.
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Runs a tool's `run` function and turns its outcome into an exit status.
+///
+/// An error prints one line, `tool: error: cause: cause`, on stderr and exits
+/// with 2 (or the status an [`Exit`] in the chain asks for). A broken pipe
+/// (`tool decode … | head`) is not an error: it exits 0 silently.
+pub fn main_with(tool: &str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = err
+                .chain()
+                .find_map(|e| e.downcast_ref::<Exit>())
+                .map_or(exit::USAGE, Exit::code);
+            let line = format!("{err:#}").replace('\n', " ");
+            eprintln!("{tool}: {line}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Reports whether `err` was caused by writing to a closed pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes shell completions for the tool `C` to stdout.
+///
+/// # Errors
+/// Returns the error of writing to stdout.
+pub fn print_completions<C: CommandFactory>(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut cmd = C::command();
+    let name = cmd.get_name().to_owned();
+    let mut out = io::stdout().lock();
+    clap_complete::generate(shell, &mut cmd, name, &mut out);
+    Ok(())
+}
+
+/// Inputs at least this large get a progress bar (when stderr is a terminal).
+pub const PROGRESS_THRESHOLD: u64 = 4 * 1024 * 1024;
+
+/// Returns a progress bar for an input of `len` bytes, or `None` when stderr
+/// is not a terminal or the input is small: progress never pollutes a pipe or
+/// a log.
+pub fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
+    if len < PROGRESS_THRESHOLD || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
