@@ -112,8 +112,8 @@ pub use decimal::{Decimal, MAX_NUMBER_DIGITS, MAX_SCALE};
 pub use error::{Error, Field};
 pub use heartbeat::{HEARTBEAT_LEN, Heartbeat, MAX_UPS_NUMBER, parse_heartbeat};
 pub use reply::{
-    COMPANY_LEN, INFO_LINE_LEN, Info, MAX_INFO_LEN, MODEL_LEN, Ratings, VERSION_LEN, parse_info,
-    parse_ratings,
+    COMPANY_LEN, INFO_LINE_LEN, Info, MAX_INFO_LEN, MAX_VERSION_LEN, MODEL_LEN, Ratings,
+    VERSION_LEN, parse_info, parse_ratings,
 };
 pub use scan::{DEFAULT_MAX_RECORD_LEN, Scan, scan, scan_final};
 pub use sms::{SmsAlert, parse_sms_alert};

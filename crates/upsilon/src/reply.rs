@@ -14,8 +14,12 @@ pub const VERSION_LEN: usize = 10;
 /// Longest `I` reply accepted (without its terminator).
 pub const MAX_INFO_LEN: usize = 64;
 
-/// Length of an `I` reply as [`Info::emit`] writes it: `#`, 15 + 1 + 10 + 1
-/// + 10 columns, CR.
+/// Longest version [`Info::emit`] accepts: the version column may run to
+/// the end of a reply of [`MAX_INFO_LEN`] bytes.
+pub const MAX_VERSION_LEN: usize = MAX_INFO_LEN - (1 + COMPANY_LEN + 1 + MODEL_LEN + 1);
+
+/// Length of an `I` reply as [`Info::emit`] writes it when the version fits
+/// its column: `#`, 15 + 1 + 10 + 1 + 10 columns, CR.
 pub const INFO_LINE_LEN: usize = 1 + COMPANY_LEN + 1 + MODEL_LEN + 1 + VERSION_LEN + 1;
 
 /// Decoded `F` reply: the UPS's ratings (`#220.0 000 024.0 50.0`).
@@ -132,7 +136,8 @@ pub struct Info<'a> {
 impl Info<'_> {
     /// Writes the reply, CR included, into `buf` and returns its length
     /// ([`INFO_LINE_LEN`]): each field left-aligned and space-padded to its
-    /// column, columns separated by one space.
+    /// column, columns separated by one space. A version longer than its
+    /// column (up to [`MAX_VERSION_LEN`]) runs on, as it may when parsed.
     ///
     /// # Errors
     /// [`Error::TooLong`] when a field exceeds its column;
@@ -141,20 +146,21 @@ impl Info<'_> {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let mut w = Writer::new(buf);
         w.byte(b'#');
-        for (i, (field, text, width)) in [
-            (Field::Company, self.company, COMPANY_LEN),
-            (Field::Model, self.model, MODEL_LEN),
-            (Field::Version, self.version, VERSION_LEN),
+        // (field, text, longest allowed, column width to pad to)
+        for (i, (field, text, max, column)) in [
+            (Field::Company, self.company, COMPANY_LEN, COMPANY_LEN),
+            (Field::Model, self.model, MODEL_LEN, MODEL_LEN),
+            (Field::Version, self.version, MAX_VERSION_LEN, VERSION_LEN),
         ]
         .into_iter()
         .enumerate()
         {
-            if text.len() > width {
+            if text.len() > max {
                 return Err(Error::TooLong {
                     field,
                     offset: 0,
                     len: text.len(),
-                    max: width,
+                    max,
                 });
             }
             if let Some(pos) = text.bytes().position(|b| !is_printable(b)) {
@@ -168,7 +174,7 @@ impl Info<'_> {
                 w.byte(b' ');
             }
             w.bytes(text.as_bytes());
-            for _ in text.len()..width {
+            for _ in text.len()..column {
                 w.byte(b' ');
             }
         }

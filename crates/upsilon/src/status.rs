@@ -174,8 +174,7 @@ impl Status {
     /// same shape.
     ///
     /// # Errors
-    /// [`Error::BufferTooSmall`] when `buf` cannot hold the line;
-    /// [`Error::OutOfRange`] when the load exceeds 999.
+    /// [`Error::BufferTooSmall`] when `buf` cannot hold the line.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let mut w = Writer::new(buf);
         w.byte(b'(');
@@ -186,14 +185,6 @@ impl Status {
         w.field(self.output_voltage, 5);
         w.byte(b' ');
         match self.load_percent {
-            Some(l) if l > 999 => {
-                return Err(Error::OutOfRange {
-                    field: Field::Load,
-                    value: u32::from(l),
-                    min: 0,
-                    max: 999,
-                });
-            }
             Some(l) => w.unsigned(u32::from(l), 3),
             None => w.bytes(b"---"),
         }

@@ -238,6 +238,12 @@ fn status_dialect_variations() {
     assert_eq!(s.battery_voltage, None);
     assert_eq!(s.load_percent, Some(0));
     assert_eq!(s.input_frequency, d(600, 1));
+    let s = parse_status(b"(230.0 230.0 230.0 1000 50.0 13.6 -05.5 00000000").unwrap();
+    assert_eq!(s.load_percent, Some(1000));
+    assert_eq!(
+        emit_status(&s),
+        b"(230.0 230.0 230.0 1000 50.0 13.6 -05.5 00000000\r"
+    );
     let s = parse_status(b"(230.0 230.0 230.0 --- 50.0 13.6 -05.5 00000000").unwrap();
     assert_eq!(s.load_percent, None);
     assert_eq!(s.temperature, d(-55, 1));
@@ -355,6 +361,25 @@ fn info_replies() {
         let n = i.emit(&mut buf).unwrap();
         assert_eq!(&buf[..n], line, "{origin}");
     }
+}
+
+#[test]
+fn info_megatec_ic_variant_keeps_long_version() {
+    // NUT nutdrv_qx_megatec.c comment: "Megatec IC" reply, one byte shorter.
+    let line = b"#MegaTecabcedfhi k130v12345 v3.400000\r";
+    let i = parse_info(line).unwrap();
+    assert_eq!(
+        (i.company, i.model, i.version),
+        ("MegaTecabcedfhi", "k130v12345", "v3.400000")
+    );
+    let long = Info {
+        company: "A",
+        model: "B",
+        version: "a version longer than ten",
+    };
+    let mut buf = [0u8; MAX_LINE_LEN];
+    let n = long.emit(&mut buf).unwrap();
+    assert_eq!(parse_info(&buf[..n]).unwrap(), long);
 }
 
 #[test]
