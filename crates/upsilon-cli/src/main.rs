@@ -1,6 +1,4 @@
 //! `upsilon`: decode captured or piped traffic of a Megatec UPS and UPSilon 2000, and talk to them live.
-//!
-//! Skeleton: the `decode` subcommand arrives with issue #7.
 
 use clap::Parser;
 

@@ -1,0 +1,9 @@
+//! The library behind the `upsilon` command: the record model, the state
+//! machine deriving transitions, simulators, the live monitor and its
+//! outputs (NDJSON, webhook, Prometheus metrics, a NUT server), the
+//! direct Megatec serial driver, and `decode`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod record;
+pub mod state;
