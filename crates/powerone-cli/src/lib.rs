@@ -2,5 +2,8 @@
 //! every mode, the live PCU master, the passive tap and the PCU simulator.
 #![forbid(unsafe_code)]
 
+pub mod link;
+pub mod master;
 pub mod record;
+pub mod simulator;
 pub mod stream;
