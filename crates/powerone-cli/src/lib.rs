@@ -7,3 +7,4 @@ pub mod master;
 pub mod record;
 pub mod simulator;
 pub mod stream;
+pub mod tap;
