@@ -117,4 +117,27 @@ open(out + "/replies.bin", "wb").write(s2c)
 EOF
 xxd powerone/requests.bin > powerone/requests.xxd.hex
 hexdump -C powerone/requests.bin > powerone/requests.hexdump-c.hex
+# A WebSentry exporter raw log (--raw-log) holding the captured frames, in
+# the exporter's layout (Go's json.MarshalIndent with tabs; Python's
+# json.dumps(indent="\t") writes the same bytes for these values).
+python3 - "$here/websentry" <<'EOF'
+import base64, json, sys
+out = sys.argv[1]
+flow = json.load(open(out + "/websentry.expected.json"))["flows"][0]
+def frames(stream):
+    b, res = bytes.fromhex(stream), []
+    while b:
+        n = 7 + (b[5] << 8 | b[6])
+        res.append(b[:n]); b = b[n:]
+    return res
+c, s = frames(flow["client_to_server"]), frames(flow["server_to_client"])
+order = [("C", c[0]), ("S", s[0]), ("C", c[1]), ("S", s[1]), ("S", s[2]),
+         ("C", c[2]), ("C", c[3]), ("S", s[3])]
+session = {"Start": "2024-01-20T10:39:54.264483473-08:00", "DurSec": 1.513274211,
+           "Frames": [{"N": i + 1, k: base64.b64encode(f).decode()} for i, (k, f) in enumerate(order)]}
+empty = {"Start": "2024-01-20T18:40:05.1Z", "DurSec": 0.000217, "Frames": None}
+with open(out + "/rawlog.json", "w") as fh:
+    for v in (session, empty):
+        fh.write(json.dumps(v, indent="\t") + "\n")
+EOF
 echo "make-captures.sh: done"

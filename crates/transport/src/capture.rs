@@ -195,14 +195,21 @@ pub struct CaptureOptions {
 
 impl Default for CaptureOptions {
     fn default() -> Self {
-        Self { ports: BTreeSet::new(), max_connections: 1024, max_out_of_order_bytes: 1 << 20 }
+        Self {
+            ports: BTreeSet::new(),
+            max_connections: 1024,
+            max_out_of_order_bytes: 1 << 20,
+        }
     }
 }
 
 impl CaptureOptions {
     /// Returns options that keep only packets to or from `ports`.
     pub fn with_ports(ports: impl IntoIterator<Item = u16>) -> Self {
-        Self { ports: ports.into_iter().collect(), ..Self::default() }
+        Self {
+            ports: ports.into_iter().collect(),
+            ..Self::default()
+        }
     }
 }
 
@@ -237,7 +244,10 @@ pub fn sniff_capture_format(prefix: &[u8]) -> Option<InputFormat> {
 /// Returns whether `prefix` looks like the start of a WebSentry JSON raw log:
 /// optional whitespace, `{`, and a `"Start"` key early on.
 pub fn looks_like_raw_log(prefix: &[u8]) -> bool {
-    let trimmed = prefix.iter().position(|b| !b.is_ascii_whitespace()).and_then(|i| prefix.get(i..));
+    let trimmed = prefix
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .and_then(|i| prefix.get(i..));
     match trimmed {
         Some([b'{', rest @ ..]) => {
             let head = rest.get(..rest.len().min(256)).unwrap_or(rest);
@@ -314,7 +324,9 @@ pub fn open(
         InputFormat::HexText => {
             CaptureReader::Hex(HexDumpReader::new(BufReader::new(file)).with_path(path))
         }
-        InputFormat::RawLog => CaptureReader::RawLog(RawLogReader::new(file).with_path(path).events()),
+        InputFormat::RawLog => {
+            CaptureReader::RawLog(RawLogReader::new(file).with_path(path).events())
+        }
         InputFormat::Binary => CaptureReader::Raw(RawFileReader::new(file).with_path(path)),
     })
 }

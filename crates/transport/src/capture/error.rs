@@ -98,7 +98,13 @@ pub struct CaptureError {
 impl CaptureError {
     /// Creates an error of `kind` with no context yet.
     pub fn new(kind: CaptureErrorKind) -> Self {
-        Self { kind, path: None, location: None, detail: None, source: None }
+        Self {
+            kind,
+            path: None,
+            location: None,
+            detail: None,
+            source: None,
+        }
     }
 
     /// Returns what went wrong.
@@ -181,6 +187,8 @@ impl fmt::Display for CaptureError {
 
 impl StdError for CaptureError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }

@@ -25,8 +25,8 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use super::{
-    CaptureError, CaptureErrorKind, CaptureEvent, Chunk, Direction, EndReason, Location,
-    StreamEnd, StreamId,
+    CaptureError, CaptureErrorKind, CaptureEvent, Chunk, Direction, EndReason, Location, StreamEnd,
+    StreamId,
 };
 
 /// Longest line accepted by [`HexDumpReader`] by default.
@@ -82,10 +82,10 @@ fn tokens(line: &[u8], from: usize, to: usize) -> Vec<(usize, &[u8])> {
         while i < to && line.get(i).copied().is_some_and(|b| !is_space(b)) {
             i = i.saturating_add(1);
         }
-        if i > start {
-            if let Some(tok) = line.get(start..i) {
-                out.push((start, tok));
-            }
+        if i > start
+            && let Some(tok) = line.get(start..i)
+        {
+            out.push((start, tok));
         }
     }
     out
@@ -136,7 +136,9 @@ fn parse_hex_number(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 16 {
         return None;
     }
-    digits.iter().try_fold(0u64, |acc, &b| Some(acc << 4 | u64::from(hex_value(b)?)))
+    digits
+        .iter()
+        .try_fold(0u64, |acc, &b| Some(acc << 4 | u64::from(hex_value(b)?)))
 }
 
 /// Finds an xxd-style gutter: after a run of 2+ spaces, exactly the
@@ -153,7 +155,9 @@ fn gutter_split(line: &[u8], from: usize) -> Option<usize> {
                 let n = bytes.len();
                 if let Some(tail_start) = line.len().checked_sub(n) {
                     let between_ok = tail_start >= i.saturating_add(2)
-                        && line.get(i..tail_start).is_some_and(|s| s.iter().all(|&b| b == b' '));
+                        && line
+                            .get(i..tail_start)
+                            .is_some_and(|s| s.iter().all(|&b| b == b' '));
                     let tail = line.get(tail_start..).unwrap_or_default();
                     if between_ok && tail.iter().zip(&bytes).all(|(&t, &b)| t == render(b)) {
                         return Some(i);
@@ -170,27 +174,31 @@ fn gutter_split(line: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Splits a leading offset off `toks`. With `expected` unknown (`None`),
-/// only colon offsets and 8-digit offsets are taken.
+/// Splits a leading offset off `toks`. `expected` is the running byte count
+/// and whether a `*` repeat is pending; when unknown (`None`) only colon
+/// offsets and 8-digit offsets followed by bytes are taken.
 fn strip_offset<'t, 'a>(
     toks: &'t [(usize, &'a [u8])],
-    expected: Option<u64>,
+    expected: Option<(u64, bool)>,
 ) -> (Option<u64>, &'t [(usize, &'a [u8])]) {
-    let Some(((_, first), rest)) = toks.split_first() else { return (None, toks) };
-    if let Some(digits) = first.strip_suffix(b":") {
-        if let Some(v) = parse_hex_number(digits) {
-            return (Some(v), rest);
-        }
+    let Some(((_, first), rest)) = toks.split_first() else {
+        return (None, toks);
+    };
+    if let Some(digits) = first.strip_suffix(b":")
+        && let Some(v) = parse_hex_number(digits)
+    {
+        return (Some(v), rest);
     }
-    if (4..=8).contains(&first.len()) {
-        if let Some(v) = parse_hex_number(first) {
-            let plausible = match expected {
-                Some(e) => v == e || (v == 0 && !rest.is_empty()),
-                None => first.len() == 8 && !rest.is_empty(),
-            };
-            if plausible {
-                return (Some(v), rest);
-            }
+    if (4..=8).contains(&first.len())
+        && let Some(v) = parse_hex_number(first)
+    {
+        let plausible = match expected {
+            // After a '*' line the next offset is past the repeated bytes.
+            Some((e, repeat)) => v == e || (v == 0 && !rest.is_empty()) || (repeat && v > e),
+            None => first.len() == 8 && !rest.is_empty(),
+        };
+        if plausible {
+            return (Some(v), rest);
         }
     }
     (None, toks)
@@ -198,9 +206,12 @@ fn strip_offset<'t, 'a>(
 
 /// Parses one line (without its line ending). `expected` is the running
 /// byte count, used to recognise offsets that have no colon.
-pub(crate) fn parse_line(line: &[u8], expected: u64) -> Result<Line, SyntaxError> {
+pub(crate) fn parse_line(line: &[u8], expected: u64, repeat: bool) -> Result<Line, SyntaxError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut i = line.iter().position(|&b| !is_space(b)).unwrap_or(line.len());
+    let mut i = line
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(line.len());
     let mut out = Line::default();
     let rest = line.get(i..).unwrap_or_default();
     if rest.is_empty() {
@@ -224,10 +235,11 @@ pub(crate) fn parse_line(line: &[u8], expected: u64) -> Result<Line, SyntaxError
         out.direction = Some(Direction::ServerToClient);
         i = i.saturating_add(1);
     }
-    let end = if let Some(bar) = line.iter().skip(i).position(|&b| b == b'|') {
-        i.saturating_add(bar)
-    } else if let Some(split) = gutter_split(line, i) {
+    // An exact rendering of the bytes is the gutter even when it holds '|'.
+    let end = if let Some(split) = gutter_split(line, i) {
         split
+    } else if let Some(bar) = line.iter().skip(i).position(|&b| b == b'|') {
+        i.saturating_add(bar)
     } else {
         line.len()
     };
@@ -240,7 +252,7 @@ pub(crate) fn parse_line(line: &[u8], expected: u64) -> Result<Line, SyntaxError
         out.repeat = true;
         return Ok(out);
     }
-    let (offset, toks) = strip_offset(&toks, Some(expected));
+    let (offset, toks) = strip_offset(&toks, Some((expected, repeat)));
     out.offset = offset;
     decode_tokens(toks, &mut out.bytes)?;
     Ok(out)
@@ -251,7 +263,9 @@ pub(crate) fn parse_line(line: &[u8], expected: u64) -> Result<Line, SyntaxError
 /// one line of bytes.
 pub fn looks_like_hex_text(prefix: &[u8]) -> bool {
     if prefix.is_empty()
-        || prefix.iter().any(|&b| !(b.is_ascii_graphic() || b.is_ascii_whitespace()))
+        || prefix
+            .iter()
+            .any(|&b| !(b.is_ascii_graphic() || b.is_ascii_whitespace()))
     {
         return false;
     }
@@ -261,7 +275,7 @@ pub fn looks_like_hex_text(prefix: &[u8]) -> bool {
     }
     let (mut good, mut bad, mut expected) = (0usize, 0usize, 0u64);
     for line in lines {
-        match parse_line(line, expected) {
+        match parse_line(line, expected, false) {
             Ok(l) => {
                 let n = l.bytes.len() as u64;
                 expected = l.offset.unwrap_or(expected).saturating_add(n);
@@ -341,7 +355,10 @@ impl<R: BufRead> HexDumpReader<R> {
     fn error(&self, kind: CaptureErrorKind, column: u64, detail: String) -> CaptureError {
         CaptureError::new(kind)
             .with_path(self.path.as_deref())
-            .at(Location::Line { line: self.line_no, column })
+            .at(Location::Line {
+                line: self.line_no,
+                column,
+            })
             .with_detail(detail)
     }
 
@@ -354,9 +371,12 @@ impl<R: BufRead> HexDumpReader<R> {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    return Err(CaptureError::io(e)
-                        .with_path(self.path.as_deref())
-                        .at(Location::Line { line: self.line_no.saturating_add(1), column: 1 }));
+                    return Err(CaptureError::io(e).with_path(self.path.as_deref()).at(
+                        Location::Line {
+                            line: self.line_no.saturating_add(1),
+                            column: 1,
+                        },
+                    ));
                 }
             };
             if available.is_empty() {
@@ -371,11 +391,14 @@ impl<R: BufRead> HexDumpReader<R> {
                 None => (available.len(), false),
             };
             buf.extend_from_slice(available.get(..take).unwrap_or_default());
-            self.reader.consume(if found { take.saturating_add(1) } else { take });
+            self.reader
+                .consume(if found { take.saturating_add(1) } else { take });
             if buf.len() > self.max_line {
                 self.line_no = self.line_no.saturating_add(1);
                 return Err(self.error(
-                    CaptureErrorKind::LineTooLong { limit: self.max_line },
+                    CaptureErrorKind::LineTooLong {
+                        limit: self.max_line,
+                    },
                     self.max_line as u64,
                     "is this a text hex dump?".into(),
                 ));
@@ -388,20 +411,23 @@ impl<R: BufRead> HexDumpReader<R> {
     }
 
     fn flush(&mut self) {
-        if let Some((direction, bytes)) = self.pending.take() {
-            if !bytes.is_empty() {
-                let stream = stream_of(direction);
-                if let Some(u) = usize::try_from(stream.0).ok().and_then(|i| self.used.get_mut(i)) {
-                    *u = true;
-                }
-                self.queue.push_back(CaptureEvent::Chunk(Chunk {
-                    stream,
-                    timestamp: None,
-                    direction,
-                    endpoints: None,
-                    bytes,
-                }));
+        if let Some((direction, bytes)) = self.pending.take()
+            && !bytes.is_empty()
+        {
+            let stream = stream_of(direction);
+            if let Some(u) = usize::try_from(stream.0)
+                .ok()
+                .and_then(|i| self.used.get_mut(i))
+            {
+                *u = true;
             }
+            self.queue.push_back(CaptureEvent::Chunk(Chunk {
+                stream,
+                timestamp: None,
+                direction,
+                endpoints: None,
+                bytes,
+            }));
         }
     }
 
@@ -480,7 +506,7 @@ impl<R: BufRead> HexDumpReader<R> {
             }
             return Ok(());
         }
-        match parse_line(&buf, self.expected) {
+        match parse_line(&buf, self.expected, self.repeat) {
             Ok(line) => self.line(line),
             Err(e) => Err(self.error(CaptureErrorKind::HexSyntax, e.column as u64, e.message)),
         }

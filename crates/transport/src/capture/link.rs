@@ -64,14 +64,20 @@ fn by_family(family: u32, rest: &[u8]) -> Payload<'_> {
 pub(crate) fn network_payload(link_type: u32, frame: &[u8]) -> Payload<'_> {
     match link_type {
         ETHERNET => {
-            let Some(mut ethertype) = be16(frame, 12) else { return Payload::Other };
+            let Some(mut ethertype) = be16(frame, 12) else {
+                return Payload::Other;
+            };
             let mut at: usize = 14;
             while VLAN_TAGS.contains(&ethertype) {
-                let Some(next) = be16(frame, at.saturating_add(2)) else { return Payload::Other };
+                let Some(next) = be16(frame, at.saturating_add(2)) else {
+                    return Payload::Other;
+                };
                 ethertype = next;
                 at = at.saturating_add(4);
             }
-            frame.get(at..).map_or(Payload::Other, |rest| by_ethertype(ethertype, rest))
+            frame
+                .get(at..)
+                .map_or(Payload::Other, |rest| by_ethertype(ethertype, rest))
         }
         LINUX_SLL => match (be16(frame, 14), frame.get(16..)) {
             (Some(proto), Some(rest)) => by_ethertype(proto, rest),
@@ -85,14 +91,20 @@ pub(crate) fn network_payload(link_type: u32, frame: &[u8]) -> Payload<'_> {
             let (Some(head), Some(rest)) = (frame.get(..4), frame.get(4..)) else {
                 return Payload::Other;
             };
-            let Ok(head): Result<[u8; 4], _> = head.try_into() else { return Payload::Other };
+            let Ok(head): Result<[u8; 4], _> = head.try_into() else {
+                return Payload::Other;
+            };
             let family = if link_type == LOOP {
                 u32::from_be_bytes(head)
             } else {
                 // Written in the capturing host's byte order: families are
                 // small numbers, so the order with the small value is right.
                 let le = u32::from_le_bytes(head);
-                if le > 0xffff { u32::from_be_bytes(head) } else { le }
+                if le > 0xffff {
+                    u32::from_be_bytes(head)
+                } else {
+                    le
+                }
             };
             by_family(family, rest)
         }

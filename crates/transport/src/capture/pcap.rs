@@ -36,8 +36,14 @@ pub struct CaptureStats {
 }
 
 enum Source<R: Read> {
-    Pcap { reader: PcapReader<BufReader<R>>, link_type: u32 },
-    PcapNg { reader: PcapNgReader<BufReader<R>>, interfaces: Vec<Interface> },
+    Pcap {
+        reader: PcapReader<BufReader<R>>,
+        link_type: u32,
+    },
+    PcapNg {
+        reader: PcapNgReader<BufReader<R>>,
+        interfaces: Vec<Interface>,
+    },
 }
 
 impl<R: Read> std::fmt::Debug for Source<R> {
@@ -66,7 +72,11 @@ enum TsResolution {
 
 impl TsResolution {
     fn from_option(raw: u8) -> Self {
-        if raw & 0x80 == 0 { Self::Pow10(raw) } else { Self::Pow2(raw & 0x7f) }
+        if raw & 0x80 == 0 {
+            Self::Pow10(raw)
+        } else {
+            Self::Pow2(raw & 0x7f)
+        }
     }
 
     /// Converts a count of units to a duration (saturating on absurd values).
@@ -118,7 +128,10 @@ fn pcap_error(err: PcapError, offset: u64) -> CaptureError {
         _ => CaptureErrorKind::Malformed,
     };
     let detail = err.to_string();
-    CaptureError::new(kind).at(Location::Offset(offset)).with_detail(detail).with_source(err)
+    CaptureError::new(kind)
+        .at(Location::Offset(offset))
+        .with_detail(detail)
+        .with_source(err)
 }
 
 impl<R: Read> PacketCaptureReader<R> {
@@ -135,7 +148,9 @@ impl<R: Read> PacketCaptureReader<R> {
         let prefix = {
             use std::io::BufRead;
             let buf = reader.fill_buf().map_err(CaptureError::io)?;
-            buf.get(..12).map(<[u8]>::to_vec).unwrap_or_else(|| buf.to_vec())
+            buf.get(..12)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_else(|| buf.to_vec())
         };
         let format = match sniff_capture_format(&prefix) {
             Some(format) => format,
@@ -147,15 +162,20 @@ impl<R: Read> PacketCaptureReader<R> {
             None => {
                 return Err(CaptureError::new(CaptureErrorKind::WrongMagic)
                     .at(Location::Offset(0))
-                    .with_detail(format!("first bytes {:02x?}", prefix.get(..4).unwrap_or(&prefix))));
+                    .with_detail(format!(
+                        "first bytes {:02x?}",
+                        prefix.get(..4).unwrap_or(&prefix)
+                    )));
             }
         };
         let (source, offset) = if format == InputFormat::Pcap {
             let reader = PcapReader::new(reader).map_err(|e| pcap_error(e, 0))?;
             let link_type = u32::from(reader.header().datalink);
             if !link::is_supported(link_type) {
-                return Err(CaptureError::new(CaptureErrorKind::UnsupportedLinkType { link_type })
-                    .at(Location::Offset(20)));
+                return Err(
+                    CaptureError::new(CaptureErrorKind::UnsupportedLinkType { link_type })
+                        .at(Location::Offset(20)),
+                );
             }
             (Source::Pcap { reader, link_type }, 24)
         } else {
@@ -163,7 +183,13 @@ impl<R: Read> PacketCaptureReader<R> {
             // Block length at 4..8, in the order the byte-order magic at 8..12 shows.
             let big = prefix.get(8..12) == Some(&[0x1a, 0x2b, 0x3c, 0x4d][..]);
             let section_len = read_u32(&prefix, 4, big).map_or(0, u64::from);
-            (Source::PcapNg { reader, interfaces: Vec::new() }, section_len)
+            (
+                Source::PcapNg {
+                    reader,
+                    interfaces: Vec::new(),
+                },
+                section_len,
+            )
         };
         Ok(Self {
             source,
@@ -209,9 +235,13 @@ impl<R: Read> PacketCaptureReader<R> {
         match &mut self.source {
             Source::Pcap { reader, link_type } => {
                 let link_type = *link_type;
-                let Some(packet) = reader.next_packet() else { return Ok(false) };
+                let Some(packet) = reader.next_packet() else {
+                    return Ok(false);
+                };
                 let packet = packet.map_err(|e| pcap_error(e, at))?;
-                self.offset = at.saturating_add(16).saturating_add(packet.data.len() as u64);
+                self.offset = at
+                    .saturating_add(16)
+                    .saturating_add(packet.data.len() as u64);
                 let ts = UNIX_EPOCH.checked_add(packet.timestamp);
                 let data = packet.data.into_owned();
                 self.packet(link_type, ts, &data);
@@ -221,7 +251,9 @@ impl<R: Read> PacketCaptureReader<R> {
                 // The byte order of the current section (a new section header
                 // is handled below without needing it).
                 let big = reader.section().endianness == Endianness::Big;
-                let Some(raw) = reader.next_raw_block() else { return Ok(false) };
+                let Some(raw) = reader.next_raw_block() else {
+                    return Ok(false);
+                };
                 let raw = raw.map_err(|e| pcap_error(e, at))?;
                 self.offset = at.saturating_add(u64::from(raw.initial_len));
                 let body: &[u8] = &raw.body;
@@ -247,17 +279,25 @@ impl<R: Read> PacketCaptureReader<R> {
                         (id, Some(ticks), data)
                     }
                     SIMPLE_PACKET_BLOCK => {
-                        let data = body.get(4..).ok_or_else(|| malformed("simple packet block too short"))?;
-                        let cap = usize::try_from(read_u32(body, 0, big).unwrap_or(0)).unwrap_or(usize::MAX);
+                        let data = body
+                            .get(4..)
+                            .ok_or_else(|| malformed("simple packet block too short"))?;
+                        let cap = usize::try_from(read_u32(body, 0, big).unwrap_or(0))
+                            .unwrap_or(usize::MAX);
                         (0, None, data.get(..cap.min(data.len())).unwrap_or_default())
                     }
                     _ => return Ok(true),
                 };
-                let Some(iface) = usize::try_from(interface_id).ok().and_then(|i| interfaces.get(i)).copied()
+                let Some(iface) = usize::try_from(interface_id)
+                    .ok()
+                    .and_then(|i| interfaces.get(i))
+                    .copied()
                 else {
                     return Err(CaptureError::new(CaptureErrorKind::Malformed)
                         .at(Location::Offset(at))
-                        .with_detail(format!("packet names interface {interface_id}, which is not described")));
+                        .with_detail(format!(
+                            "packet names interface {interface_id}, which is not described"
+                        )));
                 };
                 if !link::is_supported(iface.link_type) {
                     return Err(CaptureError::new(CaptureErrorKind::UnsupportedLinkType {
@@ -294,14 +334,20 @@ impl<R: Read> PacketCaptureReader<R> {
                     self.stats.not_tcp_udp = self.stats.not_tcp_udp.saturating_add(1);
                     return;
                 }
-                (v4.header().source_addr().into(), v4.header().destination_addr().into())
+                (
+                    v4.header().source_addr().into(),
+                    v4.header().destination_addr().into(),
+                )
             }
             Some(NetSlice::Ipv6(v6)) => {
                 if v6.is_payload_fragmented() {
                     self.stats.not_tcp_udp = self.stats.not_tcp_udp.saturating_add(1);
                     return;
                 }
-                (v6.header().source_addr().into(), v6.header().destination_addr().into())
+                (
+                    v6.header().source_addr().into(),
+                    v6.header().destination_addr().into(),
+                )
             }
             _ => {
                 self.stats.not_tcp_udp = self.stats.not_tcp_udp.saturating_add(1);
@@ -339,7 +385,11 @@ impl<R: Read> PacketCaptureReader<R> {
                     stream,
                     timestamp: ts,
                     direction: direction_for(&self.options.ports, src, dst),
-                    endpoints: Some(Endpoints { src, dst, transport: Transport::Udp }),
+                    endpoints: Some(Endpoints {
+                        src,
+                        dst,
+                        transport: Transport::Udp,
+                    }),
                     bytes: udp.payload().to_vec(),
                 }));
             }
@@ -382,17 +432,29 @@ const OPT_IF_TSOFFSET: u16 = 14;
 
 fn read_u16(b: &[u8], at: usize, big: bool) -> Option<u16> {
     let v: [u8; 2] = b.get(at..at.checked_add(2)?)?.try_into().ok()?;
-    Some(if big { u16::from_be_bytes(v) } else { u16::from_le_bytes(v) })
+    Some(if big {
+        u16::from_be_bytes(v)
+    } else {
+        u16::from_le_bytes(v)
+    })
 }
 
 fn read_u32(b: &[u8], at: usize, big: bool) -> Option<u32> {
     let v: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
-    Some(if big { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) })
+    Some(if big {
+        u32::from_be_bytes(v)
+    } else {
+        u32::from_le_bytes(v)
+    })
 }
 
 fn read_u64(b: &[u8], at: usize, big: bool) -> Option<u64> {
     let v: [u8; 8] = b.get(at..at.checked_add(8)?)?.try_into().ok()?;
-    Some(if big { u64::from_be_bytes(v) } else { u64::from_le_bytes(v) })
+    Some(if big {
+        u64::from_be_bytes(v)
+    } else {
+        u64::from_le_bytes(v)
+    })
 }
 
 /// Interface description block body: link type, reserved, snap length, options.
@@ -401,7 +463,10 @@ fn parse_idb(body: &[u8], big: bool) -> Option<Interface> {
     let mut resolution = TsResolution::Pow10(6);
     let mut offset_secs = 0;
     let mut at = 8usize;
-    while let (Some(code), Some(len)) = (read_u16(body, at, big), read_u16(body, at.saturating_add(2), big)) {
+    while let (Some(code), Some(len)) = (
+        read_u16(body, at, big),
+        read_u16(body, at.saturating_add(2), big),
+    ) {
         let start = at.saturating_add(4);
         let value = body.get(start..start.saturating_add(usize::from(len)));
         match (code, value) {
@@ -413,7 +478,11 @@ fn parse_idb(body: &[u8], big: bool) -> Option<Interface> {
         let padded = usize::from(len).div_ceil(4).saturating_mul(4);
         at = start.saturating_add(padded);
     }
-    Some(Interface { link_type, resolution, offset_secs })
+    Some(Interface {
+        link_type,
+        resolution,
+        offset_secs,
+    })
 }
 
 /// Enhanced packet block body: interface, timestamp high/low, captured and
@@ -448,4 +517,3 @@ impl<R: Read> Iterator for PacketCaptureReader<R> {
         }
     }
 }
-

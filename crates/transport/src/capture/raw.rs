@@ -36,7 +36,13 @@ impl<R: Read> RawFileReader<R> {
 
     /// Reads `reader` in chunks of at most `chunk_size` bytes (at least 1).
     pub fn with_chunk_size(reader: R, chunk_size: usize) -> Self {
-        Self { reader, chunk_size: chunk_size.max(1), path: None, offset: 0, state: State::Reading }
+        Self {
+            reader,
+            chunk_size: chunk_size.max(1),
+            path: None,
+            offset: 0,
+            state: State::Reading,
+        }
     }
 
     /// Names the file in errors.
@@ -65,7 +71,9 @@ impl<R: Read> Iterator for RawFileReader<R> {
         let mut buf = vec![0u8; self.chunk_size];
         let mut filled = 0;
         while filled < buf.len() {
-            let Some(rest) = buf.get_mut(filled..) else { break };
+            let Some(rest) = buf.get_mut(filled..) else {
+                break;
+            };
             match self.reader.read(rest) {
                 Ok(0) => break,
                 Ok(n) => filled = filled.saturating_add(n),

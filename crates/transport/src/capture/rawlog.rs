@@ -2,20 +2,21 @@
 //!
 //! The exporter (bradfitz/websentry-mitm-prometheus-exporter, `wmpe.go`)
 //! appends one JSON object per proxied session to the log, as Go's
-//! `json.MarshalIndent(v, "", "\t")` writes it, followed by a newline:
+//! `json.MarshalIndent(v, "", "\t")` writes it (indented with tabs, shown
+//! here as spaces), followed by a newline:
 //!
 //! ```text
 //! {
-//! 	"Start": "2024-01-20T10:39:54.264483473-08:00",   RFC 3339, nanoseconds, local offset
-//! 	"DurSec": 1.52,                                   session length in seconds
-//! 	"Frames": [                                       null when the session had no frame
-//! 		{
-//! 			"N": 1,                                   1-based frame number (a uint8: after
-//! 			                                          255 it wraps to 0 and is omitted)
-//! 			"C": "cIOe6OYAEgD/AAIFBAENAJDCDAKzASACBw=="   base64 of a whole frame, header
-//! 		},                                              included, sent by the client (the unit)
-//! 		{ "N": 2, "S": "..." }                            ... or by the server (the cloud)
-//! 	]
+//!     "Start": "2024-01-20T10:39:54.264483473-08:00",   RFC 3339, nanoseconds, local offset
+//!     "DurSec": 1.52,                                   session length in seconds
+//!     "Frames": [                                       null when the session had no frame
+//!         {
+//!             "N": 1,                                   1-based frame number (a uint8: after
+//!                                                       255 it wraps to 0 and is omitted)
+//!             "C": "cIOe6OYAEgD/AAIFBAENAJDCDAKzASACBw=="   base64 of a whole frame, header
+//!         },                                              included, sent by the client (the unit)
+//!         { "N": 2, "S": "..." }                            ... or by the server (the cloud)
+//!     ]
 //! }
 //! ```
 //!
@@ -33,8 +34,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use super::{
-    CaptureError, CaptureErrorKind, CaptureEvent, Chunk, Direction, EndReason, Location,
-    StreamEnd, StreamId,
+    CaptureError, CaptureErrorKind, CaptureEvent, Chunk, Direction, EndReason, Location, StreamEnd,
+    StreamId,
 };
 
 /// A session start time as the exporter records it: an instant plus the
@@ -76,7 +77,9 @@ fn digits(s: &[u8]) -> Option<i64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter().try_fold(0i64, |acc, &b| acc.checked_mul(10)?.checked_add(i64::from(b - b'0')))
+    s.iter().try_fold(0i64, |acc, &b| {
+        acc.checked_mul(10)?.checked_add(i64::from(b - b'0'))
+    })
 }
 
 impl RawLogTime {
@@ -102,7 +105,11 @@ impl RawLogTime {
         let mut nanos = 0u32;
         if b.get(i) == Some(&b'.') {
             let start = i + 1;
-            let len = b.get(start..)?.iter().take_while(|c| c.is_ascii_digit()).count();
+            let len = b
+                .get(start..)?
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
             if len == 0 || len > 9 {
                 return None;
             }
@@ -118,7 +125,11 @@ impl RawLogTime {
                 if h > 23 || m > 59 {
                     return None;
                 }
-                if *sign == b'-' { -(h * 60 + m) } else { h * 60 + m }
+                if *sign == b'-' {
+                    -(h * 60 + m)
+                } else {
+                    h * 60 + m
+                }
             }
             _ => return None,
         };
@@ -170,16 +181,23 @@ impl RawLogTime {
     pub fn to_system_time(&self) -> Option<SystemTime> {
         let sub = Duration::from_nanos(u64::from(self.nanos));
         if self.unix_seconds >= 0 {
-            UNIX_EPOCH.checked_add(Duration::from_secs(self.unix_seconds.unsigned_abs()))?.checked_add(sub)
+            UNIX_EPOCH
+                .checked_add(Duration::from_secs(self.unix_seconds.unsigned_abs()))?
+                .checked_add(sub)
         } else {
-            UNIX_EPOCH.checked_sub(Duration::from_secs(self.unix_seconds.unsigned_abs()))?.checked_add(sub)
+            UNIX_EPOCH
+                .checked_sub(Duration::from_secs(self.unix_seconds.unsigned_abs()))?
+                .checked_add(sub)
         }
     }
 
     /// Makes a start time from a [`SystemTime`] and the UTC offset to write.
     pub fn from_system_time(time: SystemTime, utc_offset_minutes: i16) -> Self {
         let (unix_seconds, nanos) = match time.duration_since(UNIX_EPOCH) {
-            Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
+            Ok(d) => (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            ),
             Err(e) => {
                 let d = e.duration();
                 let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
@@ -190,7 +208,11 @@ impl RawLogTime {
                 }
             }
         };
-        Self { unix_seconds, nanos, utc_offset_minutes }
+        Self {
+            unix_seconds,
+            nanos,
+            utc_offset_minutes,
+        }
     }
 }
 
@@ -239,7 +261,8 @@ struct FrameJson {
 /// Reads the sessions of a raw log one at a time (only one session is held
 /// in memory).
 pub struct RawLogReader<R: Read> {
-    stream: serde_json::StreamDeserializer<'static, serde_json::de::IoRead<BufReader<R>>, SessionJson>,
+    stream:
+        serde_json::StreamDeserializer<'static, serde_json::de::IoRead<BufReader<R>>, SessionJson>,
     path: Option<PathBuf>,
     index: u64,
     done: bool,
@@ -247,7 +270,10 @@ pub struct RawLogReader<R: Read> {
 
 impl<R: Read> std::fmt::Debug for RawLogReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawLogReader").field("path", &self.path).field("index", &self.index).finish()
+        f.debug_struct("RawLogReader")
+            .field("path", &self.path)
+            .field("index", &self.index)
+            .finish()
     }
 }
 
@@ -255,7 +281,12 @@ impl<R: Read> RawLogReader<R> {
     /// Reads a raw log from `reader`.
     pub fn new(reader: R) -> Self {
         let stream = serde_json::Deserializer::from_reader(BufReader::new(reader)).into_iter();
-        Self { stream, path: None, index: 0, done: false }
+        Self {
+            stream,
+            path: None,
+            index: 0,
+            done: false,
+        }
     }
 
     /// Names the file in errors.
@@ -267,12 +298,17 @@ impl<R: Read> RawLogReader<R> {
 
     /// Turns the sessions into [`CaptureEvent`]s.
     pub fn events(self) -> RawLogEvents<R> {
-        RawLogEvents { sessions: self, queue: std::collections::VecDeque::new() }
+        RawLogEvents {
+            sessions: self,
+            queue: std::collections::VecDeque::new(),
+        }
     }
 
     fn convert(&self, json: SessionJson) -> Result<RawLogSession, CaptureError> {
         let here = |kind| {
-            CaptureError::new(kind).with_path(self.path.as_deref()).at(Location::Record(self.index))
+            CaptureError::new(kind)
+                .with_path(self.path.as_deref())
+                .at(Location::Record(self.index))
         };
         let start = RawLogTime::parse(&json.start).ok_or_else(|| {
             here(CaptureErrorKind::Timestamp).with_detail(format!("Start {:?}", json.start))
@@ -283,18 +319,27 @@ impl<R: Read> RawLogReader<R> {
                 (Some(c), None) => (Direction::ClientToServer, c),
                 (None, Some(s)) => (Direction::ServerToClient, s),
                 _ => {
-                    return Err(here(CaptureErrorKind::RawLogFrame).with_detail(format!("frame {i}")));
+                    return Err(
+                        here(CaptureErrorKind::RawLogFrame).with_detail(format!("frame {i}"))
+                    );
                 }
             };
             let data = STANDARD.decode(text.as_bytes()).map_err(|e| {
-                here(CaptureErrorKind::Json).with_detail(format!("frame {i}: bad base64")).with_source(e)
+                here(CaptureErrorKind::Json)
+                    .with_detail(format!("frame {i}: bad base64"))
+                    .with_source(e)
             })?;
             let n = u8::try_from(f.n).map_err(|_| {
-                here(CaptureErrorKind::Json).with_detail(format!("frame {i}: N {} is not 0..=255", f.n))
+                here(CaptureErrorKind::Json)
+                    .with_detail(format!("frame {i}: N {} is not 0..=255", f.n))
             })?;
             frames.push(RawLogFrame { n, direction, data });
         }
-        Ok(RawLogSession { start, dur_sec: json.dur_sec, frames })
+        Ok(RawLogSession {
+            start,
+            dur_sec: json.dur_sec,
+            frames,
+        })
     }
 }
 
@@ -315,7 +360,10 @@ impl<R: Read> Iterator for RawLogReader<R> {
                 } else {
                     CaptureErrorKind::Json
                 };
-                let location = Location::Line { line: e.line() as u64, column: e.column() as u64 };
+                let location = Location::Line {
+                    line: e.line() as u64,
+                    column: e.column() as u64,
+                };
                 Err(CaptureError::new(kind)
                     .with_path(self.path.as_deref())
                     .at(location)
@@ -409,7 +457,10 @@ fn go_float(v: f64) -> Option<String> {
 /// [`CaptureErrorKind::RawLogFrame`] for a frame with no bytes (the
 /// exporter would write it without `C`/`S`, which no reader accepts),
 /// [`CaptureErrorKind::Io`] when writing fails.
-pub fn write_raw_log_session<W: Write>(mut out: W, session: &RawLogSession) -> Result<(), CaptureError> {
+pub fn write_raw_log_session<W: Write>(
+    mut out: W,
+    session: &RawLogSession,
+) -> Result<(), CaptureError> {
     let start = session.start.to_rfc3339().ok_or_else(|| {
         CaptureError::new(CaptureErrorKind::Timestamp).with_detail("year outside 0..=9999")
     })?;
@@ -426,13 +477,24 @@ pub fn write_raw_log_session<W: Write>(mut out: W, session: &RawLogSession) -> R
                 return Err(CaptureError::new(CaptureErrorKind::RawLogFrame)
                     .with_detail(format!("frame {i} has no bytes")));
             }
-            let key = if frame.direction == Direction::ClientToServer { "C" } else { "S" };
+            let key = if frame.direction == Direction::ClientToServer {
+                "C"
+            } else {
+                "S"
+            };
             text.push_str("\t\t{\n");
             if frame.n != 0 {
                 text.push_str(&format!("\t\t\t\"N\": {},\n", frame.n));
             }
-            text.push_str(&format!("\t\t\t\"{key}\": \"{}\"\n\t\t}}", STANDARD.encode(&frame.data)));
-            text.push_str(if i + 1 < session.frames.len() { ",\n" } else { "\n" });
+            text.push_str(&format!(
+                "\t\t\t\"{key}\": \"{}\"\n\t\t}}",
+                STANDARD.encode(&frame.data)
+            ));
+            text.push_str(if i + 1 < session.frames.len() {
+                ",\n"
+            } else {
+                "\n"
+            });
         }
         text.push_str("\t]");
     }
@@ -456,7 +518,8 @@ pub fn append_raw_log_session(path: &Path, session: &RawLogSession) -> Result<()
     let mut buf = Vec::new();
     write_raw_log_session(&mut buf, session).map_err(|e| e.with_path(Some(path)))?;
     let mut file = file;
-    file.write_all(&buf).map_err(|e| CaptureError::io(e).with_path(Some(path)))
+    file.write_all(&buf)
+        .map_err(|e| CaptureError::io(e).with_path(Some(path)))
 }
 
 #[cfg(test)]
@@ -477,14 +540,25 @@ mod tests {
         }
         let t = RawLogTime::parse("2024-01-20T10:39:54.264483473-08:00");
         assert_eq!(t.map(|t| t.unix_seconds), Some(1_705_775_994));
-        for bad in ["2024-01-20 10:39:54Z", "2024-13-01T00:00:00Z", "2024-01-20T10:39:54", "x"] {
+        for bad in [
+            "2024-01-20 10:39:54Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-20T10:39:54",
+            "x",
+        ] {
             assert_eq!(RawLogTime::parse(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn go_float_format() {
-        for (v, want) in [(1.0, "1"), (0.5, "0.5"), (1e-7, "1e-7"), (1e21, "1e+21"), (12.345678, "12.345678")] {
+        for (v, want) in [
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (1e-7, "1e-7"),
+            (1e21, "1e+21"),
+            (12.345678, "12.345678"),
+        ] {
             assert_eq!(go_float(v).as_deref(), Some(want));
         }
         assert_eq!(go_float(f64::NAN), None);

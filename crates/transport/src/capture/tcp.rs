@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use super::{
-    CaptureEvent, CaptureOptions, Chunk, Direction, EndReason, Endpoints, Gap, StreamEnd,
-    StreamId, Transport,
+    CaptureEvent, CaptureOptions, Chunk, Direction, EndReason, Endpoints, Gap, StreamEnd, StreamId,
+    Transport,
 };
 
 /// How many closed connections are remembered, to drop their late
@@ -69,11 +69,19 @@ pub(crate) struct Reassembler {
 }
 
 fn key_of(src: SocketAddr, dst: SocketAddr) -> (Key, usize) {
-    if src <= dst { ((src, dst), 0) } else { ((dst, src), 1) }
+    if src <= dst {
+        ((src, dst), 0)
+    } else {
+        ((dst, src), 1)
+    }
 }
 
 fn addrs(key: Key, side: usize) -> (SocketAddr, SocketAddr) {
-    if side == 0 { (key.0, key.1) } else { (key.1, key.0) }
+    if side == 0 {
+        (key.0, key.1)
+    } else {
+        (key.1, key.0)
+    }
 }
 
 /// Signed distance from `from` to `to` in sequence space.
@@ -159,7 +167,9 @@ impl Half {
 
     /// Gives up the hole before the first buffered segment.
     fn skip_hole(&mut self, ctx: &mut Ctx<'_>, ts: Option<SystemTime>) -> bool {
-        let Some((&start, _)) = self.pending.first_key_value() else { return false };
+        let Some((&start, _)) = self.pending.first_key_value() else {
+            return false;
+        };
         let missing = start.saturating_sub(self.offset);
         if missing > 0 {
             ctx.gap(self, missing, ts);
@@ -188,7 +198,10 @@ impl Half {
         self.flush(ctx, ts);
         self.ended = true;
         if self.started {
-            ctx.out.push_back(CaptureEvent::End(StreamEnd { stream: ctx.stream, reason }));
+            ctx.out.push_back(CaptureEvent::End(StreamEnd {
+                stream: ctx.stream,
+                reason,
+            }));
         }
     }
 
@@ -204,10 +217,14 @@ impl Half {
     ) {
         let next = *self.next_seq.get_or_insert(seq);
         let rel = seq_diff(seq, next);
-        let Ok(offset) = i64::try_from(self.offset) else { return };
+        let Ok(offset) = i64::try_from(self.offset) else {
+            return;
+        };
         let start = offset.saturating_add(rel);
         let len = payload.len() as u64;
-        let Ok(start_u) = u64::try_from(start.max(0)) else { return };
+        let Ok(start_u) = u64::try_from(start.max(0)) else {
+            return;
+        };
         // Bytes before the stream start are unknowable; drop them.
         let trim_front = u64::try_from(0i64.saturating_sub(start).max(0)).unwrap_or(0);
         let end = start_u.saturating_add(len.saturating_sub(trim_front));
@@ -216,7 +233,10 @@ impl Half {
         }
         if end > self.offset {
             if start_u <= self.offset {
-                let skip = self.offset.saturating_sub(start_u).saturating_add(trim_front);
+                let skip = self
+                    .offset
+                    .saturating_sub(start_u)
+                    .saturating_add(trim_front);
                 let skip = usize::try_from(skip).unwrap_or(usize::MAX);
                 if let Some(tail) = payload.get(skip..).filter(|t| !t.is_empty()) {
                     self.advance(tail.len() as u64);
@@ -263,7 +283,11 @@ impl Reassembler {
         let (src, dst) = addrs(key, side);
         if self.options.ports.is_empty() {
             conn.client_side.map(|c| {
-                if c == side { Direction::ClientToServer } else { Direction::ServerToClient }
+                if c == side {
+                    Direction::ClientToServer
+                } else {
+                    Direction::ServerToClient
+                }
             })
         } else {
             direction_for(&self.options.ports, src, dst)
@@ -277,7 +301,9 @@ impl Reassembler {
         ts: Option<SystemTime>,
         out: &mut VecDeque<CaptureEvent>,
     ) {
-        let Some(mut conn) = self.conns.remove(&key) else { return };
+        let Some(mut conn) = self.conns.remove(&key) else {
+            return;
+        };
         for side in 0..2 {
             let direction = self.direction(&conn, key, side);
             let (src, dst) = addrs(key, side);
@@ -285,7 +311,11 @@ impl Reassembler {
                 out,
                 stream: StreamId(conn.id.saturating_mul(2).saturating_add(side as u64)),
                 direction,
-                endpoints: Endpoints { src, dst, transport: Transport::Tcp },
+                endpoints: Endpoints {
+                    src,
+                    dst,
+                    transport: Transport::Tcp,
+                },
             };
             if let Some(half) = conn.halves.get_mut(side) {
                 half.end(&mut ctx, reason, ts);
@@ -299,16 +329,26 @@ impl Reassembler {
     }
 
     fn is_late_retransmission(&self, key: Key, side: usize, seq: u32, len: usize) -> bool {
-        self.tombstones.iter().rev().find(|(k, _)| *k == key).is_some_and(|(_, finals)| {
-            finals.get(side).copied().flatten().is_some_and(|fin| {
-                seq_diff(seq.wrapping_add(low32(len as u64)), fin) <= 0
+        self.tombstones
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .is_some_and(|(_, finals)| {
+                finals
+                    .get(side)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|fin| seq_diff(seq.wrapping_add(low32(len as u64)), fin) <= 0)
             })
-        })
     }
 
     fn create(&mut self, key: Key, ts: Option<SystemTime>, out: &mut VecDeque<CaptureEvent>) {
         if self.conns.len() >= self.options.max_connections.max(1) {
-            let oldest = self.conns.iter().min_by_key(|(_, c)| c.last_active).map(|(k, _)| *k);
+            let oldest = self
+                .conns
+                .iter()
+                .min_by_key(|(_, c)| c.last_active)
+                .map(|(k, _)| *k);
             if let Some(oldest) = oldest {
                 self.end_conn(oldest, EndReason::Evicted, ts, out);
             }
@@ -318,7 +358,12 @@ impl Reassembler {
         self.next_id = self.next_id.saturating_add(1);
         self.conns.insert(
             key,
-            Conn { id, halves: [Half::default(), Half::default()], client_side: None, last_active: 0 },
+            Conn {
+                id,
+                halves: [Half::default(), Half::default()],
+                client_side: None,
+                last_active: 0,
+            },
         );
     }
 
@@ -331,9 +376,15 @@ impl Reassembler {
             return;
         }
         if seg.syn {
-            let reused = self.conns.get(&key).and_then(|c| c.halves.get(side)).is_some_and(|h| {
-                h.ended || h.isn.is_some_and(|isn| isn != seg.seq) || (h.isn.is_none() && h.started)
-            });
+            let reused = self
+                .conns
+                .get(&key)
+                .and_then(|c| c.halves.get(side))
+                .is_some_and(|h| {
+                    h.ended
+                        || h.isn.is_some_and(|isn| isn != seg.seq)
+                        || (h.isn.is_none() && h.started)
+                });
             if reused {
                 self.end_conn(key, EndReason::Reused, seg.timestamp, out);
             }
@@ -350,21 +401,27 @@ impl Reassembler {
         }
         let tick = self.tick;
         let max_pending = self.options.max_out_of_order_bytes;
-        let Some(conn) = self.conns.get_mut(&key) else { return };
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
         conn.last_active = tick;
         if seg.syn && !seg.ack {
             conn.client_side = Some(side);
         }
         let mut data_seq = seg.seq;
         if seg.syn {
-            let Some(half) = conn.halves.get_mut(side) else { return };
+            let Some(half) = conn.halves.get_mut(side) else {
+                return;
+            };
             if half.isn.is_none() {
                 half.isn = Some(seg.seq);
                 half.next_seq = Some(seg.seq.wrapping_add(1));
             }
             data_seq = seg.seq.wrapping_add(1);
         }
-        let Some(conn) = self.conns.get(&key) else { return };
+        let Some(conn) = self.conns.get(&key) else {
+            return;
+        };
         let direction = self.direction(conn, key, side);
         let (src, dst) = addrs(key, side);
         let mut both_ended = false;
@@ -374,14 +431,26 @@ impl Reassembler {
                 out,
                 stream,
                 direction,
-                endpoints: Endpoints { src, dst, transport: Transport::Tcp },
+                endpoints: Endpoints {
+                    src,
+                    dst,
+                    transport: Transport::Tcp,
+                },
             };
-            if let Some(half) = conn.halves.get_mut(side) {
-                if !half.ended && (!seg.payload.is_empty() || seg.fin) {
-                    half.data(&mut ctx, data_seq, seg.payload, seg.fin, seg.timestamp, max_pending);
-                    if half.fin_at.is_some_and(|f| half.offset >= f) {
-                        half.end(&mut ctx, EndReason::Fin, seg.timestamp);
-                    }
+            if let Some(half) = conn.halves.get_mut(side)
+                && !half.ended
+                && (!seg.payload.is_empty() || seg.fin)
+            {
+                half.data(
+                    &mut ctx,
+                    data_seq,
+                    seg.payload,
+                    seg.fin,
+                    seg.timestamp,
+                    max_pending,
+                );
+                if half.fin_at.is_some_and(|f| half.offset >= f) {
+                    half.end(&mut ctx, EndReason::Fin, seg.timestamp);
                 }
             }
             both_ended = conn.halves.iter().all(|h| h.ended);
@@ -406,7 +475,8 @@ mod tests {
     use super::*;
 
     fn addr(s: &str) -> SocketAddr {
-        s.parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        s.parse()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     struct Harness {
@@ -418,7 +488,10 @@ mod tests {
         fn new(max_pending: usize) -> Self {
             let mut options = CaptureOptions::with_ports([4001]);
             options.max_out_of_order_bytes = max_pending;
-            Self { r: Reassembler::new(options), out: VecDeque::new() }
+            Self {
+                r: Reassembler::new(options),
+                out: VecDeque::new(),
+            }
         }
         fn send(&mut self, seq: u32, flags: &str, payload: &[u8]) {
             let seg = Segment {
@@ -452,28 +525,84 @@ mod tests {
     fn reassembly_table() {
         // (segments as (seq, flags, payload), expected rendering)
         let isn = u32::MAX - 3; // wraps inside the stream
-        let cases: Vec<(Vec<(u32, &str, &[u8])>, &str)> = vec![
-            (vec![(isn, "S", b""), (isn.wrapping_add(1), "A", b"abc"), (isn.wrapping_add(4), "AF", b"def")], "abcdef[Fin]"),
+        type Case<'a> = (Vec<(u32, &'a str, &'a [u8])>, &'a str);
+        let cases: Vec<Case<'_>> = vec![
+            (
+                vec![
+                    (isn, "S", b""),
+                    (isn.wrapping_add(1), "A", b"abc"),
+                    (isn.wrapping_add(4), "AF", b"def"),
+                ],
+                "abcdef[Fin]",
+            ),
             // out of order, then filled
-            (vec![(isn, "S", b""), (isn.wrapping_add(4), "A", b"def"), (isn.wrapping_add(1), "A", b"abc")], "abcdef"),
+            (
+                vec![
+                    (isn, "S", b""),
+                    (isn.wrapping_add(4), "A", b"def"),
+                    (isn.wrapping_add(1), "A", b"abc"),
+                ],
+                "abcdef[EndOfInput]",
+            ),
             // retransmission of delivered bytes
-            (vec![(isn, "S", b""), (isn.wrapping_add(1), "A", b"abc"), (isn.wrapping_add(1), "A", b"abc"), (isn.wrapping_add(4), "A", b"d")], "abcd"),
+            (
+                vec![
+                    (isn, "S", b""),
+                    (isn.wrapping_add(1), "A", b"abc"),
+                    (isn.wrapping_add(1), "A", b"abc"),
+                    (isn.wrapping_add(4), "A", b"d"),
+                ],
+                "abcd[EndOfInput]",
+            ),
             // overlap: new segment covers old bytes and new ones
-            (vec![(isn, "S", b""), (isn.wrapping_add(1), "A", b"abc"), (isn.wrapping_add(2), "A", b"bcde")], "abcde"),
+            (
+                vec![
+                    (isn, "S", b""),
+                    (isn.wrapping_add(1), "A", b"abc"),
+                    (isn.wrapping_add(2), "A", b"bcde"),
+                ],
+                "abcde[EndOfInput]",
+            ),
             // overlapping buffered segments
-            (vec![(isn, "S", b""), (isn.wrapping_add(3), "A", b"cd"), (isn.wrapping_add(3), "A", b"cdef"), (isn.wrapping_add(1), "A", b"ab")], "abcdef"),
-            // a hole never filled: reported at FIN
-            (vec![(isn, "S", b""), (isn.wrapping_add(1), "A", b"ab"), (isn.wrapping_add(5), "AF", b"ef")], "ab[gap 2]ef[Fin]"),
+            (
+                vec![
+                    (isn, "S", b""),
+                    (isn.wrapping_add(3), "A", b"cd"),
+                    (isn.wrapping_add(3), "A", b"cdef"),
+                    (isn.wrapping_add(1), "A", b"ab"),
+                ],
+                "abcdef[EndOfInput]",
+            ),
+            // a hole never filled: reported when the capture ends
+            (
+                vec![
+                    (isn, "S", b""),
+                    (isn.wrapping_add(1), "A", b"ab"),
+                    (isn.wrapping_add(5), "AF", b"ef"),
+                ],
+                "ab[gap 2]ef[EndOfInput]",
+            ),
             // RST ends with the hole reported
-            (vec![(isn, "S", b""), (isn.wrapping_add(3), "A", b"cd"), (isn, "R", b"")], "[gap 2]cd[Reset]"),
+            (
+                vec![
+                    (isn, "S", b""),
+                    (isn.wrapping_add(3), "A", b"cd"),
+                    (isn, "R", b""),
+                ],
+                "[gap 2]cd[Reset]",
+            ),
             // mid-stream start (no SYN seen)
-            (vec![(1000, "A", b"xy"), (1002, "A", b"z")], "xyz"),
+            (
+                vec![(1000, "A", b"xy"), (1002, "A", b"z")],
+                "xyz[EndOfInput]",
+            ),
         ];
         for (i, (segs, want)) in cases.into_iter().enumerate() {
             let mut h = Harness::new(1 << 20);
             for (seq, flags, payload) in segs {
                 h.send(seq, flags, payload);
             }
+            h.r.finish(&mut h.out);
             assert_eq!(h.log(), want, "case {i}");
         }
     }
