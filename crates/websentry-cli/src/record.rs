@@ -1,0 +1,477 @@
+//! The record model: what `websentry decode` prints and what the proxy keeps
+//! about each frame it relays. One schema for every mode (documented in
+//! `docs/cli/websentry.md`).
+
+use std::fmt;
+
+use rewire_websentry::{Frame, Function, Pairs, QueryIds, SetStatuses, Value, Values, registry};
+use serde::Serialize;
+
+/// Who sent a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The unit (the TCP client): init frames and answers.
+    Client,
+    /// The cloud service (the TCP server): queries, sets, `0x08` frames.
+    Server,
+}
+
+impl Direction {
+    /// Returns `"client"` or `"server"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Server => "server",
+        }
+    }
+
+    /// Returns the other side.
+    #[must_use]
+    pub fn peer(self) -> Self {
+        match self {
+            Self::Client => Self::Server,
+            Self::Server => Self::Client,
+        }
+    }
+}
+
+/// One output record: a frame, or bytes that did not frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Record {
+    /// A complete frame (its CRC may still be bad: see `crc_ok`).
+    Frame(FrameRecord),
+    /// Bytes that are not a frame: garbage, an absurd length, a cut-off frame.
+    Error(ErrorRecord),
+}
+
+/// Where a record came from, when the input says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Origin {
+    /// Capture time, seconds since the Unix epoch.
+    pub ts: Option<f64>,
+    /// Sender address (`ip:port`), captures only.
+    pub src_addr: Option<String>,
+    /// Receiver address (`ip:port`), captures only.
+    pub dst_addr: Option<String>,
+}
+
+/// A decoded frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameRecord {
+    /// Time and addresses.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Who sent it; `None` when the input does not say.
+    pub direction: Option<Direction>,
+    /// `init`, `query`, `set`, or the code in hex (`0x08`).
+    pub function: String,
+    /// The function byte.
+    pub function_code: u8,
+    /// The header's payload length (function byte + body).
+    pub length: u16,
+    /// Whether the CRC-16/MODBUS in the header matches the payload.
+    pub crc_ok: bool,
+    /// The body's items, in order.
+    pub properties: Vec<PropertyRecord>,
+    /// Why the body walk stopped early (items before it are kept), if it did.
+    pub body_error: Option<String>,
+    /// The whole frame as hex.
+    pub raw: String,
+}
+
+/// One item of a frame body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PropertyRecord {
+    /// The 16-bit property id.
+    pub id: u16,
+    /// The registry name, `None` for ids nobody has named.
+    pub name: Option<&'static str>,
+    /// The value type byte; `None` in query requests and set responses.
+    #[serde(rename = "type")]
+    pub type_code: Option<u8>,
+    /// A number for numeric and enum types, a string for the others; `None`
+    /// in query requests. In set responses: the status byte.
+    pub value: serde_json::Value,
+    /// The value as the unit's panel would show it, enum labels resolved.
+    pub text: String,
+    /// The registry unit (`°F`, `%`, `psi`, …), if any.
+    pub unit: Option<&'static str>,
+    /// The value's bytes after the type byte, as on the wire, in hex.
+    pub raw: String,
+}
+
+/// Bytes that did not form a frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorRecord {
+    /// Time and addresses.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Which stream the bytes were in, when known.
+    pub direction: Option<Direction>,
+    /// Stream offset of the first bad byte.
+    pub offset: u64,
+    /// Number of bytes.
+    pub len: u64,
+    /// `garbage`, `oversize` or `truncated`.
+    pub reason: String,
+}
+
+/// Returns the record name of a function: `init`, `query`, `set`, or `0xNN`.
+#[must_use]
+pub fn function_name(function: Function) -> String {
+    match function {
+        Function::Init => "init".into(),
+        Function::Query => "query".into(),
+        Function::Set => "set".into(),
+        other => format!("0x{:02x}", u8::from(other)),
+    }
+}
+
+fn value_json(value: &Value<'_>) -> serde_json::Value {
+    match *value {
+        Value::U8(v) | Value::Enum(v) | Value::TypedEnum { value: v, .. } => v.into(),
+        Value::U16(v) => v.into(),
+        Value::Ranged { value, .. } => value.into(),
+        Value::U32(v) => v.into(),
+        Value::Tenths(v) => serde_json::Number::from_f64(f64::from(v) / 10.0)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Str(text) => String::from_utf8_lossy(text).into_owned().into(),
+        other => other.to_string().into(),
+    }
+}
+
+fn value_raw(value: &Value<'_>) -> String {
+    let mut buf = [0u8; 260];
+    match value.emit(&mut buf) {
+        Ok(n) => buf.get(1..n).map(hex::encode).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Describes one `(id, value)` item.
+#[must_use]
+pub fn property_record(id: u16, value: &Value<'_>) -> PropertyRecord {
+    let entry = registry::property(id);
+    PropertyRecord {
+        id,
+        name: entry.map(|p| p.name),
+        type_code: Some(value.type_code()),
+        value: value_json(value),
+        text: value.labeled(id).to_string(),
+        unit: entry.and_then(|p| p.unit),
+        raw: value_raw(value),
+    }
+}
+
+fn bare_record(id: u16, value: serde_json::Value, text: String, raw: String) -> PropertyRecord {
+    let entry = registry::property(id);
+    PropertyRecord {
+        id,
+        name: entry.map(|p| p.name),
+        type_code: None,
+        value,
+        text,
+        unit: entry.and_then(|p| p.unit),
+        raw,
+    }
+}
+
+/// How to read a frame's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Ids,
+    Values,
+    Statuses,
+    Opaque,
+}
+
+fn body_kind(function: Function, direction: Option<Direction>, body: &[u8]) -> BodyKind {
+    match (function, direction) {
+        (Function::Init, _) => BodyKind::Values,
+        (Function::Query, Some(Direction::Server)) => BodyKind::Ids,
+        (Function::Query, Some(Direction::Client)) => BodyKind::Values,
+        (Function::Set, Some(Direction::Server)) => BodyKind::Values,
+        (Function::Set, Some(Direction::Client)) => BodyKind::Statuses,
+        // Without a direction, pick the reading that consumes the whole body.
+        (Function::Query, None) => {
+            if QueryIds::new(body).all(|r| r.is_ok()) {
+                BodyKind::Ids
+            } else {
+                BodyKind::Values
+            }
+        }
+        (Function::Set, None) => {
+            if Values::new(body).all(|r| r.is_ok()) {
+                BodyKind::Values
+            } else {
+                BodyKind::Statuses
+            }
+        }
+        _ => BodyKind::Opaque,
+    }
+}
+
+/// Decodes the bytes of one frame (as cut by the framer) into a record.
+///
+/// `query` is the body of the server query this frame answers, if known: a
+/// client's query response is then checked against it (same ids, same
+/// order); a difference ends the walk and is reported in `body_error`.
+#[must_use]
+pub fn decode_frame(
+    bytes: &[u8],
+    direction: Option<Direction>,
+    query: Option<&[u8]>,
+    origin: Origin,
+) -> FrameRecord {
+    let mut record = FrameRecord {
+        origin,
+        direction,
+        function: String::new(),
+        function_code: 0,
+        length: 0,
+        crc_ok: false,
+        properties: Vec::new(),
+        body_error: None,
+        raw: hex::encode(bytes),
+    };
+    let frame = match Frame::new_lenient(bytes) {
+        Ok(frame) => frame,
+        Err(e) => {
+            record.function = "?".into();
+            record.body_error = Some(e.to_string());
+            return record;
+        }
+    };
+    let function = frame.function();
+    record.function = function_name(function);
+    record.function_code = function.into();
+    record.length = frame.payload_len();
+    record.crc_ok = frame.crc_ok();
+    let body = frame.body();
+    let mut error = None;
+    match body_kind(function, direction, body) {
+        BodyKind::Ids => {
+            for item in QueryIds::new(body) {
+                match item {
+                    Ok(id) => record.properties.push(bare_record(
+                        id,
+                        serde_json::Value::Null,
+                        "?".into(),
+                        String::new(),
+                    )),
+                    Err(e) => error = Some(e.to_string()),
+                }
+            }
+        }
+        BodyKind::Values => {
+            let pairs = match (function, direction, query) {
+                (Function::Query, Some(Direction::Client), Some(q)) => Some(Pairs::new(q, body)),
+                _ => None,
+            };
+            let items: Box<dyn Iterator<Item = _>> = match pairs {
+                Some(pairs) => Box::new(pairs),
+                None => Box::new(Values::new(body)),
+            };
+            for item in items {
+                match item {
+                    Ok((id, value)) => record.properties.push(property_record(id, &value)),
+                    Err(e) => error = Some(e.to_string()),
+                }
+            }
+        }
+        BodyKind::Statuses => {
+            for item in SetStatuses::new(body) {
+                match item {
+                    Ok((id, status)) => {
+                        let text = if status == rewire_websentry::STATUS_OK {
+                            "ok".to_string()
+                        } else {
+                            format!("status {status:#04x}")
+                        };
+                        record.properties.push(bare_record(
+                            id,
+                            status.into(),
+                            text,
+                            format!("{status:02x}"),
+                        ));
+                    }
+                    Err(e) => error = Some(e.to_string()),
+                }
+            }
+        }
+        BodyKind::Opaque => {}
+    }
+    record.body_error = error;
+    record
+}
+
+fn write_origin(f: &mut fmt::Formatter<'_>, origin: &Origin) -> fmt::Result {
+    match origin.ts {
+        Some(ts) => write!(f, "{ts:.6} ")?,
+        None => f.write_str("- ")?,
+    }
+    if let (Some(src), Some(dst)) = (&origin.src_addr, &origin.dst_addr) {
+        write!(f, "{src} > {dst} ")?;
+    }
+    Ok(())
+}
+
+fn direction_str(direction: Option<Direction>) -> &'static str {
+    direction.map_or("?", Direction::as_str)
+}
+
+impl fmt::Display for FrameRecord {
+    /// One line: time, addresses, direction, function, length, CRC verdict,
+    /// then `name=value unit` per item (ids without a name as `0x1234`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_origin(f, &self.origin)?;
+        write!(
+            f,
+            "{} {} len={}",
+            direction_str(self.direction),
+            self.function,
+            self.length
+        )?;
+        if !self.crc_ok {
+            f.write_str(" BAD-CRC")?;
+        }
+        for p in &self.properties {
+            match p.name {
+                Some(name) => write!(f, " {name}")?,
+                None => write!(f, " {:#06x}", p.id)?,
+            }
+            if p.type_code.is_some() || !p.value.is_null() {
+                write!(f, "={}", p.text)?;
+                if let Some(unit) = p.unit {
+                    write!(f, "{unit}")?;
+                }
+            }
+        }
+        if self.properties.is_empty() && self.raw.len() > 16 {
+            write!(f, " body={}", self.raw.get(16..).unwrap_or(""))?;
+        }
+        if let Some(e) = &self.body_error {
+            write!(f, " [body error: {e}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ErrorRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_origin(f, &self.origin)?;
+        write!(
+            f,
+            "{} error {} bytes at offset {}: {}",
+            direction_str(self.direction),
+            self.len,
+            self.offset,
+            self.reason
+        )
+    }
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Frame(r) => r.fmt(f),
+            Self::Error(r) => r.fmt(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INIT: [u8; 25] = [
+        0x70, 0x83, 0x9e, 0xe8, 0xe6, 0x00, 0x12, 0x00, 0xff, 0x00, 0x02, 0x05, 0x04, 0x01, 0x0d,
+        0x00, 0x90, 0xc2, 0x0c, 0x02, 0xb3, 0x01, 0x20, 0x02, 0x07,
+    ];
+
+    fn frame(function: Function, body: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; 7 + 1 + body.len()];
+        let n = rewire_websentry::encode_frame(function, body, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn init_frame_decodes_its_mac() {
+        let r = decode_frame(&INIT, Some(Direction::Client), None, Origin::default());
+        assert_eq!(r.function, "init");
+        assert!(r.crc_ok);
+        assert_eq!(r.length, 18);
+        assert_eq!(r.properties.len(), 3);
+        assert_eq!(r.properties[1].id, 0x0401);
+        assert_eq!(r.properties[1].value, "00:90:c2:0c:02:b3");
+        assert_eq!(r.properties[1].raw, "0090c20c02b3");
+        let json = serde_json::to_value(Record::Frame(r)).unwrap();
+        assert_eq!(json["kind"], "frame");
+        assert_eq!(json["direction"], "client");
+        assert_eq!(json["properties"][0]["type"], 2);
+    }
+
+    #[test]
+    fn query_pairs_and_mismatch_is_reported() {
+        let q = frame(Function::Query, &[0x06, 0x00, 0x0f, 0x06, 0x01, 0x0f]);
+        let body_q = &q[8..];
+        let resp = frame(
+            Function::Query,
+            &[0x06, 0x00, 0x06, 0x02, 0x16, 0x06, 0x01, 0x06, 0x02, 0xb9],
+        );
+        let r = decode_frame(
+            &resp,
+            Some(Direction::Client),
+            Some(body_q),
+            Origin::default(),
+        );
+        assert_eq!(r.body_error, None);
+        assert_eq!(r.properties[0].name, Some("humidity_percent"));
+        assert_eq!(r.properties[0].value, serde_json::json!(53.4));
+        assert_eq!(r.properties[1].text, "69.7");
+        let line = r.to_string();
+        assert!(line.contains("humidity_percent=53.4%"), "{line}");
+        let other = frame(Function::Query, &[0x06, 0x02, 0x0f, 0x06, 0x01, 0x0f]);
+        let r = decode_frame(
+            &resp,
+            Some(Direction::Client),
+            Some(&other[8..]),
+            Origin::default(),
+        );
+        assert!(r.body_error.unwrap().contains("0x0602") || r.properties.is_empty());
+        let req = decode_frame(&q, Some(Direction::Server), None, Origin::default());
+        assert_eq!(req.properties.len(), 2);
+        assert!(req.properties[0].value.is_null());
+        assert_eq!(req.properties[0].type_code, None);
+    }
+
+    #[test]
+    fn set_and_status_and_unknown_direction() {
+        let set = frame(Function::Set, &[0x25, 0x01, 0x03, 0x00, 0x32]);
+        let r = decode_frame(&set, None, None, Origin::default());
+        assert_eq!(r.properties[0].name, Some("set_humidity_percent"));
+        assert_eq!(r.properties[0].value, 50);
+        let ack = frame(Function::Set, &[0x25, 0x01, 0x00]);
+        let r = decode_frame(&ack, None, None, Origin::default());
+        assert_eq!(r.properties[0].text, "ok");
+        assert_eq!(r.properties[0].value, 0);
+        let odd = frame(Function::Code08, &[1, 2, 3]);
+        let r = decode_frame(&odd, Some(Direction::Server), None, Origin::default());
+        assert_eq!(r.function, "0x08");
+        assert!(r.to_string().contains("body=010203"), "{r}");
+    }
+
+    #[test]
+    fn bad_crc_is_flagged_not_hidden() {
+        let mut bad = INIT;
+        bad[3] ^= 0xff;
+        let r = decode_frame(&bad, Some(Direction::Client), None, Origin::default());
+        assert!(!r.crc_ok);
+        assert_eq!(r.properties.len(), 3);
+        assert!(r.to_string().contains("BAD-CRC"));
+    }
+}
