@@ -259,11 +259,14 @@ fn handle_relay_message(
     Ok(false)
 }
 
+/// A connected socket and its peer's address.
+type Peer = (TcpStream, SocketAddr);
+
 fn connect_pair(
     (client, peer): (TcpStream, SocketAddr),
     upstream: &str,
     connect_timeout: Duration,
-) -> Result<((TcpStream, SocketAddr), (TcpStream, SocketAddr)), LinkError> {
+) -> Result<(Peer, Peer), LinkError> {
     let addr = std::net::ToSocketAddrs::to_socket_addrs(upstream)
         .map_err(|e| LinkError::with_source(LinkErrorKind::Resolve, upstream, e))?
         .next()
@@ -274,8 +277,8 @@ fn connect_pair(
 }
 
 fn spawn_pair(
-    (client, client_addr): (TcpStream, SocketAddr),
-    (server, server_addr): (TcpStream, SocketAddr),
+    (client, client_addr): Peer,
+    (server, server_addr): Peer,
     codes: Codes,
     stop: &Arc<AtomicBool>,
     tx: &Sender<TapMessage>,
