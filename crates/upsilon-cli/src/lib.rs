@@ -5,5 +5,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod hub;
+pub mod metrics;
+pub mod monitor;
+pub mod nut;
 pub mod record;
+pub mod sim;
 pub mod state;
+pub mod ups;
+pub mod webhook;

@@ -327,7 +327,8 @@ impl Record {
 
     /// Serialises the record as one JSON object (no newline).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"reason\":\"{e}\"}}"))
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"reason\":\"{e}\"}}"))
     }
 }
 
@@ -417,18 +418,17 @@ impl fmt::Display for Body {
                 "error at offset {} ({} bytes): {} [{}]",
                 e.offset, e.len, e.reason, e.raw
             ),
-            Body::OnBattery(t)
-            | Body::BatteryLow(t)
-            | Body::UpsFailed(t)
-            | Body::BackOnLine(t) => write!(
-                f,
-                "{} ups.status \"{}\" in {}V batt {}V bits {}",
-                self.kind().to_uppercase(),
-                t.ups_status,
-                Opt(t.input_voltage),
-                Opt(t.battery_voltage),
-                t.bits
-            ),
+            Body::OnBattery(t) | Body::BatteryLow(t) | Body::UpsFailed(t) | Body::BackOnLine(t) => {
+                write!(
+                    f,
+                    "{} ups.status \"{}\" in {}V batt {}V bits {}",
+                    self.kind().to_uppercase(),
+                    t.ups_status,
+                    Opt(t.input_voltage),
+                    Opt(t.battery_voltage),
+                    t.bits
+                )
+            }
             Body::ConnectionLost(c) | Body::ConnectionRestored(c) => {
                 write!(
                     f,
@@ -485,7 +485,10 @@ mod tests {
     fn heartbeat_and_sms_records() {
         let hb = HeartbeatRecord::new(Heartbeat::Connected { ups: 0 }, b"ups000cnt001");
         let r = Record::bare(Body::Heartbeat(hb)).to_json();
-        assert_eq!(r, r#"{"kind":"heartbeat","connected":true,"ups":0,"raw":"ups000cnt001"}"#);
+        assert_eq!(
+            r,
+            r#"{"kind":"heartbeat","connected":true,"ups":0,"raw":"ups000cnt001"}"#
+        );
         let req = b"GET /smssend_hide.cgi?$sms_recptmobile=0123456789&$sms_content=PC%20X: On battery&$sms_code=1 HTTP/1.1\r\n\r\n";
         let rewire_upsilon::sms::Status::Complete(_, alert) =
             rewire_upsilon::parse_sms_alert(req).unwrap()
@@ -503,7 +506,10 @@ mod tests {
     fn addresses_and_time_show_in_both_forms() {
         let r = Record::bare(Body::Error(ErrorRecord::new(3, 2, "garbage", b"\xff\xfe")))
             .at(UNIX_EPOCH + std::time::Duration::from_millis(1_500))
-            .between(Some("127.0.0.1:2570".parse().unwrap()), Some("127.0.0.1:5000".parse().unwrap()));
+            .between(
+                Some("127.0.0.1:2570".parse().unwrap()),
+                Some("127.0.0.1:5000".parse().unwrap()),
+            );
         assert_eq!(
             r.to_string(),
             "1970-01-01 00:00:01.500000 127.0.0.1:2570 > 127.0.0.1:5000 error at offset 3 (2 bytes): garbage [fffe]"

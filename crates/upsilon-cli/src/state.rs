@@ -15,15 +15,15 @@ pub fn ups_status(s: &StatusRecord) -> String {
     if s.battery_low {
         words.push("LB");
     }
-    if s.bypass_active {
-        if let (Some(vi), Some(vo)) = (s.input_voltage, s.output_voltage) {
-            if vo >= 0.5 * vi && vo < 0.95 * vi {
-                words.push("TRIM");
-            } else if vo >= 0.95 * vi && vo < 1.05 * vi {
-                words.push("BYPASS");
-            } else if vo >= 1.05 * vi && vo < 1.5 * vi {
-                words.push("BOOST");
-            }
+    if s.bypass_active
+        && let (Some(vi), Some(vo)) = (s.input_voltage, s.output_voltage)
+    {
+        if vo >= 0.5 * vi && vo < 0.95 * vi {
+            words.push("TRIM");
+        } else if vo >= 0.95 * vi && vo < 1.05 * vi {
+            words.push("BYPASS");
+        } else if vo >= 1.05 * vi && vo < 1.5 * vi {
+            words.push("BOOST");
         }
     }
     if s.test_in_progress {
@@ -128,13 +128,11 @@ impl Tracker {
             None => {
                 // Unknown link: a first "up" is the initial connection.
                 self.links.push((name.clone(), up));
-                return (!up).then(|| {
-                    Body::ConnectionLost(ConnectionRecord {
-                        link: name,
-                        peer,
-                        detail,
-                    })
-                });
+                return (!up).then_some(Body::ConnectionLost(ConnectionRecord {
+                    link: name,
+                    peer,
+                    detail,
+                }));
             }
         };
         if *slot == up {

@@ -1,0 +1,424 @@
+//! Live tests: the `upsilon` binary against its own simulators, the real
+//! `upsc` (Debian nut-client), `promtool` (Debian prometheus) and a local
+//! webhook receiver. 127.0.0.1 and pseudo-terminals only; every wait bounded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upsilon");
+
+/// A child process killed on every path.
+struct Proc {
+    child: Child,
+    out: Receiver<String>,
+    err: Receiver<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines(r: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn spawn(args: &[&str]) -> Proc {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn upsilon");
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
+    Proc { child, out, err }
+}
+
+/// Waits for a line matching `pred`, returning it; panics with what was seen.
+fn wait_line(rx: &Receiver<String>, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if pred(&line) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    panic!(
+        "no matching line within {timeout:?}; saw:\n{}",
+        seen.join("\n")
+    );
+}
+
+fn addr_after(rx: &Receiver<String>, prefix: &str) -> String {
+    let line = wait_line(rx, Duration::from_secs(10), |l| l.contains(prefix));
+    let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
+    rest.trim().trim_end_matches("/metrics").to_owned()
+}
+
+fn sim_rupsmon(listen: &str, script: &str) -> (Proc, String) {
+    let p = spawn(&[
+        "simulate",
+        "rupsmon",
+        "--listen",
+        listen,
+        "--interval-ms",
+        "150",
+        "--script",
+        script,
+    ]);
+    let addr = addr_after(&p.out, "listening on ");
+    (p, addr)
+}
+
+fn kind(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).expect("NDJSON line");
+    v["kind"].as_str().unwrap().to_owned()
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+fn tool(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new(name)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} must be installed (.ci/packages lists it): {e}"));
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn outage_reaches_stdout_webhook_metrics_and_nut() {
+    // A port for the webhook receiver that is not up yet.
+    let hook_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_sim, rups) = sim_rupsmon("127.0.0.1:0", "outage");
+    let url = format!("http://127.0.0.1:{hook_port}/events");
+    let mon = spawn(&[
+        "monitor",
+        "--rupsmon",
+        &rups,
+        "--json",
+        "--nut",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--webhook",
+        &url,
+        "--webhook-backoff-max-ms",
+        "300",
+    ]);
+    let nut = addr_after(&mon.err, "nut listening on ");
+    let http = addr_after(&mon.err, "metrics on http://");
+
+    // stdout: on_battery, then back_on_line.
+    wait_line(&mon.out, Duration::from_secs(10), |l| {
+        kind(l) == "on_battery"
+    });
+    let down_until = Instant::now() + Duration::from_millis(1500);
+    wait_line(&mon.out, Duration::from_secs(10), |l| {
+        kind(l) == "back_on_line"
+    });
+
+    // Metrics and NUT while the status stream runs.
+    let metrics = http_get(&http, "/metrics");
+    assert!(metrics.contains("upsilon_load_percent 7.0"), "{metrics}");
+    assert!(
+        metrics.contains("upsilon_output_voltage_volts 238.7"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("upsilon_status_bit{bit=\"standby\"} 1"),
+        "{metrics}"
+    );
+    let body = &metrics[metrics.find("\r\n\r\n").unwrap() + 4..];
+    let (ok, lint) = tool("promtool", &["check", "metrics"], Some(body));
+    assert!(ok, "promtool check metrics failed:\n{lint}\n{body}");
+
+    let target = format!("ups@{nut}");
+    let (ok, vars) = tool("upsc", &[&target], None);
+    assert!(ok, "{vars}");
+    for var in [
+        "input.voltage:",
+        "input.voltage.fault:",
+        "output.voltage: 238.7",
+        "ups.load: 7",
+        "input.frequency:",
+        "battery.voltage:",
+        "ups.status: O",
+        "ups.type: offline / line interactive",
+        "ups.beeper.status:",
+        "device.mfr:",
+        "device.model:",
+    ] {
+        assert!(vars.contains(var), "upsc lacks {var:?}:\n{vars}");
+    }
+    let (ok, list) = tool("upsc", &["-l", &nut], None);
+    assert!(ok && list.lines().any(|l| l == "ups"), "{list}");
+    let (ok, load) = tool("upsc", &[&target, "ups.load"], None);
+    assert!(ok && load.lines().any(|l| l == "7"), "{load}");
+    let (ok, missing) = tool("upsc", &[&format!("nope@{nut}")], None);
+    assert!(!ok && missing.contains("Unknown UPS"), "{missing}");
+
+    // The webhook receiver comes up late; queued events still arrive.
+    thread::sleep(down_until.saturating_duration_since(Instant::now()));
+    let server = tiny_http::Server::http(("127.0.0.1", hook_port)).unwrap();
+    let up_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut kinds = Vec::new();
+    let mut first_ts = None;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(kinds.contains(&"on_battery".to_owned()) && kinds.contains(&"back_on_line".to_owned()))
+    {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or_else(|| panic!("webhook got only {kinds:?}"));
+        let Ok(Some(mut req)) = server.recv_timeout(left) else {
+            continue;
+        };
+        assert_eq!(req.url(), "/events");
+        let mut body = String::new();
+        req.as_reader().read_to_string(&mut body).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        first_ts.get_or_insert(v["ts"].as_f64().unwrap());
+        kinds.push(v["kind"].as_str().unwrap().to_owned());
+        req.respond(tiny_http::Response::empty(204)).unwrap();
+    }
+    assert!(
+        first_ts.unwrap() < up_at,
+        "the first delivered event should date from while the receiver was down"
+    );
+    let on = kinds.iter().position(|k| k == "on_battery").unwrap();
+    assert!(kinds[on..].iter().any(|k| k == "back_on_line"), "{kinds:?}");
+}
+
+#[test]
+fn rupsmon_restart_is_followed_by_a_reconnect() {
+    let (sim, rups) = sim_rupsmon("127.0.0.1:0", "steady");
+    let mon = spawn(&[
+        "monitor",
+        "--rupsmon",
+        &rups,
+        "--json",
+        "--reconnect-max-ms",
+        "300",
+    ]);
+    wait_line(&mon.out, Duration::from_secs(10), |l| kind(l) == "status");
+    drop(sim);
+    wait_line(&mon.out, Duration::from_secs(10), |l| {
+        kind(l) == "connection_lost"
+    });
+    let (_sim2, again) = sim_rupsmon(&rups, "steady");
+    assert_eq!(again, rups);
+    let restored = wait_line(&mon.out, Duration::from_secs(10), |l| {
+        kind(l) == "connection_restored"
+    });
+    assert!(restored.contains("\"link\":\"rupsmon\""), "{restored}");
+    wait_line(&mon.out, Duration::from_secs(10), |l| kind(l) == "status");
+}
+
+#[test]
+fn heartbeats_and_sms_alerts_become_records() {
+    let mon = spawn(&[
+        "monitor",
+        "--heartbeat",
+        "127.0.0.1:0",
+        "--sms-listen",
+        "127.0.0.1:0",
+        "--json",
+    ]);
+    let hb = addr_after(&mon.err, "heartbeats on udp ");
+    let sms = addr_after(&mon.err, "sms gateway on ");
+    let out = Command::new(BIN)
+        .args([
+            "simulate",
+            "sms",
+            "--to",
+            &sms,
+            "--message",
+            "Power failure & more",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "HTTP/1.1 200 OK"
+    );
+    let alert = wait_line(&mon.out, Duration::from_secs(10), |l| {
+        kind(l) == "sms_alert"
+    });
+    let v: serde_json::Value = serde_json::from_str(&alert).unwrap();
+    assert_eq!(v["message"], "Power failure & more");
+    assert_eq!(v["host"], "DESKTOP-294DAYV");
+    assert_eq!(v["recipient"], "0123456789");
+    assert_eq!(v["code"], "1");
+    for args in [
+        &["--count", "1"][..],
+        &["--count", "1", "--disconnected"][..],
+    ] {
+        let st = Command::new(BIN)
+            .args(["simulate", "heartbeat", "--to", &hb])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let line = wait_line(&mon.out, Duration::from_secs(10), |l| {
+            kind(l) == "heartbeat"
+        });
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["connected"], args.len() == 2);
+    }
+    wait_line(&mon.out, Duration::from_secs(10), |l| {
+        kind(l) == "connection_lost" && l.contains("\"link\":\"heartbeat\"")
+    });
+}
+
+fn run_ups(pty: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(["ups", "--serial", pty, "--timeout-ms", "500"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ups_polls_and_commands_round_trip_with_the_pty_simulator() {
+    let sim = spawn(&["simulate", "ups", "--pty"]);
+    let pty = wait_line(&sim.out, Duration::from_secs(10), |l| l.starts_with('/'));
+
+    // Polling: I and F once, then Q1 each interval; NUT shows what I said.
+    let poller = spawn(&[
+        "ups",
+        "--serial",
+        &pty,
+        "--interval-ms",
+        "100",
+        "--count",
+        "60",
+        "--json",
+        "--nut",
+        "127.0.0.1:0",
+    ]);
+    let nut = addr_after(&poller.err, "nut listening on ");
+    let line = wait_line(&poller.out, Duration::from_secs(10), |l| {
+        kind(l) == "status"
+    });
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["input_voltage"], 230.0);
+    assert_eq!(v["temperature"], 25.1);
+    assert_eq!(v["standby"], true);
+    wait_line(&poller.out, Duration::from_secs(10), |l| {
+        kind(l) == "status"
+    });
+    let (ok, vars) = tool("upsc", &[&format!("ups@{nut}")], None);
+    assert!(ok, "{vars}");
+    assert!(vars.contains("device.mfr: REWIRE SIM"), "{vars}");
+    assert!(vars.contains("ups.firmware: VSIM-1.0"), "{vars}");
+    assert!(vars.contains("input.voltage.nominal: 220.0"), "{vars}");
+    assert!(vars.contains("ups.temperature: 25.1"), "{vars}");
+    drop(poller);
+    wait_line(&sim.err, Duration::from_secs(5), |l| l.contains("\"I\""));
+
+    // Every command, confirmed by the next Q1.
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["test"], "\"T\"", "\"test_in_progress\":true"),
+        (&["cancel-test"], "\"CT\"", "\"test_in_progress\":false"),
+        (
+            &["test", "--minutes", "5"],
+            "\"T05\"",
+            "\"test_in_progress\":true",
+        ),
+        (&["cancel-test"], "\"CT\"", "\"test_in_progress\":false"),
+        (&["test", "--deep"], "\"TL\"", "\"test_in_progress\":true"),
+        (&["cancel-test"], "\"CT\"", "\"test_in_progress\":false"),
+        (&["beeper-toggle"], "\"Q\"", "\"beeper_on\":true"),
+        (&["beeper-toggle"], "\"Q\"", "\"beeper_on\":false"),
+        (
+            &["shutdown", "--delay", "0.5", "--restore-after", "2"],
+            "\"S.5R0002\"",
+            "\"shutdown_active\":true",
+        ),
+        (&["cancel-shutdown"], "\"C\"", "\"shutdown_active\":false"),
+    ];
+    for (args, wire, effect) in cases {
+        let mut full = vec!["--json", "--yes"];
+        full.extend_from_slice(args);
+        let (code, out, err) = run_ups(&pty, &full);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains(effect), "{args:?}: {out}");
+        wait_line(&sim.err, Duration::from_secs(5), |l| l.contains(wire));
+    }
+
+    // Without --yes and without a terminal nothing is sent.
+    let (code, _, err) = run_ups(&pty, &["shutdown", "--delay", "1"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("upsilon: refusing to SHUT THE OUTPUT DOWN"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn ups_without_an_answer_exits_3() {
+    // A pty nobody answers on.
+    let (_master, slave) = serialport::TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let (code, _, err) = run_ups(&path, &["--yes", "beeper-toggle"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no answer to Q1"), "{err}");
+}
