@@ -7,6 +7,7 @@
 //! protocol libraries.
 #![forbid(unsafe_code)]
 
+pub mod decode;
 pub mod input;
 pub mod output;
 
