@@ -14,3 +14,4 @@ pub mod sim;
 pub mod state;
 pub mod ups;
 pub mod webhook;
+pub mod decode;

@@ -1,0 +1,296 @@
+//! Decoding of captured traffic into [`Record`]s, per flow: the TCP 2570
+//! status stream, UDP 11541 heartbeats, TCP 8652 SMS requests, or a bare
+//! byte stream (raw/hex input: read as status records).
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use rewire_transport::framing::{Framer, Upsilon};
+use rewire_upsilon::{parse_heartbeat, parse_sms_alert, sms};
+
+use crate::monitor::status_event;
+use crate::record::{Body, ErrorRecord, HeartbeatRecord, Record, SmsRecord};
+
+/// RupsMon's status stream port.
+pub const STATUS_PORT: u16 = 2570;
+/// UPSilon's heartbeat port (UDP).
+pub const HEARTBEAT_PORT: u16 = 11541;
+/// The SMS gateway port.
+pub const SMS_PORT: u16 = 8652;
+
+/// What a flow carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// Q1 status lines (TCP 2570, serial, raw input).
+    Status,
+    /// Heartbeat datagrams (UDP 11541).
+    Heartbeat,
+    /// SMS alert requests (TCP 8652, client to server).
+    Sms,
+}
+
+/// Which ports mean which protocol (`--port` overrides the defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    /// Status stream ports.
+    pub status: Vec<u16>,
+    /// Heartbeat ports.
+    pub heartbeat: Vec<u16>,
+    /// SMS ports.
+    pub sms: Vec<u16>,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            status: vec![STATUS_PORT],
+            heartbeat: vec![HEARTBEAT_PORT],
+            sms: vec![SMS_PORT],
+        }
+    }
+}
+
+impl Ports {
+    /// Builds the port map from `--port` values: with none, the defaults;
+    /// otherwise each given port is a status port unless it is a default
+    /// heartbeat/SMS port, and UDP traffic on any given port is heartbeats.
+    pub fn from_args(ports: &[u16]) -> Self {
+        if ports.is_empty() {
+            return Self::default();
+        }
+        let mut p = Ports {
+            status: Vec::new(),
+            heartbeat: Vec::new(),
+            sms: Vec::new(),
+        };
+        for &port in ports {
+            match port {
+                HEARTBEAT_PORT => p.heartbeat.push(port),
+                SMS_PORT => p.sms.push(port),
+                _ => {
+                    p.status.push(port);
+                    p.heartbeat.push(port);
+                }
+            }
+        }
+        p
+    }
+
+    /// Returns the protocol of a TCP flow from `src` to `dst`, and whether the
+    /// bytes go towards the server (client → server).
+    pub fn tcp(&self, src: u16, dst: u16) -> Option<(Proto, bool)> {
+        if self.sms.contains(&dst) {
+            Some((Proto::Sms, true))
+        } else if self.sms.contains(&src) {
+            Some((Proto::Sms, false))
+        } else if self.status.contains(&src) {
+            Some((Proto::Status, false))
+        } else if self.status.contains(&dst) {
+            Some((Proto::Status, true))
+        } else {
+            None
+        }
+    }
+
+    /// Reports whether a UDP datagram between these ports is a heartbeat.
+    pub fn udp(&self, src: u16, dst: u16) -> bool {
+        self.heartbeat.contains(&dst) || self.heartbeat.contains(&src)
+    }
+}
+
+/// Decodes one datagram as a heartbeat (or an `error` record).
+pub fn heartbeat(bytes: &[u8]) -> Body {
+    match parse_heartbeat(bytes) {
+        Ok(hb) => Body::Heartbeat(HeartbeatRecord::new(hb, bytes)),
+        Err(e) => Body::Error(ErrorRecord::new(
+            0,
+            bytes.len() as u64,
+            e.to_string(),
+            bytes,
+        )),
+    }
+}
+
+/// Decodes one byte stream (one direction of one flow), incrementally.
+pub struct StreamDecoder {
+    proto: Proto,
+    framer: Framer<Upsilon>,
+    sms: Vec<u8>,
+    sms_offset: u64,
+    src: Option<SocketAddr>,
+    dst: Option<SocketAddr>,
+}
+
+impl StreamDecoder {
+    /// Creates a decoder for a stream of `proto` between `src` and `dst`.
+    pub fn new(proto: Proto, src: Option<SocketAddr>, dst: Option<SocketAddr>) -> Self {
+        StreamDecoder {
+            proto,
+            framer: Framer::new(Upsilon::default()),
+            sms: Vec::new(),
+            sms_offset: 0,
+            src,
+            dst,
+        }
+    }
+
+    fn stamp(&self, body: Body, ts: Option<SystemTime>) -> Record {
+        let r = Record::bare(body).between(self.src, self.dst);
+        match ts {
+            Some(t) => r.at(t),
+            None => r,
+        }
+    }
+
+    fn stamped(&self, mut r: Record, ts: Option<SystemTime>) -> Record {
+        if ts.is_none() {
+            r.ts = None;
+        }
+        r.between(self.src, self.dst)
+    }
+
+    /// Feeds the next bytes (seen at `ts`); returns the records completed.
+    pub fn push(&mut self, bytes: &[u8], ts: Option<SystemTime>) -> Vec<Record> {
+        let mut out = Vec::new();
+        match self.proto {
+            Proto::Status | Proto::Heartbeat => {
+                let _ = self.framer.push(bytes);
+                self.drain(ts, &mut out);
+            }
+            Proto::Sms => {
+                self.sms.extend_from_slice(bytes);
+                self.drain_sms(ts, false, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Ends the stream; returns what was still pending (a last record
+    /// without terminator, or an `error` for a truncated request).
+    pub fn finish(&mut self, ts: Option<SystemTime>) -> Vec<Record> {
+        let mut out = Vec::new();
+        match self.proto {
+            Proto::Status | Proto::Heartbeat => {
+                self.framer.finish();
+                self.drain(ts, &mut out);
+            }
+            Proto::Sms => self.drain_sms(ts, true, &mut out),
+        }
+        out
+    }
+
+    fn drain(&mut self, ts: Option<SystemTime>, out: &mut Vec<Record>) {
+        while let Some(ev) = self.framer.next() {
+            let r = status_event(ev, ts.unwrap_or(SystemTime::UNIX_EPOCH));
+            out.push(self.stamped(r, ts));
+        }
+    }
+
+    fn drain_sms(&mut self, ts: Option<SystemTime>, at_end: bool, out: &mut Vec<Record>) {
+        loop {
+            if self.sms.is_empty() {
+                return;
+            }
+            match parse_sms_alert(&self.sms) {
+                Ok(sms::Status::Complete(n, alert)) => {
+                    let body = Body::SmsAlert(SmsRecord::from_alert(&alert));
+                    out.push(self.stamp(body, ts));
+                    self.sms.drain(..n.min(self.sms.len()));
+                    self.sms_offset += n as u64;
+                }
+                Ok(sms::Status::Partial) if !at_end => return,
+                Ok(sms::Status::Partial) => {
+                    let body = Body::Error(ErrorRecord::new(
+                        self.sms_offset,
+                        self.sms.len() as u64,
+                        "truncated SMS request at end of stream",
+                        &self.sms,
+                    ));
+                    out.push(self.stamp(body, ts));
+                    self.sms.clear();
+                    return;
+                }
+                Err(e) => {
+                    // Resynchronise at the next "GET " after the bad start.
+                    let skip = self
+                        .sms
+                        .windows(4)
+                        .skip(1)
+                        .position(|w| w == b"GET ")
+                        .map_or(self.sms.len(), |p| p + 1);
+                    let bad = self.sms.get(..skip).unwrap_or_default();
+                    let body = Body::Error(ErrorRecord::new(
+                        self.sms_offset,
+                        skip as u64,
+                        e.to_string(),
+                        bad,
+                    ));
+                    out.push(self.stamp(body, ts));
+                    self.sms.drain(..skip);
+                    self.sms_offset += skip as u64;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_stream_split_anywhere_gives_the_same_records() {
+        let stream = b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000\r\0junk(000.0 000.0 238.7 007 50.1 27.4 --.- 10001000\r(230.0";
+        let whole: Vec<String> = {
+            let mut d = StreamDecoder::new(Proto::Status, None, None);
+            let mut v = d.push(stream, None);
+            v.extend(d.finish(None));
+            v.iter().map(Record::to_json).collect()
+        };
+        assert_eq!(whole.len(), 4, "{whole:?}");
+        assert!(whole[1].starts_with("{\"kind\":\"error\""));
+        assert!(whole[3].starts_with("{\"kind\":\"error\""));
+        for cut in 1..stream.len() {
+            let mut d = StreamDecoder::new(Proto::Status, None, None);
+            let mut v = d.push(&stream[..cut], None);
+            v.extend(d.push(&stream[cut..], None));
+            v.extend(d.finish(None));
+            let kinds: Vec<&str> = v.iter().map(|r| r.body.kind()).collect();
+            let want: Vec<&str> = whole
+                .iter()
+                .map(|j| {
+                    if j.contains("\"status\"") {
+                        "status"
+                    } else {
+                        "error"
+                    }
+                })
+                .collect();
+            assert_eq!(kinds, want, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn sms_stream_resyncs_and_flags_truncation() {
+        let req = crate::sim::sms_request("1", "PC", "hello", "1");
+        let stream = format!("XX{req}{}", &req[..30]);
+        let mut d = StreamDecoder::new(Proto::Sms, None, None);
+        let mut v = d.push(stream.as_bytes(), None);
+        v.extend(d.finish(None));
+        let kinds: Vec<&str> = v.iter().map(|r| r.body.kind()).collect();
+        assert_eq!(kinds, ["error", "sms_alert", "error"]);
+    }
+
+    #[test]
+    fn ports_map_flows() {
+        let p = Ports::default();
+        assert_eq!(p.tcp(2570, 50000), Some((Proto::Status, false)));
+        assert_eq!(p.tcp(50000, 8652), Some((Proto::Sms, true)));
+        assert_eq!(p.tcp(1, 2), None);
+        assert!(p.udp(40000, 11541));
+        let custom = Ports::from_args(&[4000]);
+        assert_eq!(custom.tcp(4000, 1), Some((Proto::Status, false)));
+        assert!(custom.udp(1, 4000));
+        assert_eq!(custom.tcp(2570, 1), None);
+    }
+}
