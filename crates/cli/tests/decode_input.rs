@@ -42,7 +42,7 @@ fn frames_every_websentry_capture_format_alike() {
     ] {
         let input = open_input(&args(&[&testdata(file)]), &[1030], true).unwrap();
         assert_eq!(input.format(), format, "{file}");
-        let mut streams = Streams::new(|| Framer::new(WebSentry::default()));
+        let mut streams = Streams::new(|| Framer::new(WebSentry));
         let (mut c2s, mut s2c, mut stamped) = (Vec::new(), Vec::new(), 0);
         let mut sink = |meta: &rewire_cli::decode::Meta, item: StreamItem<'_>| {
             match item {
