@@ -1,10 +1,11 @@
 //! The `websentry` tool as a library: the record model shared by every mode
-//! ([`record`]), the transparent relay and exporter ([`proxy`], [`store`],
+//! ([`record`]), decoding of captures and raw logs ([`decode`]), the transparent relay and exporter ([`proxy`], [`store`],
 //! [`web`], [`rawlog`]), and simulators of both ends ([`simulate`]).
 //!
 //! The binary (`src/main.rs`) only parses arguments into the configs here.
 #![forbid(unsafe_code)]
 
+pub mod decode;
 pub mod proxy;
 pub mod rawlog;
 pub mod record;

@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use rewire_cli::output::{Format, Sink};
 use rewire_websentry_cli::proxy::ProxyConfig;
 use rewire_websentry_cli::simulate::{self, CloudConfig, UnitConfig};
 
 const EXAMPLES: &str = "Examples:
+  websentry decode testdata/websentry/websentry-lo.pcap
+  websentry decode --json --port 1030 capture.pcapng
+  websentry decode --input wmpe-json raw-log.json
+  websentry decode --hex \"70 83 9e e8 e6 00 12 00 ff 00 02 05 04 01 0d 00 90 c2 0c 02 b3 01 20 02 07\"
   websentry proxy --listen 0.0.0.0:1030 --upstream websentry.seresco.net:1030 --http 127.0.0.1:1031 --raw-log ws.json
   websentry simulate cloud --listen 127.0.0.1:0
   websentry simulate unit --connect 127.0.0.1:1030 --sessions 3 --interval 5s
@@ -26,6 +31,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Decode a capture (pcap/pcapng), a raw log, a hex dump or raw bytes.
+    Decode(rewire_cli::decode::DecodeArgs),
     /// Relay a unit's traffic to its cloud unchanged, decode a copy, serve
     /// /metrics, / and /props.json.
     Proxy(ProxyArgs),
@@ -148,6 +155,10 @@ fn print_report(report: &simulate::SessionReport) {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Decode(args) => {
+            let mut sink = Sink::stdout(Format::from_flag(args.json), false);
+            rewire_websentry_cli::decode::run(&args, &mut sink)?;
+        }
         Command::Proxy(args) => {
             let (config, max_age) = proxy_config(&args)?;
             rewire_websentry_cli::run_proxy(config, &args.http, max_age)?;

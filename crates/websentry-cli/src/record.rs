@@ -345,9 +345,10 @@ impl fmt::Display for FrameRecord {
             }
             if p.type_code.is_some() || !p.value.is_null() {
                 write!(f, "={}", p.text)?;
-                if let Some(unit) = p.unit {
-                    write!(f, "{unit}")?;
-                }
+            }
+            // Set answers carry a status, not a value in the property's unit.
+            if let (Some(_), Some(unit)) = (p.type_code, p.unit) {
+                write!(f, "{unit}")?;
             }
         }
         if self.properties.is_empty() && self.raw.len() > 16 {

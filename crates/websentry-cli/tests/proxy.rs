@@ -321,6 +321,34 @@ fn simulators_through_the_proxy_byte_exact_with_metrics_page_and_raw_log() {
             );
         }
     }
+    // And `websentry decode` reads it back, pairing every answer with its query.
+    let out = Command::new(BIN)
+        .args([
+            "decode",
+            "--json",
+            "--input",
+            "wmpe-json",
+            raw_log.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let frames: usize = sessions.iter().map(|s| s.frames.len()).sum();
+    assert_eq!(records.len(), frames);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["kind"] == "frame" && r["crc_ok"] == true)
+    );
+    assert!(
+        records.iter().all(|r| r["body_error"].is_null()),
+        "answers pair with queries"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,0 +1,170 @@
+//! `websentry decode`: captures, raw logs, hex dumps and raw bytes into
+//! [`Record`]s, through the shared decode driver (`rewire_cli::decode`).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+
+use rewire_cli::decode::{DecodeArgs, Meta, StreamItem, Streams, open_input};
+use rewire_cli::output::Sink;
+use rewire_transport::capture::{self, StreamId};
+use rewire_transport::framing::{Event, Framer, WebSentry};
+use rewire_websentry::{Frame, Function};
+
+use crate::record::{Direction, ErrorRecord, Origin, Record, decode_frame};
+
+/// The protocol's TCP port, kept from captures unless `--port` says otherwise.
+pub const DEFAULT_PORT: u16 = 1030;
+
+/// Unanswered queries kept per connection.
+const MAX_PENDING_QUERIES: usize = 64;
+
+/// Which TCP connection a stream belongs to, so that a unit's query answer
+/// is paired with the server query before it on the same connection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Connection {
+    /// Network captures: the two endpoints, in a fixed order.
+    Endpoints(String, String),
+    /// Raw logs: one session (its two streams are `2n` and `2n + 1`).
+    Session(u64),
+    /// Hex dumps and raw bytes: one conversation.
+    Whole,
+}
+
+fn connection(meta: &Meta, format: capture::InputFormat) -> Connection {
+    match (meta.endpoints, format) {
+        (Some(e), _) => {
+            let (a, b) = (e.src.to_string(), e.dst.to_string());
+            if a <= b {
+                Connection::Endpoints(a, b)
+            } else {
+                Connection::Endpoints(b, a)
+            }
+        }
+        (None, capture::InputFormat::RawLog) => Connection::Session(meta.stream.0 / 2),
+        (None, _) => Connection::Whole,
+    }
+}
+
+fn direction(meta: &Meta) -> Option<Direction> {
+    meta.direction.map(|d| match d {
+        capture::Direction::ClientToServer => Direction::Client,
+        capture::Direction::ServerToClient => Direction::Server,
+    })
+}
+
+fn origin(meta: &Meta) -> Origin {
+    Origin {
+        ts: meta.ts(),
+        src_addr: meta.src_addr(),
+        dst_addr: meta.dst_addr(),
+    }
+}
+
+/// Turns framed stream items into records, pairing query answers with
+/// their queries.
+#[derive(Debug)]
+pub struct Decoder {
+    format: capture::InputFormat,
+    /// Unanswered query bodies per connection, oldest first.
+    queries: HashMap<Connection, VecDeque<Vec<u8>>>,
+    /// Where each stream's framed bytes end, for placing gaps.
+    offsets: HashMap<StreamId, u64>,
+}
+
+impl Decoder {
+    /// Creates a decoder for input of `format`.
+    #[must_use]
+    pub fn new(format: capture::InputFormat) -> Self {
+        Self {
+            format,
+            queries: HashMap::new(),
+            offsets: HashMap::new(),
+        }
+    }
+
+    /// Returns the record for one stream item, if it makes one.
+    pub fn record(&mut self, meta: &Meta, item: StreamItem<'_>) -> Option<Record> {
+        let dir = direction(meta);
+        match item {
+            StreamItem::Framed(Event::Message(m)) => {
+                self.offsets
+                    .insert(meta.stream, m.offset + m.bytes.len() as u64);
+                let conn = connection(meta, self.format);
+                let function = Frame::new_lenient(&m.bytes[..]).ok().map(|f| f.function());
+                let query = match (dir, function) {
+                    (Some(Direction::Server), Some(Function::Query)) => {
+                        let pending = self.queries.entry(conn).or_default();
+                        // A unit that never answers must not grow this without bound.
+                        if pending.len() >= MAX_PENDING_QUERIES {
+                            pending.pop_front();
+                        }
+                        pending.push_back(m.bytes.get(8..).unwrap_or(&[]).to_vec());
+                        None
+                    }
+                    // An answer is paired with the oldest unanswered query on
+                    // its connection (the one just before it when the server
+                    // waits for each answer, as captured).
+                    (Some(Direction::Client), Some(Function::Query)) => {
+                        self.queries.get_mut(&conn).and_then(VecDeque::pop_front)
+                    }
+                    _ => None,
+                };
+                Some(Record::Frame(decode_frame(
+                    &m.bytes,
+                    dir,
+                    query.as_deref(),
+                    origin(meta),
+                )))
+            }
+            StreamItem::Framed(Event::Skipped(s)) => {
+                self.offsets.insert(meta.stream, s.offset + s.len);
+                Some(Record::Error(ErrorRecord {
+                    origin: origin(meta),
+                    direction: dir,
+                    offset: s.offset,
+                    len: s.len,
+                    reason: s.reason.to_string(),
+                }))
+            }
+            StreamItem::Gap { missing_bytes } => Some(Record::Error(ErrorRecord {
+                origin: origin(meta),
+                direction: dir,
+                offset: self.offsets.get(&meta.stream).copied().unwrap_or(0),
+                len: missing_bytes,
+                reason: "gap".into(),
+            })),
+            // The framer reports the discarded run again as a Skipped event.
+            StreamItem::Overflow(_) => None,
+        }
+    }
+}
+
+/// Decodes the input `args` name into `sink`.
+///
+/// # Errors
+/// When the input cannot be opened or read or is not the format asked for
+/// (naming it), or when writing fails.
+pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()> {
+    let input = open_input(args, &[DEFAULT_PORT], true)?;
+    let mut decoder = Decoder::new(input.format());
+    let mut streams = Streams::new(|| Framer::new(WebSentry));
+    let mut emit = |meta: &Meta, item: StreamItem<'_>| -> std::io::Result<()> {
+        match decoder.record(meta, item) {
+            Some(record) => sink.emit(&record),
+            None => Ok(()),
+        }
+    };
+    let mut result = Ok(());
+    for event in input {
+        match event {
+            Ok(event) => streams.handle(event, &mut emit)?,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    streams.finish(&mut emit)?;
+    sink.flush()?;
+    result
+}
