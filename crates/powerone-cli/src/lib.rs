@@ -2,6 +2,7 @@
 //! every mode, the live PCU master, the passive tap and the PCU simulator.
 #![forbid(unsafe_code)]
 
+pub mod decode;
 pub mod link;
 pub mod master;
 pub mod record;

@@ -24,6 +24,9 @@ use rewire_powerone_cli::tap::{self, Source, TapLimits};
 use rewire_transport::link::{LinkError, LinkErrorKind, Listener, RequestPolicy};
 
 const EXAMPLES: &str = "Examples:
+  powerone decode testdata/powerone/powerone-lo.pcap
+  powerone decode --hex 'FF 08 00 01 00 01 07 10' --json
+  powerone decode --input hex requests.xxd.hex
   powerone set-time --serial /dev/ttyS0 --now --yes
   powerone set-time --tcp 10.0.0.7:4001 2011-03-15T15:13 --yes
   powerone verify-password --serial /dev/ttyUSB0 --function 0x0a 8888
@@ -36,15 +39,20 @@ const EXAMPLES: &str = "Examples:
 #[derive(Parser, Debug)]
 #[command(version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_STATUS_HELP}"))]
 struct Cli {
-    /// Print records as NDJSON (one JSON object per line).
-    #[arg(long, global = true)]
-    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Decode a capture (pcap/pcapng), a hex dump or raw bytes.
+    Decode {
+        #[command(flatten)]
+        args: rewire_cli::decode::DecodeArgs,
+        /// Decode this function code as verify-password.
+        #[arg(long, value_parser = parse_byte)]
+        verify_function: Option<u8>,
+    },
     /// Set the PCU's clock (function 0x07).
     SetTime {
         #[command(flatten)]
@@ -132,6 +140,9 @@ struct LinkArgs {
     /// Retries after the first attempt.
     #[arg(long, default_value_t = 2)]
     retries: u32,
+    /// Print records as NDJSON (one JSON object per line).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -166,6 +177,9 @@ struct ListenArgs {
     /// Stop after this many frames.
     #[arg(long)]
     count: Option<u64>,
+    /// Print records as NDJSON (one JSON object per line).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -207,8 +221,18 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let format = Format::from_flag(cli.json);
     match cli.command {
+        Command::Decode {
+            args,
+            verify_function,
+        } => {
+            let mut sink = Sink::stdout(Format::from_flag(args.json), false);
+            let codes = Codes {
+                verify_password: verify_function,
+            };
+            rewire_powerone_cli::decode::run(&args, codes, &mut sink)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SetTime {
             link,
             now,
@@ -220,23 +244,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (false, Some(text)) => parse_time(&text)?,
                 (false, None) => bail!("give a time or --now"),
             };
-            live(&link, &Action::SetTime(time), yes, format)
+            live(&link, &Action::SetTime(time), yes)
         }
         Command::SetPassword {
             link,
             password,
             yes,
-        } => live(&link, &Action::SetPassword(password), yes, format),
+        } => live(&link, &Action::SetPassword(password), yes),
         Command::VerifyPassword {
             link,
             function,
             password,
-        } => live(
-            &link,
-            &Action::VerifyPassword { function, password },
-            false,
-            format,
-        ),
+        } => live(&link, &Action::VerifyPassword { function, password }, false),
         Command::Send {
             link,
             function,
@@ -250,9 +269,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 data,
                 reply: !no_reply,
             };
-            live(&link, &action, yes, format)
+            live(&link, &action, yes)
         }
-        Command::Listen(args) => listen(&args, format),
+        Command::Listen(args) => listen(&args),
         Command::Simulate(args) => simulate(&args),
         Command::Completions { shell } => {
             rewire_cli::print_completions::<Cli>(shell)?;
@@ -296,7 +315,8 @@ fn link_exit(e: LinkError) -> anyhow::Error {
     Exit::new(code, chain(&e)).into()
 }
 
-fn live(args: &LinkArgs, action: &Action, yes: bool, format: Format) -> anyhow::Result<ExitCode> {
+fn live(args: &LinkArgs, action: &Action, yes: bool) -> anyhow::Result<ExitCode> {
+    let format = Format::from_flag(args.json);
     let spec = link_spec(args.serial.as_deref(), args.baud, args.tcp.as_deref())?;
     // Check the request builds before asking anything.
     action.request(args.addr)?;
@@ -384,7 +404,8 @@ fn confirmed(answer: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-fn listen(args: &ListenArgs, format: Format) -> anyhow::Result<ExitCode> {
+fn listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
+    let format = Format::from_flag(args.json);
     let codes = Codes {
         verify_password: args.verify_function,
     };

@@ -268,6 +268,8 @@ pub enum ErrorReason {
     Truncated,
     /// A would-be frame outgrew the framer's buffer.
     Oversize,
+    /// Bytes of a captured stream were never captured (packet loss).
+    Gap,
 }
 
 impl fmt::Display for ErrorReason {
@@ -277,6 +279,7 @@ impl fmt::Display for ErrorReason {
             Self::Garbage => "garbage",
             Self::Truncated => "truncated",
             Self::Oversize => "oversize",
+            Self::Gap => "gap",
         })
     }
 }

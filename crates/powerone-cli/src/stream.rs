@@ -11,13 +11,83 @@ use crate::record::{Codes, Context, ErrorReason, ErrorRecord, FrameRecord, MAX_R
 /// own buffer); older bytes of a very long garbage run are forgotten.
 const HISTORY_LIMIT: usize = 256 * 1024;
 
+/// The bytes of one stream that no record has covered yet, addressed by
+/// stream offset, so a skipped run can be shown and examined.
+#[derive(Debug, Default)]
+pub struct History {
+    bytes: Vec<u8>,
+    start: u64,
+}
+
+impl History {
+    /// Appends the stream's next bytes (forgetting the oldest beyond the
+    /// limit).
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
+        if self.bytes.len() > HISTORY_LIMIT {
+            let drop = self.bytes.len() - HISTORY_LIMIT;
+            self.bytes.drain(..drop);
+            self.start += drop as u64;
+        }
+    }
+
+    /// Returns the kept bytes of the run at `offset`, `len` bytes long (all
+    /// of it unless the run outgrew the history).
+    #[must_use]
+    pub fn run(&self, offset: u64, len: u64) -> &[u8] {
+        let index = |at: u64| {
+            usize::try_from(at.saturating_sub(self.start))
+                .unwrap_or(usize::MAX)
+                .min(self.bytes.len())
+        };
+        self.bytes
+            .get(index(offset)..index(offset.saturating_add(len)))
+            .unwrap_or_default()
+    }
+
+    /// Forgets the bytes before stream offset `offset`.
+    pub fn forget_before(&mut self, offset: u64) {
+        let n = usize::try_from(offset.saturating_sub(self.start))
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        self.bytes.drain(..n);
+        self.start += n as u64;
+    }
+
+    /// Turns one framer event into records (a frame, or the error records of
+    /// a skipped run) and forgets the bytes it covered.
+    pub fn records(&mut self, event: Event, context: &Context, codes: Codes) -> Vec<Record> {
+        match event {
+            Event::Message(m) => {
+                let end = m.offset + m.bytes.len() as u64;
+                self.forget_before(end);
+                vec![Record::Frame(FrameRecord::from_bytes(
+                    &m.bytes,
+                    context.clone(),
+                    Some(m.offset),
+                    codes,
+                ))]
+            }
+            Event::Skipped(s) => {
+                let records = skipped_records(&s, self.run(s.offset, s.len), codes)
+                    .into_iter()
+                    .map(|mut r| {
+                        r.context = context.clone();
+                        Record::Error(r)
+                    })
+                    .collect();
+                self.forget_before(s.offset + s.len);
+                records
+            }
+        }
+    }
+}
+
 /// Decodes one direction of a byte stream into [`Record`]s, in stream order.
 #[derive(Debug)]
 pub struct StreamDecoder {
     framer: Framer<PowerOne>,
-    /// Stream bytes from `history_start` on, not yet reported.
-    history: Vec<u8>,
-    history_start: u64,
+    history: History,
     codes: Codes,
 }
 
@@ -27,8 +97,7 @@ impl StreamDecoder {
     pub fn new(codes: Codes) -> Self {
         Self {
             framer: Framer::new(PowerOne),
-            history: Vec::new(),
-            history_start: 0,
+            history: History::default(),
             codes,
         }
     }
@@ -36,12 +105,7 @@ impl StreamDecoder {
     /// Feeds the next chunk and returns the records it completes; each
     /// gets `context`.
     pub fn push(&mut self, chunk: &[u8], context: &Context) -> Vec<Record> {
-        self.history.extend_from_slice(chunk);
-        if self.history.len() > HISTORY_LIMIT {
-            let drop = self.history.len() - HISTORY_LIMIT;
-            self.history.drain(..drop);
-            self.history_start += drop as u64;
-        }
+        self.history.push(chunk);
         // An oversize discard is also reported as a skipped event.
         let _ = self.framer.push(chunk);
         self.drain(context)
@@ -70,54 +134,9 @@ impl StreamDecoder {
     fn drain(&mut self, context: &Context) -> Vec<Record> {
         let mut out = Vec::new();
         while let Some(event) = self.framer.next() {
-            match event {
-                Event::Message(m) => {
-                    let end = m.offset + m.bytes.len() as u64;
-                    out.push(Record::Frame(FrameRecord::from_bytes(
-                        &m.bytes,
-                        context.clone(),
-                        Some(m.offset),
-                        self.codes,
-                    )));
-                    self.forget_before(end);
-                }
-                Event::Skipped(s) => {
-                    let bytes = self.bytes_of(&s);
-                    out.extend(
-                        skipped_records(&s, bytes, self.codes)
-                            .into_iter()
-                            .map(|mut r| {
-                                r.context = context.clone();
-                                Record::Error(r)
-                            }),
-                    );
-                    self.forget_before(s.offset + s.len);
-                }
-            }
+            out.extend(self.history.records(event, context, self.codes));
         }
         out
-    }
-
-    /// Returns the kept bytes of a skipped run (all of it unless the run
-    /// outgrew the history).
-    fn bytes_of(&self, s: &Skipped) -> &[u8] {
-        let from = s.offset.saturating_sub(self.history_start);
-        let to = (s.offset + s.len).saturating_sub(self.history_start);
-        let from = usize::try_from(from)
-            .unwrap_or(usize::MAX)
-            .min(self.history.len());
-        let to = usize::try_from(to)
-            .unwrap_or(usize::MAX)
-            .min(self.history.len());
-        self.history.get(from..to).unwrap_or_default()
-    }
-
-    fn forget_before(&mut self, offset: u64) {
-        let n = usize::try_from(offset.saturating_sub(self.history_start))
-            .unwrap_or(usize::MAX)
-            .min(self.history.len());
-        self.history.drain(..n);
-        self.history_start += n as u64;
     }
 }
 
@@ -228,7 +247,7 @@ fn detail_for(reason: ErrorReason, len: u64) -> String {
         ErrorReason::Garbage => format!("{len} bytes that begin no valid frame"),
         ErrorReason::Truncated => "the stream ended inside a would-be frame".to_owned(),
         ErrorReason::Oversize => "a would-be frame outgrew the buffer".to_owned(),
-        ErrorReason::BadChecksum => String::new(),
+        ErrorReason::BadChecksum | ErrorReason::Gap => String::new(),
     }
 }
 
