@@ -2,9 +2,14 @@
 //! status stream, UDP 11541 heartbeats, TCP 8652 SMS requests, or a bare
 //! byte stream (raw/hex input: read as status records).
 
+use std::collections::HashMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
+use rewire_cli::decode::{DecodeArgs, open_input};
+use rewire_cli::output::Sink;
+use rewire_transport::capture::{CaptureEvent, StreamId, Transport};
 use rewire_transport::framing::{Framer, Upsilon};
 use rewire_upsilon::{parse_heartbeat, parse_sms_alert, sms};
 
@@ -119,6 +124,7 @@ pub struct StreamDecoder {
     sms_offset: u64,
     src: Option<SocketAddr>,
     dst: Option<SocketAddr>,
+    last_ts: Option<SystemTime>,
 }
 
 impl StreamDecoder {
@@ -131,6 +137,7 @@ impl StreamDecoder {
             sms_offset: 0,
             src,
             dst,
+            last_ts: None,
         }
     }
 
@@ -152,6 +159,7 @@ impl StreamDecoder {
     /// Feeds the next bytes (seen at `ts`); returns the records completed.
     pub fn push(&mut self, bytes: &[u8], ts: Option<SystemTime>) -> Vec<Record> {
         let mut out = Vec::new();
+        self.last_ts = ts.or(self.last_ts);
         match self.proto {
             Proto::Status | Proto::Heartbeat => {
                 let _ = self.framer.push(bytes);
@@ -168,6 +176,7 @@ impl StreamDecoder {
     /// Ends the stream; returns what was still pending (a last record
     /// without terminator, or an `error` for a truncated request).
     pub fn finish(&mut self, ts: Option<SystemTime>) -> Vec<Record> {
+        let ts = ts.or(self.last_ts);
         let mut out = Vec::new();
         match self.proto {
             Proto::Status | Proto::Heartbeat => {
@@ -232,6 +241,106 @@ impl StreamDecoder {
             }
         }
     }
+}
+
+/// Decodes the input `args` names into `sink`: TCP 2570 as status records,
+/// UDP 11541 as heartbeats, TCP 8652 (client to server) as SMS alerts, and
+/// hex dumps or raw bytes as a status stream. The gateway's HTTP answers on
+/// 8652 are not UPSilon records and are left out.
+///
+/// # Errors
+/// When the input cannot be opened or read or is not the format asked for
+/// (naming it), or when writing fails.
+pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()> {
+    let input = open_input(args, &[STATUS_PORT, HEARTBEAT_PORT, SMS_PORT], false)?;
+    let ports = Ports::from_args(&args.ports);
+    let mut streams: HashMap<StreamId, Option<StreamDecoder>> = HashMap::new();
+    let mut result = Ok(());
+    for event in input {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        match event {
+            CaptureEvent::Chunk(chunk) => {
+                let (src, dst) = match chunk.endpoints {
+                    Some(e) => (Some(e.src), Some(e.dst)),
+                    None => (None, None),
+                };
+                if let Some(e) = chunk.endpoints
+                    && e.transport == Transport::Udp
+                {
+                    if ports.udp(e.src.port(), e.dst.port()) {
+                        let mut r = Record::bare(heartbeat(&chunk.bytes)).between(src, dst);
+                        if let Some(t) = chunk.timestamp {
+                            r = r.at(t);
+                        }
+                        sink.emit(&r)?;
+                    }
+                    continue;
+                }
+                let decoder = streams.entry(chunk.stream).or_insert_with(|| {
+                    let proto = match chunk.endpoints {
+                        Some(e) => match ports.tcp(e.src.port(), e.dst.port()) {
+                            // Only requests are SMS records; the gateway's
+                            // answers are not decoded.
+                            Some((Proto::Sms, false)) => return None,
+                            Some((proto, _)) => proto,
+                            None => Proto::Status,
+                        },
+                        None => Proto::Status,
+                    };
+                    Some(StreamDecoder::new(proto, src, dst))
+                });
+                if let Some(d) = decoder {
+                    for r in d.push(&chunk.bytes, chunk.timestamp) {
+                        sink.emit(&r)?;
+                    }
+                }
+            }
+            CaptureEvent::Gap(gap) => {
+                if let Some(Some(d)) = streams.get_mut(&gap.stream) {
+                    for r in d.finish(gap.timestamp) {
+                        sink.emit(&r)?;
+                    }
+                    let mut r = d.stamp(
+                        Body::Error(ErrorRecord::new(
+                            0,
+                            gap.missing_bytes,
+                            format!("gap: {} bytes never captured", gap.missing_bytes),
+                            &[],
+                        )),
+                        gap.timestamp,
+                    );
+                    if gap.timestamp.is_none() {
+                        r.ts = None;
+                    }
+                    sink.emit(&r)?;
+                }
+            }
+            CaptureEvent::End(end) => {
+                if let Some(Some(mut d)) = streams.remove(&end.stream) {
+                    for r in d.finish(None) {
+                        sink.emit(&r)?;
+                    }
+                }
+            }
+        }
+    }
+    let mut rest: Vec<(StreamId, Option<StreamDecoder>)> = streams.into_iter().collect();
+    rest.sort_by_key(|(id, _)| *id);
+    for (_, d) in rest {
+        if let Some(mut d) = d {
+            for r in d.finish(None) {
+                sink.emit(&r)?;
+            }
+        }
+    }
+    sink.flush()?;
+    result
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod decode;
 pub mod hub;
 pub mod metrics;
 pub mod monitor;
@@ -14,4 +15,3 @@ pub mod sim;
 pub mod state;
 pub mod ups;
 pub mod webhook;
-pub mod decode;

@@ -4,7 +4,6 @@
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -12,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rewire_cli::input::InputFormat;
 use rewire_cli::output::Format;
 use rewire_cli::{EXIT_STATUS_HELP, Exit, exit};
 use rewire_transport::link::{Backoff, SerialSettings, open_serial};
@@ -47,7 +45,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Decode captured or piped traffic (pcap/pcapng, hex, raw).
-    Decode(DecodeArgs),
+    Decode(rewire_cli::decode::DecodeArgs),
     /// Watch UPSilon 2000: RupsMon's status stream, heartbeats, SMS alerts.
     Monitor(MonitorArgs),
     /// Talk Megatec to the UPS itself over a serial line (2400 8N1).
@@ -62,24 +60,6 @@ enum Cmd {
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-#[derive(Args, Debug)]
-struct DecodeArgs {
-    /// The input file; `-` or nothing reads stdin.
-    file: Option<PathBuf>,
-    /// The input format.
-    #[arg(long, value_enum, default_value = "auto")]
-    input: InputFormat,
-    /// Write NDJSON instead of text lines.
-    #[arg(long)]
-    json: bool,
-    /// Ports that carry UPSilon traffic in captures (default 2570, 11541, 8652).
-    #[arg(long = "port")]
-    ports: Vec<u16>,
-    /// Decode this hex text instead of a file.
-    #[arg(long)]
-    hex: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -373,14 +353,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rewire_cli::print_completions::<Cli>(shell)?;
         }
         Cmd::Decode(a) => {
-            bail!(
-                "decode is not available yet in this build (input {:?}, json {}, ports {:?}, file {:?}, hex {})",
-                a.input,
-                a.json,
-                a.ports,
-                a.file,
-                a.hex.is_some()
-            )
+            let mut sink = rewire_cli::output::Sink::stdout(Format::from_flag(a.json), false);
+            rewire_upsilon_cli::decode::run(&a, &mut sink)?;
         }
         Cmd::Monitor(a) => {
             if a.rupsmon.is_none() && a.heartbeat.is_none() && a.sms_listen.is_none() {

@@ -181,7 +181,7 @@ pub fn status_event(event: Event, ts: SystemTime) -> Record {
         Event::Skipped(s) => Record::bare(Body::Error(ErrorRecord::new(
             s.offset,
             s.len,
-            format!("skipped: {:?}", s.reason),
+            s.reason.to_string(),
             &[],
         )))
         .at(ts),

@@ -343,6 +343,18 @@ impl<T: fmt::Display> fmt::Display for Opt<T> {
     }
 }
 
+/// Shows a float with at least one decimal (`0.0`, `238.7`), `?` when unknown.
+struct F(Option<f64>);
+
+impl fmt::Display for F {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => write!(f, "{v:?}"),
+            None => f.write_str("?"),
+        }
+    }
+}
+
 /// Formats a timestamp as `HH:MM:SS.micros` UTC with its date, like tcpdump -tttt.
 fn write_time(f: &mut fmt::Formatter<'_>, ts: f64) -> fmt::Result {
     let micros = (ts * 1e6).round();
@@ -376,14 +388,14 @@ impl fmt::Display for Body {
                 write!(
                     f,
                     "status in {}V fault {}V out {}V load {}% {}Hz batt {}V{} temp {}C bits {}",
-                    Opt(s.input_voltage),
-                    Opt(s.input_fault_voltage),
-                    Opt(s.output_voltage),
+                    F(s.input_voltage),
+                    F(s.input_fault_voltage),
+                    F(s.output_voltage),
                     Opt(s.load_percent),
-                    Opt(s.input_frequency),
-                    Opt(s.battery_voltage),
+                    F(s.input_frequency),
+                    F(s.battery_voltage),
                     if s.battery_per_cell { "/cell" } else { "" },
-                    Opt(s.temperature),
+                    F(s.temperature),
                     s.bits
                 )?;
                 let flags = [
@@ -424,8 +436,8 @@ impl fmt::Display for Body {
                     "{} ups.status \"{}\" in {}V batt {}V bits {}",
                     self.kind().to_uppercase(),
                     t.ups_status,
-                    Opt(t.input_voltage),
-                    Opt(t.battery_voltage),
+                    F(t.input_voltage),
+                    F(t.battery_voltage),
                     t.bits
                 )
             }
