@@ -115,6 +115,16 @@ pub trait Framing {
         let _ = buf;
         Step::Partial { skipped: 0 }
     }
+
+    /// Tells whether `skipped`, a run the scanner passed over, is only the
+    /// protocol's harmless padding between messages (for UPSilon: NUL, CR
+    /// and LF). The [`Framer`] consumes such a run silently instead of
+    /// reporting and counting it as garbage, so padding that a read split
+    /// from its message is never mistaken for noise. The default is `false`.
+    fn is_filler(&self, skipped: &[u8]) -> bool {
+        let _ = skipped;
+        false
+    }
 }
 
 impl<F: Framing + ?Sized> Framing for &mut F {
@@ -128,6 +138,10 @@ impl<F: Framing + ?Sized> Framing for &mut F {
 
     fn finish(&mut self, buf: &[u8]) -> Step {
         (**self).finish(buf)
+    }
+
+    fn is_filler(&self, skipped: &[u8]) -> bool {
+        (**self).is_filler(skipped)
     }
 }
 
@@ -475,7 +489,7 @@ impl<F: Framing> Framer<F> {
         match step {
             Step::Partial { skipped } => {
                 let skipped = skipped.min(avail);
-                self.skip(skipped, self.garbage_reason());
+                self.skip_unframed(skipped);
                 if skipped < avail {
                     // Something that may start a message: resync is over.
                     self.resyncing = false;
@@ -499,7 +513,7 @@ impl<F: Framing> Framer<F> {
                     self.skip(n.min(avail), SkipReason::Garbage);
                     return None;
                 };
-                self.skip(skipped, self.garbage_reason());
+                self.skip_unframed(skipped);
                 self.resyncing = false;
                 self.flush_run();
                 let base = self.start.saturating_sub(skipped);
@@ -540,6 +554,22 @@ impl<F: Framing> Framer<F> {
         let n = n.min(self.buffered());
         self.start = self.start.saturating_add(n);
         self.offset = self.offset.saturating_add(n as u64);
+    }
+
+    /// Passes over `n` bytes a scan step could not frame: padding is
+    /// consumed silently, anything else is skipped as garbage.
+    fn skip_unframed(&mut self, n: usize) {
+        let end = self.start.saturating_add(n);
+        let filler = n > 0
+            && self
+                .buf
+                .get(self.start..end)
+                .is_some_and(|run| self.framing.is_filler(run));
+        if filler {
+            self.consume(n);
+        } else {
+            self.skip(n, self.garbage_reason());
+        }
     }
 
     fn skip(&mut self, n: usize, reason: SkipReason) {

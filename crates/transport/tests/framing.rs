@@ -190,10 +190,34 @@ fn byte_by_byte_equals_one_push_for_every_protocol() {
     );
     let ups = ups_stream();
     let all: Vec<usize> = (1..ups.len()).collect();
+    // Padding (NUL, CR, LF) is never garbage, so for UPSilon too the whole
+    // event list, skipped runs included, is independent of the split.
     assert_eq!(
-        messages(&run(&mut Framer::new(Upsilon::default()), &ups, &all)),
-        messages(&run(&mut Framer::new(Upsilon::default()), &ups, &[]))
+        run(&mut Framer::new(Upsilon::default()), &ups, &all),
+        run(&mut Framer::new(Upsilon::default()), &ups, &[])
     );
+}
+
+#[test]
+fn upsilon_padding_is_consumed_silently_and_noise_is_reported() {
+    let ups = ups_stream();
+    let noise_at = (2 + Q1.len() + 1) as u64;
+    let cuts: Vec<usize> = (1..ups.len()).collect();
+    for cuts in [&[][..], &cuts[..]] {
+        let mut framer = Framer::new(Upsilon::default());
+        let events = run(&mut framer, &ups, cuts);
+        assert_eq!(
+            skipped(&events),
+            [Skipped {
+                offset: noise_at,
+                len: 5,
+                reason: SkipReason::Garbage,
+            }],
+            "cuts {cuts:?}"
+        );
+        assert_eq!(framer.garbage_bytes(), 5);
+        assert_eq!(messages(&events).len(), 5);
+    }
 }
 
 #[test]
@@ -233,22 +257,16 @@ fn upsilon_records_without_terminators_and_the_unterminated_last_one() {
     for m in &msgs {
         assert!(rewire_upsilon::parse_status(&m.bytes).is_ok(), "{m:?}");
     }
+    // The two leading NULs are padding, consumed silently; "noise" is garbage.
     assert_eq!(
         skipped(&events),
-        [
-            Skipped {
-                offset: 0,
-                len: 2,
-                reason: SkipReason::Garbage
-            },
-            Skipped {
-                offset: (2 + Q1.len() + 1) as u64,
-                len: 5,
-                reason: SkipReason::Garbage
-            },
-        ]
+        [Skipped {
+            offset: (2 + Q1.len() + 1) as u64,
+            len: 5,
+            reason: SkipReason::Garbage
+        }]
     );
-    assert_eq!(framer.garbage_bytes(), 7);
+    assert_eq!(framer.garbage_bytes(), 5);
     assert_eq!(framer.message_count(), 5);
 }
 
@@ -497,8 +515,8 @@ proptest! {
     #[test]
     fn upsilon_any_split_gives_the_same_messages(cuts in cuts_strategy(ups_stream().len())) {
         let stream = ups_stream();
-        let whole = messages(&run(&mut Framer::new(Upsilon::default()), &stream, &[]));
-        let split = messages(&run(&mut Framer::new(Upsilon::default()), &stream, &cuts));
+        let whole = run(&mut Framer::new(Upsilon::default()), &stream, &[]);
+        let split = run(&mut Framer::new(Upsilon::default()), &stream, &cuts);
         prop_assert_eq!(split, whole);
     }
 

@@ -69,4 +69,10 @@ impl Framing for Upsilon {
     fn finish(&mut self, buf: &[u8]) -> Step {
         step(buf, rewire_upsilon::scan_final(buf, self.max_record_len))
     }
+
+    /// NUL, CR and LF between records are the stream's padding (RupsMon
+    /// pads with NULs; a read may split a CR LF pair): never garbage.
+    fn is_filler(&self, skipped: &[u8]) -> bool {
+        skipped.iter().all(|&b| matches!(b, 0 | b'\r' | b'\n'))
+    }
 }
