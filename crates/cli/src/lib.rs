@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod input;
+pub mod metrics;
 pub mod output;
 
 use std::io::{self, IsTerminal};

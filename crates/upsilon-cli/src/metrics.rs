@@ -136,34 +136,7 @@ pub fn render(snap: &Snapshot) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &reg);
-    to_classic_text(&out)
-}
-
-/// Rewrites OpenMetrics text as the classic Prometheus text format (0.0.4),
-/// which every scraper and `promtool check metrics` read: counter families
-/// take their `_total` name in `# HELP`/`# TYPE`, and `# EOF` goes.
-pub fn to_classic_text(open_metrics: &str) -> String {
-    let counters: Vec<&str> = open_metrics
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" counter"))
-        .collect();
-    let mut out = String::with_capacity(open_metrics.len());
-    for line in open_metrics.lines() {
-        if line == "# EOF" {
-            continue;
-        }
-        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
-            let rest = line.strip_prefix(p)?;
-            let (name, tail) = rest.split_once(' ')?;
-            counters
-                .contains(&name)
-                .then(|| format!("{p}{name}_total {tail}"))
-        });
-        out.push_str(renamed.as_deref().unwrap_or(line));
-        out.push('\n');
-    }
-    out
+    rewire_cli::metrics::to_prometheus_text(&out)
 }
 
 /// Serves `GET /metrics` on `addr` until `stop`; `on_bound` gets the bound address.
@@ -190,7 +163,7 @@ pub fn serve(
             let body = render(&shared.lock());
             let ct = tiny_http::Header::from_bytes(
                 "Content-Type",
-                "text/plain; version=0.0.4; charset=utf-8",
+                rewire_cli::metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
             )
             .map_err(|()| anyhow!("bad header"))?;
             tiny_http::Response::from_string(body).with_header(ct)

@@ -283,42 +283,6 @@ pub fn metric_name(id: u16, reports_celsius: bool) -> String {
     metric_spec(id, reports_celsius).0
 }
 
-/// Rewrites `prometheus-client`'s OpenMetrics text as the classic Prometheus
-/// text format (version 0.0.4) that `promtool check metrics` and older
-/// scrapers parse: a counter's `# HELP`/`# TYPE` lines get the `_total` name
-/// its samples carry, and `# UNIT`/`# EOF` lines (OpenMetrics only) go.
-#[must_use]
-pub fn to_prometheus_text(openmetrics: &str) -> String {
-    let counters: std::collections::HashSet<&str> = openmetrics
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" counter"))
-        .collect();
-    let mut out = String::with_capacity(openmetrics.len() + 64);
-    for line in openmetrics.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        let meta = ["# HELP ", "# TYPE "]
-            .iter()
-            .find_map(|p| line.strip_prefix(p).map(|rest| (*p, rest)));
-        match meta {
-            Some((prefix, rest)) => {
-                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                if counters.contains(name) {
-                    let _ = writeln!(out, "{prefix}{name}_total {tail}");
-                } else {
-                    let _ = writeln!(out, "{line}");
-                }
-            }
-            None => {
-                let _ = writeln!(out, "{line}");
-            }
-        }
-    }
-    out
-}
-
 fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -439,7 +403,7 @@ impl Store {
     }
 
     /// Renders `/metrics` in the OpenMetrics text format (see
-    /// [`to_prometheus_text`] for the classic format).
+    /// [`rewire_cli::metrics::to_prometheus_text`] for the classic format).
     ///
     /// Property gauges, enum gauges and the info metric whose values are
     /// older than the store's maximum age are left out; counters always
@@ -786,17 +750,6 @@ mod tests {
         let m = store.render_metrics(t0 + Duration::from_secs(400));
         assert!(!m.contains("websentry_humidity_percent"), "{m}");
         assert!(m.contains("websentry_sessions_total 0"), "{m}");
-    }
-
-    #[test]
-    fn classic_text_names_counter_metadata_with_total() {
-        let text = to_prometheus_text(
-            "# HELP a_b Things.\n# TYPE a_b counter\n# UNIT a_b x\na_b_total 1\n# TYPE g gauge\ng 2\n# EOF\n",
-        );
-        assert_eq!(
-            text,
-            "# HELP a_b_total Things.\n# TYPE a_b_total counter\na_b_total 1\n# TYPE g gauge\ng 2\n"
-        );
     }
 
     #[test]

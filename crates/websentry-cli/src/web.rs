@@ -8,13 +8,9 @@ use std::time::SystemTime;
 use anyhow::anyhow;
 use tiny_http::{Header, Method, Response, Server};
 
-use crate::store::{Store, to_prometheus_text};
+use rewire_cli::metrics::to_prometheus_text;
 
-/// The content type of `/metrics` for scrapers that ask for OpenMetrics.
-pub const OPENMETRICS_CONTENT_TYPE: &str =
-    "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// The content type of `/metrics` otherwise: the classic text format.
-pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+use crate::store::Store;
 
 /// A bound HTTP server.
 pub struct HttpServer {
@@ -53,12 +49,14 @@ pub fn respond(
         );
     }
     match path.split('?').next().unwrap_or("") {
-        "/metrics" if accept.contains("application/openmetrics-text") => {
-            (200, OPENMETRICS_CONTENT_TYPE, store.render_metrics(now))
-        }
+        "/metrics" if accept.contains("application/openmetrics-text") => (
+            200,
+            rewire_cli::metrics::OPENMETRICS_CONTENT_TYPE,
+            store.render_metrics(now),
+        ),
         "/metrics" => (
             200,
-            PROMETHEUS_CONTENT_TYPE,
+            rewire_cli::metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
             to_prometheus_text(&store.render_metrics(now)),
         ),
         "/props.json" => (200, "application/json", store.props_json(now)),
