@@ -177,8 +177,10 @@ pub fn open_input(
             capture::InputFormat::RawLog
         }
     };
-    if prefix.is_empty() && format != capture::InputFormat::Binary {
-        bail!("{name}: empty input");
+    // An empty input is almost always a mistake (a capture that never ran, a
+    // wrong path in a pipe): say so rather than print nothing and succeed.
+    if prefix.is_empty() {
+        bail!("{name}: empty input, nothing to decode");
     }
     let rest: Box<dyn Read> = Box::new(Cursor::new(prefix).chain(stream));
     let reader = match format {

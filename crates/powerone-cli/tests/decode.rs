@@ -170,11 +170,11 @@ fn bad_inputs_fail_cleanly() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = |n: &str| dir.join(n).to_str().unwrap().to_owned();
 
-    // Empty: nothing to decode as raw bytes; not a capture when one is asked for.
+    // Empty: an error in every format, naming the file.
     std::fs::write(path("empty"), b"").unwrap();
     let out = run(&["decode", &path("empty")], b"");
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("empty input"), "{}", stderr(&out));
+    assert_fails_naming(&out, "empty");
     assert_fails_naming(
         &run(&["decode", "--input", "pcap", &path("empty")], b""),
         "empty",

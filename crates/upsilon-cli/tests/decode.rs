@@ -123,6 +123,7 @@ fn bad_inputs_fail_with_one_line_naming_the_input() {
         None,
         "empty.pcap",
     );
+    assert_fails(&[empty.to_str().unwrap()], None, "empty.pcap: empty input");
     assert_fails(&[truncated.to_str().unwrap()], None, "truncated.pcap");
     assert_fails(
         &["--input", "pcap", text.to_str().unwrap()],
