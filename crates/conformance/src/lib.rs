@@ -1,11 +1,14 @@
-//! Test-only crate: property tests (`tests/*.rs`) and the stable replay of the
-//! cargo-fuzz corpora under `fuzz/corpus/` for the three parser crates.
+//! Test-only crate: property tests (`tests/*.rs`), the stable replay of the
+//! cargo-fuzz corpora under `fuzz/corpus/`, the fuzz-target bodies
+//! ([`harness`]), the zero-allocation test and the criterion benches.
 //!
 //! It exists so that `rewire-upsilon`, `rewire-websentry` and `rewire-powerone`
 //! need no std dev-dependencies: `cargo tree -e features -p rewire-websentry`
 //! then shows no `std` or `alloc` feature anywhere in a parser's graph.
 
 use std::path::PathBuf;
+
+pub mod harness;
 
 /// Returns every file of the committed seed corpus of fuzz target `target`,
 /// sorted by name, as `(file name, bytes)`.

@@ -291,8 +291,8 @@ proptest! {
 // ---- corpus replays --------------------------------------------------------------
 
 #[test]
-fn replay_upsilon_status_corpus() {
-    for (name, bytes) in rewire_conformance::corpus("upsilon_status") {
+fn replay_upsilon_scan_corpus() {
+    for (name, bytes) in rewire_conformance::corpus("upsilon_scan") {
         let records = scan_stream(&[&bytes], DEFAULT_MAX_RECORD_LEN);
         let parsed: Vec<_> = records.iter().map(|r| parse_status(r)).collect();
         if name.starts_with("ok_") {
@@ -309,6 +309,50 @@ fn replay_upsilon_status_corpus() {
             scan_stream(&single, DEFAULT_MAX_RECORD_LEN),
             records,
             "{name}"
+        );
+    }
+}
+
+/// Single status lines: `ok_*` parse and re-emit, `bad_*` are rejected.
+#[test]
+fn replay_upsilon_status_corpus() {
+    for (name, bytes) in rewire_conformance::corpus("upsilon_status") {
+        let parsed = parse_status(&bytes);
+        if name.starts_with("ok_") {
+            let s = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(parse_status(&emit_status(&s)).unwrap(), s, "{name}");
+        } else if name.starts_with("bad_") {
+            assert!(parsed.is_err(), "{name}: {parsed:?}");
+        }
+    }
+}
+
+/// `F`/`I` replies and commands: `ok_*` are accepted by one of the
+/// parsers, `bad_*` by none.
+#[test]
+fn replay_upsilon_reply_corpus() {
+    for (name, bytes) in rewire_conformance::corpus("upsilon_reply") {
+        let accepted = parse_ratings(&bytes).is_ok()
+            || parse_info(&bytes).is_ok()
+            || parse_command(&bytes).is_ok()
+            || usb::is_no_ack(&bytes);
+        if name.starts_with("ok_") {
+            assert!(accepted, "{name}");
+        } else if name.starts_with("bad_") {
+            assert!(!accepted, "{name}");
+        }
+    }
+}
+
+/// Heartbeats: `ok_*` parse, `bad_*` do not.
+#[test]
+fn replay_upsilon_heartbeat_corpus() {
+    for (name, bytes) in rewire_conformance::corpus("upsilon_heartbeat") {
+        let parsed = parse_heartbeat(&bytes);
+        assert_eq!(
+            parsed.is_ok(),
+            name.starts_with("ok_"),
+            "{name}: {parsed:?}"
         );
     }
 }

@@ -1,13 +1,11 @@
 //! Property tests and the fuzz-corpus replay for `rewire-websentry`.
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use rewire_websentry::{
-    Error, Frame, Function, HEADER_LEN, MAX_PAYLOAD_LEN, Pairs, QueryIds, Scan, SetStatuses, Value,
-    Values, encode_frame, encode_query_request, encode_query_response, encode_set_response,
-    encode_values, parse, scan,
+    Error, Frame, Function, HEADER_LEN, MAX_PAYLOAD_LEN, Pairs, Scan, Value, encode_frame,
+    encode_query_request, encode_query_response, encode_set_response, encode_values, parse, scan,
 };
 
 /// An owned value, so that strategies can produce strings.
@@ -70,72 +68,17 @@ fn arb_items() -> impl Strategy<Value = Vec<(u16, Owned)>> {
     proptest::collection::vec((any::<u16>(), arb_value()), 0..40)
 }
 
-/// Walks everything a decoder could walk over `bytes`, formatting as it
-/// goes; used by the arbitrary-input property and the corpus replay.
+/// Walks everything a decoder could walk over `bytes`: the same harness
+/// functions the `websentry_frame`, `websentry_scan` and `websentry_items`
+/// fuzz targets call. Used by the arbitrary-input property and the replay.
 fn exercise(bytes: &[u8]) {
-    let mut sink = String::new();
-    let walk_body = |body: &[u8], sink: &mut String| {
-        for item in QueryIds::new(body) {
-            let _ = write!(sink, "{item:?}");
-        }
-        let mut values = Values::new(body);
-        for (id, value) in values.by_ref().flatten() {
-            let _ = write!(sink, "{} {} {:?}", value.labeled(id), value, value.raw());
-            let _ = value.as_f64();
-        }
-        assert!(values.position() <= body.len());
-        for item in SetStatuses::new(body) {
-            let _ = write!(sink, "{item:?}");
-        }
-        let (a, b) = body.split_at(body.len() / 2);
-        for item in Pairs::new(a, b) {
-            let _ = write!(sink, "{item:?}");
-        }
-    };
-
-    let view = Frame::new_unchecked(bytes);
-    let _ = (
-        view.crc(),
-        view.payload_len(),
-        view.function(),
-        view.crc_ok(),
-    );
-    walk_body(view.body(), &mut sink);
-    let _ = write!(sink, "{view} {view:?}");
-    let _ = Frame::new_checked(bytes);
-    if let Ok(frame) = Frame::new_lenient(bytes) {
-        assert!(frame.payload().len() == usize::from(frame.payload_len()));
-        walk_body(frame.body(), &mut sink);
-    }
-    if let Ok((frame, used)) = parse(bytes) {
-        assert_eq!(used, frame.as_bytes().len());
+    use rewire_conformance::harness;
+    harness::websentry_frame(bytes);
+    harness::websentry_scan(bytes);
+    harness::websentry_items(bytes);
+    // Off cfg(fuzzing) the CRC is checked: a parsed frame's CRC is right.
+    if let Ok((frame, _)) = parse(bytes) {
         assert!(frame.crc_ok());
-        // A body whose items all parse re-encodes byte for byte.
-        let items: Result<Vec<_>, _> = frame.values().collect();
-        if let Ok(items) = items {
-            let mut out = vec![0u8; used];
-            let n = encode_values(frame.function(), &items, &mut out).unwrap();
-            assert_eq!(&out[..n], frame.as_bytes());
-        }
-    }
-    let mut rest = bytes;
-    loop {
-        match scan(rest) {
-            Scan::Found {
-                skipped,
-                len,
-                message,
-            } => {
-                assert!(skipped + len <= rest.len());
-                assert_eq!(message.as_bytes().len(), len);
-                walk_body(message.body(), &mut sink);
-                rest = &rest[skipped + len..];
-            }
-            Scan::Partial { skipped } => {
-                assert!(skipped <= rest.len());
-                break;
-            }
-        }
     }
 }
 

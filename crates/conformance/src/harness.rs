@@ -1,0 +1,617 @@
+//! One function per fuzz target: the body every `fuzz/fuzz_targets/<name>.rs`
+//! calls, and the function the stable corpus replays call, so the fuzzer and
+//! `cargo test` exercise each entry point the same way.
+//!
+//! Each function takes arbitrary bytes, drives one public entry point (and
+//! what it hands out) the way a real caller would, and asserts the
+//! invariants the crate documents: no panic, lengths within the input,
+//! `parse(emit(x)) == x`, a streaming scanner or framer finding the same
+//! messages however the stream is split, a reader finishing after an error.
+//! A broken invariant panics, which is what libFuzzer reports as a crash.
+//!
+//! Under `cfg(fuzzing)` the parser crates skip their checksum checks, so no
+//! assertion here depends on a checksum being right or wrong.
+
+use std::fmt::Write as _;
+use std::io::Cursor;
+use std::num::NonZeroUsize;
+
+use rewire_transport::capture::{
+    CaptureEvent, CaptureOptions, HexDumpReader, InputFormat, PacketCaptureReader, RawLogReader,
+};
+use rewire_transport::framing::{Event, Framer, Framing, Message, PowerOne, Upsilon, WebSentry};
+
+/// A fuzz target: its name (the `fuzz/Cargo.toml` bin and the
+/// `fuzz/corpus/` folder) and the function its body calls.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every fuzz target, in the order `fuzz/run.sh` runs them.
+pub const TARGETS: &[Target] = &[
+    ("powerone_frame", powerone_frame),
+    ("powerone_scan", powerone_scan),
+    ("websentry_frame", websentry_frame),
+    ("websentry_scan", websentry_scan),
+    ("websentry_items", websentry_items),
+    ("upsilon_status", upsilon_status),
+    ("upsilon_reply", upsilon_reply),
+    ("upsilon_scan", upsilon_scan),
+    ("upsilon_heartbeat", upsilon_heartbeat),
+    ("upsilon_sms", upsilon_sms),
+    ("transport_framing", transport_framing),
+    ("capture_hexdump", capture_hexdump),
+    ("capture_pcap", capture_pcap),
+    ("capture_rawlog", capture_rawlog),
+];
+
+/// Cuts `data` into pieces whose sizes cycle from a seed taken from the
+/// data itself, so the fuzzer controls the split without a separate input.
+fn pieces(data: &[u8]) -> Vec<&[u8]> {
+    let mut size = 1 + usize::from(data.first().copied().unwrap_or(0) % 23);
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (head, tail) = rest.split_at(size.min(rest.len()));
+        out.push(head);
+        rest = tail;
+        size = size % 23 + 1;
+    }
+    out
+}
+
+/// Messages found by [`feed`] as (stream offset, bytes), the count of
+/// skipped bytes, and the bytes left pending.
+type Fed = (Vec<(usize, Vec<u8>)>, usize, Vec<u8>);
+
+/// Feeds `chunks` to a parser scanner the way a transport does (keep the
+/// unconsumed bytes, append the next chunk, scan until partial) and returns
+/// the messages as (stream offset, bytes) with the count of skipped bytes
+/// and the bytes left pending at the end.
+///
+/// `scan` answers `Ok((skipped, len, message))` for a message or
+/// `Err(skipped)` for "partial", so one helper serves the three crates.
+fn feed<S>(chunks: &[&[u8]], mut scan: S) -> Fed
+where
+    S: FnMut(&[u8]) -> Result<(usize, usize, Vec<u8>), usize>,
+{
+    let mut pending: Vec<u8> = Vec::new();
+    let mut base = 0; // stream offset of pending[0]
+    let mut found = Vec::new();
+    let mut garbage = 0;
+    for chunk in chunks {
+        pending.extend_from_slice(chunk);
+        loop {
+            match scan(&pending) {
+                Ok((skipped, len, message)) => {
+                    let end = skipped.checked_add(len).expect("skipped + len overflows");
+                    assert!(len > 0, "an empty message");
+                    assert!(end <= pending.len(), "message runs past the buffer");
+                    found.push((base + skipped, message));
+                    garbage += skipped;
+                    pending.drain(..end);
+                    base += end;
+                }
+                Err(skipped) => {
+                    assert!(skipped <= pending.len(), "skips past the buffer");
+                    garbage += skipped;
+                    pending.drain(..skipped);
+                    base += skipped;
+                    break;
+                }
+            }
+        }
+    }
+    (found, garbage, pending)
+}
+
+/// Asserts that a scanner finds the same messages in `data` whether it
+/// comes at once or in pieces, and returns what the one-pass scan found.
+fn split_invariant<S>(data: &[u8], mut scan: S) -> (Vec<(usize, Vec<u8>)>, Vec<u8>)
+where
+    S: FnMut(&[u8]) -> Result<(usize, usize, Vec<u8>), usize>,
+{
+    let (whole, garbage, left) = feed(&[data], &mut scan);
+    let (split, _, split_left) = feed(&pieces(data), &mut scan);
+    assert_eq!(whole, split, "messages depend on how the stream is split");
+    assert_eq!(left, split_left, "pending bytes depend on the split");
+    assert!(garbage + left.len() <= data.len());
+    (whole, left)
+}
+
+// ---- Power-One --------------------------------------------------------------
+
+/// `powerone_frame`: [`rewire_powerone::parse`], the unchecked view's
+/// accessors, `Repr::parse`/`emit`, `Display`, and the payload codecs.
+pub fn powerone_frame(data: &[u8]) {
+    use rewire_powerone::{Frame, Repr, parse};
+
+    if let Ok((frame, used)) = parse(data) {
+        assert_eq!(used, frame.frame_len());
+        assert!(used <= data.len());
+        let repr = Repr::parse(&frame).expect("a parsed frame has a Repr");
+        let mut out = [0u8; 255];
+        let n = repr.emit(&mut out).expect("a parsed frame re-emits");
+        assert_eq!(n, used);
+        // The checksum is not checked under cfg(fuzzing): compare the rest.
+        assert_eq!(out[..n - 1], data[..n - 1]);
+        let _ = frame.to_string();
+        powerone_payloads(frame.data());
+    }
+    let view = Frame::new_unchecked(data);
+    let _ = (view.destination(), view.source(), view.function().name());
+    let _ = (view.data(), view.checksum(), view.computed_checksum());
+    let _ = (view.length(), view.reply_required(), view.control());
+    powerone_payloads(data);
+}
+
+fn powerone_payloads(data: &[u8]) {
+    use rewire_powerone::{DateTime, Password, PasswordCheck};
+
+    let mut out = [0u8; 255];
+    if let Ok(when) = DateTime::parse(data) {
+        let n = when.emit(&mut out).expect("emit date/time");
+        assert_eq!(&out[..n], data);
+    }
+    if let Ok(password) = Password::parse(data) {
+        let n = password.emit(&mut out).expect("emit password");
+        assert_eq!(&out[..n], data);
+        assert_eq!(password.as_str().as_bytes(), data);
+    }
+    if let Ok(check) = PasswordCheck::parse(data) {
+        let n = check.emit(&mut out).expect("emit check");
+        assert_eq!(&out[..n], data);
+    }
+}
+
+/// `powerone_scan`: [`rewire_powerone::scan`] over a stream fed whole and
+/// in pieces (the same frames either way, each one `parse`s), then
+/// [`rewire_powerone::scan_idle`] on what is left.
+pub fn powerone_scan(data: &[u8]) {
+    use rewire_powerone::{Scan, parse, scan, scan_idle};
+
+    let (frames, mut left) = split_invariant(data, |buf| match scan(buf) {
+        Scan::Found {
+            skipped,
+            len,
+            message,
+        } => {
+            assert_eq!(message.as_bytes(), &buf[skipped..skipped + len]);
+            Ok((skipped, len, message.as_bytes().to_vec()))
+        }
+        Scan::Partial { skipped } => Err(skipped),
+    });
+    for (offset, bytes) in &frames {
+        assert_eq!(&data[*offset..*offset + bytes.len()], &bytes[..]);
+        let (_, used) = parse(bytes).expect("a scanned frame parses");
+        assert_eq!(used, bytes.len());
+    }
+    // Idle: every candidate is decided now, so the buffer drains.
+    loop {
+        match scan_idle(&left) {
+            Scan::Found { skipped, len, .. } => {
+                assert!(len > 0 && skipped + len <= left.len());
+                parse(&left[skipped..]).expect("an idle-scanned frame parses");
+                left.drain(..skipped + len);
+            }
+            Scan::Partial { skipped } => {
+                assert!(skipped <= left.len());
+                break;
+            }
+        }
+    }
+}
+
+// ---- WebSentry --------------------------------------------------------------
+
+/// Walks `body` with every iterator and formats what they yield.
+fn websentry_walk(body: &[u8], sink: &mut String) {
+    use rewire_websentry::{Pairs, QueryIds, SetStatuses, Values};
+
+    for item in QueryIds::new(body) {
+        let _ = write!(sink, "{item:?}");
+    }
+    let mut values = Values::new(body);
+    for (id, value) in values.by_ref().flatten() {
+        let _ = write!(
+            sink,
+            "{} {} {:?} {:?} {:?}",
+            value.labeled(id),
+            value,
+            value.raw(),
+            value.as_f64(),
+            rewire_websentry::enum_label(id, &value)
+        );
+    }
+    assert!(values.position() <= body.len());
+    for item in SetStatuses::new(body) {
+        let _ = write!(sink, "{item:?}");
+    }
+    let (request, response) = body.split_at(body.len() / 2);
+    for item in Pairs::new(request, response) {
+        let _ = write!(sink, "{item:?}");
+    }
+}
+
+/// `websentry_frame`: the frame view (unchecked, lenient, checked), its
+/// accessors and formatting, [`rewire_websentry::parse`], the body walks
+/// and re-encoding a frame whose values all parse.
+pub fn websentry_frame(data: &[u8]) {
+    use rewire_websentry::{Frame, encode_values, parse};
+
+    let mut sink = String::new();
+    let view = Frame::new_unchecked(data);
+    let _ = (view.crc(), view.payload_len(), view.function());
+    let _ = (view.crc_ok(), view.compute_crc(), view.magic());
+    websentry_walk(view.body(), &mut sink);
+    let _ = write!(sink, "{view} {view:?}");
+
+    if let Ok(frame) = Frame::new_lenient(data) {
+        assert_eq!(frame.payload().len(), usize::from(frame.payload_len()));
+        assert!(frame.total_len() <= data.len());
+        websentry_walk(frame.body(), &mut sink);
+        let _ = write!(sink, "{frame} {frame:?}");
+    }
+
+    if let Ok((frame, used)) = parse(data) {
+        assert_eq!(used, frame.as_bytes().len());
+        assert_eq!(frame.as_bytes(), &data[..used]);
+        if let Ok(items) = frame.values().collect::<Result<Vec<_>, _>>() {
+            let mut out = vec![0u8; used];
+            let n = encode_values(frame.function(), &items, &mut out).expect("re-encodes");
+            assert_eq!(n, used);
+            // The CRC is not checked under cfg(fuzzing): compare the rest.
+            assert_eq!(out[..3], data[..3]);
+            assert_eq!(out[5..n], data[5..n]);
+        }
+    }
+}
+
+/// `websentry_scan`: [`rewire_websentry::scan`] over a stream fed whole
+/// and in pieces (the same frames either way, each a lenient frame of its
+/// own length), with the body walks over every frame found.
+pub fn websentry_scan(data: &[u8]) {
+    use rewire_websentry::{Frame, Scan, scan};
+
+    let (frames, _) = split_invariant(data, |buf| match scan(buf) {
+        Scan::Found {
+            skipped,
+            len,
+            message,
+        } => {
+            assert_eq!(message.as_bytes(), &buf[skipped..skipped + len]);
+            Ok((skipped, len, message.as_bytes().to_vec()))
+        }
+        Scan::Partial { skipped } => Err(skipped),
+    });
+    let mut sink = String::new();
+    for (offset, bytes) in &frames {
+        assert_eq!(&data[*offset..*offset + bytes.len()], &bytes[..]);
+        let frame = Frame::new_lenient(&bytes[..]).expect("a scanned frame is a frame");
+        assert_eq!(frame.total_len(), bytes.len());
+        websentry_walk(frame.body(), &mut sink);
+    }
+}
+
+/// `websentry_items`: every body iterator ([`rewire_websentry::QueryIds`],
+/// [`rewire_websentry::Values`], [`rewire_websentry::SetStatuses`],
+/// [`rewire_websentry::Pairs`]) over arbitrary bodies, and
+/// `Value::parse`/`emit` round trips.
+pub fn websentry_items(data: &[u8]) {
+    use rewire_websentry::{Value, Values, encode_values};
+
+    let mut sink = String::new();
+    websentry_walk(data, &mut sink);
+
+    if let Ok((value, used)) = Value::parse(data) {
+        assert!(used <= data.len());
+        let mut out = [0u8; 512];
+        let n = value.emit(&mut out).expect("a parsed value re-emits");
+        assert_eq!(&out[..n], &data[..used]);
+    }
+
+    // A body whose every value parses re-encodes byte for byte.
+    if let Ok(items) = Values::new(data).collect::<Result<Vec<_>, _>>() {
+        let mut out = vec![0u8; data.len() + rewire_websentry::HEADER_LEN + 1];
+        if let Ok(n) = encode_values(rewire_websentry::Function::Init, &items, &mut out) {
+            assert_eq!(&out[rewire_websentry::HEADER_LEN + 1..n], data);
+        }
+    }
+}
+
+// ---- UPSilon ----------------------------------------------------------------
+
+/// `upsilon_status`: [`rewire_upsilon::parse_status`] on arbitrary lines;
+/// a parsed status survives `emit` → `parse`, and formats.
+pub fn upsilon_status(data: &[u8]) {
+    use rewire_upsilon::{MAX_LINE_LEN, parse_status};
+
+    if let Ok(status) = parse_status(data) {
+        let mut buf = [0u8; MAX_LINE_LEN];
+        let n = status.emit(&mut buf).expect("a status fits MAX_LINE_LEN");
+        assert_eq!(parse_status(&buf[..n]), Ok(status));
+        let _ = (status.to_string(), status.battery_per_cell());
+    }
+}
+
+/// `upsilon_reply`: the `F` ([`rewire_upsilon::parse_ratings`]) and `I`
+/// ([`rewire_upsilon::parse_info`]) replies, commands
+/// ([`rewire_upsilon::parse_command`]) and the USB bridge helpers; each
+/// parsed value survives `emit` → `parse`.
+pub fn upsilon_reply(data: &[u8]) {
+    use rewire_upsilon::{MAX_LINE_LEN, parse_command, parse_info, parse_ratings, usb};
+
+    let mut buf = [0u8; MAX_LINE_LEN];
+    if let Ok(ratings) = parse_ratings(data) {
+        let n = ratings.emit(&mut buf).expect("ratings fit MAX_LINE_LEN");
+        assert_eq!(parse_ratings(&buf[..n]), Ok(ratings));
+        let _ = ratings.to_string();
+    }
+    if let Ok(info) = parse_info(data) {
+        let n = info.emit(&mut buf).expect("info fits MAX_LINE_LEN");
+        assert_eq!(parse_info(&buf[..n]), Ok(info));
+        let _ = info.to_string();
+    }
+    if let Ok(command) = parse_command(data) {
+        let n = command.emit(&mut buf).expect("a command fits MAX_LINE_LEN");
+        assert_eq!(parse_command(&buf[..n]), Ok(command));
+        assert!(command.is_echoed_by(&buf[..n]));
+        let _ = (command.to_string(), usb::string_index(&command));
+    }
+    assert_eq!(usb::reply(data).is_none(), usb::is_no_ack(data));
+}
+
+/// `upsilon_scan`: [`rewire_upsilon::scan`] over a TCP 2570 stream fed
+/// whole and in pieces (the same records either way, each starting with
+/// `(` and within the record bound), then [`rewire_upsilon::scan_final`] on
+/// what is left, and `parse_status` on every record.
+pub fn upsilon_scan(data: &[u8]) {
+    use rewire_upsilon::{DEFAULT_MAX_RECORD_LEN, Scan, scan, scan_final};
+
+    let to_result = |buf: &[u8], found: Scan<&[u8]>| match found {
+        Scan::Found {
+            skipped,
+            len,
+            message,
+        } => {
+            let span = &buf[skipped..skipped + len];
+            assert!(span.starts_with(message), "the record starts the span");
+            assert!(message.first() == Some(&b'('));
+            assert!(message.len() <= DEFAULT_MAX_RECORD_LEN + 1);
+            Ok((skipped, len, message.to_vec()))
+        }
+        Scan::Partial { skipped } => Err(skipped),
+    };
+    let (records, left) = split_invariant(data, |buf| {
+        to_result(buf, scan(buf, DEFAULT_MAX_RECORD_LEN))
+    });
+    let mut tail = left.as_slice();
+    let mut last = Vec::new();
+    while let Ok((skipped, len, record)) = to_result(tail, scan_final(tail, DEFAULT_MAX_RECORD_LEN))
+    {
+        tail = &tail[skipped + len..];
+        last.push(record);
+    }
+    for record in records.iter().map(|(_, r)| r).chain(&last) {
+        upsilon_status(record);
+    }
+}
+
+/// `upsilon_heartbeat`: [`rewire_upsilon::parse_heartbeat`] on arbitrary
+/// datagrams; a parsed heartbeat re-emits the same bytes.
+pub fn upsilon_heartbeat(data: &[u8]) {
+    use rewire_upsilon::{HEARTBEAT_LEN, MAX_LINE_LEN, parse_heartbeat};
+
+    if let Ok(heartbeat) = parse_heartbeat(data) {
+        let mut buf = [0u8; MAX_LINE_LEN];
+        let n = heartbeat.emit(&mut buf).expect("a heartbeat fits");
+        assert_eq!(n, HEARTBEAT_LEN);
+        assert_eq!(&buf[..n], data);
+        let _ = heartbeat.to_string();
+    }
+}
+
+/// `upsilon_sms`: [`rewire_upsilon::parse_sms_alert`] on arbitrary
+/// requests: a complete request parses the same from exactly its own bytes,
+/// its strict prefixes are partial, and its accessors and decoders run.
+pub fn upsilon_sms(data: &[u8]) {
+    use rewire_upsilon::sms::{Status, parse_sms_alert};
+
+    if let Ok(Status::Complete(n, alert)) = parse_sms_alert(data) {
+        assert!(n <= data.len());
+        assert_eq!(parse_sms_alert(&data[..n]), Ok(Status::Complete(n, alert)));
+        for i in [0, n / 2, n.saturating_sub(1)] {
+            assert!(matches!(parse_sms_alert(&data[..i]), Ok(Status::Partial)));
+        }
+        let _ = alert.headers().count();
+        let _ = (alert.content_host(), alert.message(), alert.to_string());
+        let _ = alert.header("host");
+        let mut buf = [0u8; 256];
+        let _ = alert.decoded_content(&mut buf);
+        let mut buf = [0u8; 256];
+        let _ = alert.decoded_recipient(&mut buf);
+    }
+}
+
+// ---- transport: framers -----------------------------------------------------
+
+/// Runs a framer over `chunks` (then `finish`) and returns its events,
+/// checking that they are in stream order, do not overlap, stay within the
+/// stream, and that the skipped runs add up to `garbage_bytes`.
+fn frame_all<F: Framing>(mut framer: Framer<F>, chunks: &[&[u8]], total: usize) -> Vec<Event> {
+    let mut events = Vec::new();
+    for chunk in chunks {
+        // An oversize report is not a stop: the framer has already recovered.
+        let _ = framer.push(chunk);
+        events.extend(std::iter::from_fn(|| framer.next()));
+    }
+    framer.finish();
+    events.extend(std::iter::from_fn(|| framer.next()));
+    assert_eq!(framer.buffered(), 0);
+
+    let mut end = 0u64;
+    let mut skipped = 0u64;
+    let mut messages = 0u64;
+    for event in &events {
+        let (offset, len) = match event {
+            Event::Message(m) => {
+                messages += 1;
+                (m.offset, m.bytes.len() as u64)
+            }
+            Event::Skipped(s) => {
+                skipped += s.len;
+                assert!(s.len > 0, "an empty skipped run");
+                (s.offset, s.len)
+            }
+        };
+        assert!(offset >= end, "events overlap or go backwards: {events:?}");
+        end = offset + len;
+    }
+    assert!(end <= total as u64);
+    assert_eq!(skipped, framer.garbage_bytes());
+    assert_eq!(messages, framer.message_count());
+    events
+}
+
+fn messages(events: &[Event]) -> Vec<&Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m),
+            Event::Skipped(_) => None,
+        })
+        .collect()
+}
+
+fn check_framing<F: Framing + Clone>(framing: F, data: &[u8]) {
+    let whole = frame_all(Framer::new(framing.clone()), &[data], data.len());
+    let split = frame_all(Framer::new(framing.clone()), &pieces(data), data.len());
+    assert_eq!(
+        messages(&whole),
+        messages(&split),
+        "framed messages depend on the split"
+    );
+    // A tight cap exercises the oversize discard and resync.
+    let limit = NonZeroUsize::new(48).expect("48 is not zero");
+    frame_all(
+        Framer::with_limit(framing, limit),
+        &pieces(data),
+        data.len(),
+    );
+}
+
+/// `transport_framing`: the three framers of `rewire_transport::framing`
+/// over the same bytes, fed whole and in pieces (the same messages either
+/// way), then with a 48-byte cap; the Power-One framer also idles between
+/// pieces.
+pub fn transport_framing(data: &[u8]) {
+    check_framing(PowerOne, data);
+    check_framing(WebSentry, data);
+    check_framing(Upsilon::default(), data);
+
+    let mut framer = Framer::new(PowerOne);
+    for chunk in pieces(data) {
+        let _ = framer.push(chunk);
+        framer.idle();
+        while let Some(event) = framer.next() {
+            if let Event::Message(m) = event {
+                rewire_powerone::parse(&m.bytes).expect("a framed Power-One frame parses");
+            }
+        }
+    }
+}
+
+// ---- transport: capture readers ---------------------------------------------
+
+/// Drains a capture reader: after an error it must be finished, and every
+/// chunk must belong to a stream that has not ended.
+fn drain_capture<I>(reader: I)
+where
+    I: Iterator<Item = Result<CaptureEvent, rewire_transport::capture::CaptureError>>,
+{
+    let mut ended = std::collections::BTreeSet::new();
+    let mut reader = reader.fuse();
+    while let Some(item) = reader.next() {
+        match item {
+            Ok(CaptureEvent::End(end)) => {
+                assert!(
+                    ended.insert(end.stream),
+                    "stream {:?} ended twice",
+                    end.stream
+                );
+            }
+            Ok(event) => {
+                assert!(
+                    !ended.contains(&event.stream()),
+                    "event after its stream ended: {event:?}"
+                );
+            }
+            Err(err) => {
+                let _ = (err.to_string(), err.kind());
+                assert!(reader.next().is_none(), "a reader goes on after an error");
+                break;
+            }
+        }
+    }
+}
+
+/// Formats `bytes` the way `hexdump -C` does (without `*` folding).
+fn hexdump_c(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for (i, line) in bytes.chunks(16).enumerate() {
+        let _ = write!(text, "{:08x} ", i * 16);
+        for (j, b) in line.iter().enumerate() {
+            if j == 8 {
+                text.push(' ');
+            }
+            let _ = write!(text, " {b:02x}");
+        }
+        text.push_str("  |");
+        for &b in line {
+            text.push(if b.is_ascii_graphic() || b == b' ' {
+                char::from(b)
+            } else {
+                '.'
+            });
+        }
+        text.push_str("|\n");
+    }
+    let _ = writeln!(text, "{:08x}", bytes.len());
+    text
+}
+
+/// `capture_hexdump`: [`HexDumpReader`] over arbitrary text (and input
+/// detection), then over `data` rendered as `hexdump -C` output, which must
+/// read back as exactly `data`.
+pub fn capture_hexdump(data: &[u8]) {
+    let _ = InputFormat::detect(data);
+    drain_capture(HexDumpReader::new(data));
+
+    let text = hexdump_c(data);
+    let mut back = Vec::new();
+    for event in HexDumpReader::new(text.as_bytes()) {
+        match event.expect("a hexdump -C rendering reads back") {
+            CaptureEvent::Chunk(chunk) => back.extend_from_slice(&chunk.bytes),
+            CaptureEvent::Gap(gap) => panic!("gap in a whole dump: {gap:?}"),
+            CaptureEvent::End(_) => {}
+        }
+    }
+    assert_eq!(back, data, "hexdump -C round trip");
+}
+
+/// `capture_pcap`: [`PacketCaptureReader`] (pcap and pcapng, link layers,
+/// IP, TCP reassembly, UDP) over an in-memory capture, with small
+/// connection and reordering bounds so eviction and gaps are reached.
+pub fn capture_pcap(data: &[u8]) {
+    let mut options = CaptureOptions::default();
+    options.max_connections = 4;
+    options.max_out_of_order_bytes = 1024;
+    if let Ok(reader) = PacketCaptureReader::new(Cursor::new(data), options) {
+        let _ = reader.format();
+        drain_capture(reader);
+    }
+}
+
+/// `capture_rawlog`: [`RawLogReader`] and its events over an arbitrary
+/// WebSentry JSON raw log.
+pub fn capture_rawlog(data: &[u8]) {
+    drain_capture(RawLogReader::new(data).events());
+}

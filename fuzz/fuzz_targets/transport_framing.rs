@@ -1,0 +1,6 @@
+//! The transport framers (Power-One, WebSentry, UPSilon), split-invariance and the buffer cap.
+//! The body is `rewire_conformance::harness::transport_framing`, which the stable corpus
+//! replay runs too.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rewire_conformance::harness::transport_framing(data));
