@@ -48,10 +48,12 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 
+mod megatec;
 mod powerone;
 mod upsilon;
 mod websentry;
 
+pub use megatec::Megatec;
 pub use powerone::PowerOne;
 pub use upsilon::Upsilon;
 pub use websentry::WebSentry;
