@@ -5,6 +5,24 @@ use std::io::{self, BufWriter, Write};
 
 use serde::Serialize;
 
+/// A record's time (seconds since the Unix epoch) as the readable lines of
+/// every tool print it: `2026-11-21 09:16:06.929586Z`, in UTC so output does
+/// not depend on the machine's zone (tcpdump `-tttt`, with the zone said).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timestamp(pub f64);
+
+impl Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let micros = (self.0 * 1e6).round();
+        // Out-of-range times print as raw seconds rather than failing.
+        #[allow(clippy::cast_possible_truncation)]
+        match jiff::Timestamp::from_microsecond(micros as i64) {
+            Ok(t) => write!(f, "{}", t.strftime("%Y-%m-%d %H:%M:%S%.6fZ")),
+            Err(_) => write!(f, "{:.6}", self.0),
+        }
+    }
+}
+
 /// How records are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -110,6 +128,16 @@ mod tests {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             write!(f, "{} n={}", self.kind, self.n)
         }
+    }
+
+    #[test]
+    fn timestamps_print_in_utc_with_microseconds() {
+        assert_eq!(
+            Timestamp(1_300_201_980.25).to_string(),
+            "2011-03-15 15:13:00.250000Z"
+        );
+        assert_eq!(Timestamp(1.5).to_string(), "1970-01-01 00:00:01.500000Z");
+        assert_eq!(Timestamp(1e300).to_string().len(), 308);
     }
 
     #[test]

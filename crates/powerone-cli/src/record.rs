@@ -320,7 +320,7 @@ impl fmt::Display for Record {
 
 fn write_context(f: &mut fmt::Formatter<'_>, c: &Context) -> fmt::Result {
     if let Some(ts) = c.ts {
-        write_time(f, ts)?;
+        write!(f, "{}", rewire_cli::output::Timestamp(ts))?;
         f.write_str(" ")?;
     }
     if let Some(line) = &c.line {
@@ -335,15 +335,6 @@ fn write_context(f: &mut fmt::Formatter<'_>, c: &Context) -> fmt::Result {
         None => {}
     }
     Ok(())
-}
-
-/// Writes `HH:MM:SS.ffffffZ` (UTC, so output does not depend on the machine's zone).
-fn write_time(f: &mut fmt::Formatter<'_>, ts: f64) -> fmt::Result {
-    let micros = (ts * 1e6).round() as i64;
-    match Timestamp::from_microsecond(micros) {
-        Ok(t) => write!(f, "{}", t.strftime("%H:%M:%S%.6fZ")),
-        Err(_) => write!(f, "{ts:.6}"),
-    }
 }
 
 fn write_spaced_hex(f: &mut fmt::Formatter<'_>, hex: &str) -> fmt::Result {
@@ -494,7 +485,7 @@ mod tests {
         let r = FrameRecord::from_bytes(&TIME_SET, ctx, None, Codes::default());
         assert_eq!(
             r.to_string(),
-            "15:13:00.250000Z rx 0x01 > 0x00 set date/time (0x07) no-reply ctrl 0x01 data[0]"
+            "2011-03-15 15:13:00.250000Z rx 0x01 > 0x00 set date/time (0x07) no-reply ctrl 0x01 data[0]"
         );
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["direction"], "rx");

@@ -355,21 +355,10 @@ impl fmt::Display for F {
     }
 }
 
-/// Formats a timestamp as `HH:MM:SS.micros` UTC with its date, like tcpdump -tttt.
-fn write_time(f: &mut fmt::Formatter<'_>, ts: f64) -> fmt::Result {
-    let micros = (ts * 1e6).round();
-    // Out-of-range times are printed as raw seconds rather than failing.
-    #[allow(clippy::cast_possible_truncation)]
-    match jiff::Timestamp::from_microsecond(micros as i64) {
-        Ok(t) => write!(f, "{} ", t.strftime("%Y-%m-%d %H:%M:%S%.6f")),
-        Err(_) => write!(f, "{ts:.6} "),
-    }
-}
-
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(ts) = self.ts {
-            write_time(f, ts)?;
+            write!(f, "{} ", rewire_cli::output::Timestamp(ts))?;
         }
         match (&self.src_addr, &self.dst_addr) {
             (Some(s), Some(d)) => write!(f, "{s} > {d} ")?,
@@ -524,7 +513,7 @@ mod tests {
             );
         assert_eq!(
             r.to_string(),
-            "1970-01-01 00:00:01.500000 127.0.0.1:2570 > 127.0.0.1:5000 error at offset 3 (2 bytes): garbage [fffe]"
+            "1970-01-01 00:00:01.500000Z 127.0.0.1:2570 > 127.0.0.1:5000 error at offset 3 (2 bytes): garbage [fffe]"
         );
         let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(v["ts"], 1.5);

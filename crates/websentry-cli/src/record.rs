@@ -310,7 +310,7 @@ pub fn decode_frame(
 
 fn write_origin(f: &mut fmt::Formatter<'_>, origin: &Origin) -> fmt::Result {
     match origin.ts {
-        Some(ts) => write!(f, "{ts:.6} ")?,
+        Some(ts) => write!(f, "{} ", rewire_cli::output::Timestamp(ts))?,
         None => f.write_str("- ")?,
     }
     if let (Some(src), Some(dst)) = (&origin.src_addr, &origin.dst_addr) {
