@@ -148,7 +148,7 @@ fn raw_log_stdin_and_hex_inputs() {
     let raw_log = std::fs::read(testdata().join("rawlog.json")).unwrap();
     let out = run(&["decode", "--input", "wmpe-json", "-"], Some(&raw_log));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("2024-01-20 18:39:54.264483Z client init len=18"));
+    assert!(stdout(&out).starts_with("2024-01-20 18:39:54.264484Z client init len=18"));
 
     let out = run(
         &[
