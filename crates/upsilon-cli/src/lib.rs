@@ -1,7 +1,8 @@
 //! The library behind the `upsilon` command: the record model, the state
 //! machine deriving transitions, simulators, the live monitor and its
 //! outputs (NDJSON, webhook, Prometheus metrics, a NUT server), the
-//! direct Megatec serial driver, and `decode`.
+//! direct Megatec driver (serial, and the USB "MEC0003" bridge), and
+//! `decode`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -14,4 +15,5 @@ pub mod record;
 pub mod sim;
 pub mod state;
 pub mod ups;
+pub mod usb;
 pub mod webhook;

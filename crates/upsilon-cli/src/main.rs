@@ -14,12 +14,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rewire_cli::output::Format;
 use rewire_cli::{EXIT_STATUS_HELP, Exit, exit};
 use rewire_transport::link::{Backoff, SerialSettings, open_serial};
+use rewire_upsilon::usb::{PRODUCT_ID, VENDOR_ID};
 use rewire_upsilon::{Command, RestoreMinutes, ShutdownDelay, TestMinutes};
 use rewire_upsilon_cli::monitor::{self, MonitorConfig, Outputs};
 use rewire_upsilon_cli::nut::NutConfig;
-use rewire_upsilon_cli::record::{Body, Record};
 use rewire_upsilon_cli::sim::{self, RupsmonConfig, Script, SimUps};
-use rewire_upsilon_cli::ups::{self, Sent, Ups};
+use rewire_upsilon_cli::ups::{self, Channel, CommandOutcome, Confirm, Ups};
 use rewire_upsilon_cli::webhook::WebhookConfig;
 
 const AFTER_HELP: &str = "Examples:
@@ -29,6 +29,7 @@ const AFTER_HELP: &str = "Examples:
   upsilon monitor --rupsmon 127.0.0.1:2570 --nut 3493 --http 9100 --webhook http://127.0.0.1:8080/ups
   upsilon ups --serial /dev/ttyUSB0 --json --nut 3493
   upsilon ups --serial /dev/ttyUSB0 shutdown --delay 0.5 --restore-after 2 --yes
+  upsilon ups --usb --json      (USB \"MEC0003\" bridge; needs a build with --features usb)
   upsilon simulate rupsmon --listen 127.0.0.1:2570 --script outage --interval-ms 200
   upsilon simulate ups --pty
 
@@ -48,7 +49,7 @@ enum Cmd {
     Decode(rewire_cli::decode::DecodeArgs),
     /// Watch UPSilon 2000: RupsMon's status stream, heartbeats, SMS alerts.
     Monitor(MonitorArgs),
-    /// Talk Megatec to the UPS itself over a serial line (2400 8N1).
+    /// Talk Megatec to the UPS itself: a serial line (2400 8N1), or the USB "MEC0003" bridge.
     Ups(UpsArgs),
     /// Play RupsMon, UPSilon's heartbeat and SMS senders, or a Megatec UPS.
     Simulate {
@@ -111,8 +112,22 @@ struct MonitorArgs {
 #[derive(Args, Debug)]
 struct UpsArgs {
     /// The serial device.
-    #[arg(long, value_name = "DEV")]
-    serial: String,
+    #[arg(
+        long,
+        value_name = "DEV",
+        required_unless_present = "usb",
+        conflicts_with = "usb"
+    )]
+    serial: Option<String>,
+    /// Use the USB "MEC0003" bridge (builds with the `usb` feature only; untested on hardware).
+    #[arg(long)]
+    usb: bool,
+    /// USB vendor id of the bridge, hex [default: 0x0001].
+    #[arg(long, value_name = "HEX")]
+    vid: Option<String>,
+    /// USB product id of the bridge, hex [default: 0x0000].
+    #[arg(long, value_name = "HEX")]
+    pid: Option<String>,
     /// Time between Q1 polls, ms.
     #[arg(long, default_value_t = 2_000)]
     interval_ms: u64,
@@ -265,6 +280,77 @@ fn shutdown_delay(text: &str) -> Result<ShutdownDelay> {
     }
 }
 
+/// Parses a USB vendor or product id: hex, with or without `0x` (as lsusb
+/// prints them).
+fn usb_id(text: &str) -> Result<u16> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    if digits.is_empty() || digits.len() > 4 {
+        bail!("bad USB id {text:?}: give 1 to 4 hex digits, like 0x0001");
+    }
+    u16::from_str_radix(digits, 16).map_err(|_| anyhow!("bad USB id {text:?}: not hex"))
+}
+
+/// Where `upsilon ups` talks to the UPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Device {
+    /// A serial device path.
+    Serial(String),
+    /// The USB bridge with these ids.
+    Usb { vid: u16, pid: u16 },
+}
+
+impl Device {
+    /// Names the device in messages and as the link's peer.
+    fn label(&self) -> String {
+        match self {
+            Device::Serial(path) => path.clone(),
+            Device::Usb { vid, pid } => format!("usb {vid:04x}:{pid:04x}"),
+        }
+    }
+}
+
+/// Turns the `ups` flags into the device to open; `usb_built` tells whether
+/// this build has the `usb` feature.
+fn ups_device(a: &UpsArgs, usb_built: bool) -> Result<Device> {
+    match (&a.serial, a.usb) {
+        (Some(_), false) if a.vid.is_some() || a.pid.is_some() => {
+            bail!("--vid and --pid go with --usb")
+        }
+        (Some(path), false) => Ok(Device::Serial(path.clone())),
+        (None, true) if !usb_built => {
+            bail!("built without the usb feature; rebuild with --features usb")
+        }
+        (None, true) => Ok(Device::Usb {
+            vid: a
+                .vid
+                .as_deref()
+                .map_or(Ok(VENDOR_ID), usb_id)
+                .context("--vid")?,
+            pid: a
+                .pid
+                .as_deref()
+                .map_or(Ok(PRODUCT_ID), usb_id)
+                .context("--pid")?,
+        }),
+        _ => bail!("give either --serial DEV or --usb"),
+    }
+}
+
+/// Refuses, before anything is sent, a command the USB bridge has no
+/// string-descriptor index for (the battery tests).
+fn check_usb_command(cmd: &Command) -> Result<()> {
+    if rewire_upsilon::usb::string_index(cmd).is_none() {
+        bail!(
+            "{cmd} cannot go over the USB MEC0003 bridge: it has no string-descriptor \
+             index for it (use --serial)"
+        );
+    }
+    Ok(())
+}
+
 /// Turns a `ups` subcommand into the Megatec command.
 fn ups_command(action: &UpsCmd) -> Result<Command> {
     Ok(match action {
@@ -403,75 +489,104 @@ fn confirm(cmd: &Command, device: &str, yes: bool) -> Result<()> {
 }
 
 fn run_ups(a: &UpsArgs, stop: &Arc<AtomicBool>) -> Result<ExitCode> {
-    let settings = SerialSettings::MEGATEC.with_read_timeout(Duration::from_millis(50));
+    let device = ups_device(a, cfg!(feature = "usb"))?;
+    let label = device.label();
     let command = a.action.as_ref().map(ups_command).transpose()?;
-    if let Some(cmd) = &command {
-        confirm(cmd, &a.serial, a.yes)?;
+    if let (Some(cmd), Device::Usb { .. }) = (&command, &device) {
+        check_usb_command(cmd)?;
     }
-    let port = open_serial(&a.serial, &settings)?;
-    let mut ups = Ups::new(
-        port,
-        &a.serial,
-        Duration::from_millis(a.timeout_ms.max(1)),
-        3,
-    );
+    if let Some(cmd) = &command {
+        confirm(cmd, &label, a.yes)?;
+    }
+    let timeout = Duration::from_millis(a.timeout_ms.max(1));
+    match device {
+        Device::Serial(path) => {
+            let settings = SerialSettings::MEGATEC.with_read_timeout(Duration::from_millis(50));
+            let port = open_serial(&path, &settings)?;
+            let ups = Ups::new(port, &path, timeout, 3);
+            drive(ups, a, &label, command, stop)
+        }
+        Device::Usb { vid, pid } => run_usb(vid, pid, timeout, a, &label, command, stop),
+    }
+}
+
+#[cfg(feature = "usb")]
+fn run_usb(
+    vid: u16,
+    pid: u16,
+    timeout: Duration,
+    a: &UpsArgs,
+    label: &str,
+    command: Option<Command>,
+    stop: &Arc<AtomicBool>,
+) -> Result<ExitCode> {
+    use rewire_upsilon_cli::usb::{Libusb, UsbChannel};
+    let source = Libusb::open(vid, pid, timeout)?;
+    eprintln!("upsilon: opened {}", source.name());
+    drive(
+        Ups::with_channel(UsbChannel::new(source, 3)),
+        a,
+        label,
+        command,
+        stop,
+    )
+}
+
+#[cfg(not(feature = "usb"))]
+fn run_usb(
+    _vid: u16,
+    _pid: u16,
+    _timeout: Duration,
+    _a: &UpsArgs,
+    _label: &str,
+    _command: Option<Command>,
+    _stop: &Arc<AtomicBool>,
+) -> Result<ExitCode> {
+    bail!("built without the usb feature; rebuild with --features usb")
+}
+
+/// Polls, or sends `command` and confirms it, over any channel.
+fn drive<C: Channel>(
+    mut ups: Ups<C>,
+    a: &UpsArgs,
+    label: &str,
+    command: Option<Command>,
+    stop: &Arc<AtomicBool>,
+) -> Result<ExitCode> {
     let interval = Duration::from_millis(a.interval_ms.max(1));
     let out = outputs(
         &a.out,
-        format!("Megatec UPS on {}", a.serial),
+        format!("Megatec UPS on {label}"),
         (interval * 5).max(Duration::from_secs(10)),
     )?;
     let mut publisher = monitor::start_outputs(&out, stop)?;
     let Some(cmd) = command else {
-        ups::poll(&mut ups, &a.serial, interval, a.count, &mut publisher, stop)?;
+        ups::poll(&mut ups, label, interval, a.count, &mut publisher, stop)?;
         return Ok(ExitCode::SUCCESS);
     };
-    let status_bits = |r: &Record| match &r.body {
-        Body::Status(s) => Some(s.clone()),
-        _ => None,
-    };
-    let Some(before) = ups.status()? else {
-        return Err(Exit::new(exit::NO_ANSWER, format!("{}: no answer to Q1", a.serial)).into());
-    };
-    let before = status_bits(&before).ok_or_else(|| anyhow!("{}: bad Q1 answer", a.serial))?;
-    if ups.send(&cmd, Duration::from_millis(300))? == Sent::Refused {
-        return Err(Exit::new(
-            exit::NEGATIVE,
-            format!("{}: the UPS refused {cmd}", a.serial),
-        )
-        .into());
-    }
-    let effect = |s: &rewire_upsilon_cli::record::StatusRecord| match cmd {
-        Command::Test | Command::TestUntilLow | Command::TestFor(_) => s.test_in_progress,
-        Command::ToggleBeeper => s.beeper_on != before.beeper_on,
-        Command::Shutdown { .. } => s.shutdown_active,
-        Command::CancelShutdown => !s.shutdown_active,
-        Command::CancelTest => !s.test_in_progress,
-        _ => true,
-    };
-    for _ in 0..10 {
-        if let Some(r) = ups.status()? {
-            let confirmed = status_bits(&r).is_some_and(|s| effect(&s));
-            if confirmed {
-                publisher.publish(r)?;
-                eprintln!(
-                    "upsilon: {cmd} sent to {}: {} (confirmed by Q1)",
-                    a.serial,
-                    describe(&cmd)
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
+    match ups::command(&mut ups, &cmd, &Confirm::default())
+        .with_context(|| format!("{label}: {cmd}"))?
+    {
+        CommandOutcome::Confirmed(r) => {
+            publisher.publish(r)?;
+            eprintln!(
+                "upsilon: {cmd} sent to {label}: {} (confirmed by Q1)",
+                describe(&cmd)
+            );
+            Ok(ExitCode::SUCCESS)
         }
-        std::thread::sleep(Duration::from_millis(300));
+        CommandOutcome::NoAnswer => {
+            Err(Exit::new(exit::NO_ANSWER, format!("{label}: no answer to Q1")).into())
+        }
+        CommandOutcome::Refused => {
+            Err(Exit::new(exit::NEGATIVE, format!("{label}: the UPS refused {cmd}")).into())
+        }
+        CommandOutcome::Unconfirmed => Err(Exit::new(
+            exit::NEGATIVE,
+            format!("{label}: {cmd} sent, but the status bits do not show its effect"),
+        )
+        .into()),
     }
-    Err(Exit::new(
-        exit::NEGATIVE,
-        format!(
-            "{}: {cmd} sent, but the status bits do not show its effect",
-            a.serial
-        ),
-    )
-    .into())
 }
 
 fn run_sim(what: SimCmd, stop: &Arc<AtomicBool>) -> Result<()> {
@@ -653,6 +768,81 @@ mod tests {
         assert_eq!(o.nut, Some("127.0.0.1:3493".parse().unwrap()));
         assert_eq!(o.webhook.unwrap().capacity, 10);
         assert_eq!(o.format, Format::Json);
+    }
+
+    fn ups_args(args: &[&str]) -> Result<UpsArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["upsilon", "ups"][..], args].concat())?;
+        match cli.command {
+            Cmd::Ups(a) => Ok(a),
+            _ => unreachable!("parsed `ups`"),
+        }
+    }
+
+    #[test]
+    fn usb_ids_are_hex_with_or_without_0x() {
+        assert_eq!(usb_id("0x0001").unwrap(), 1);
+        assert_eq!(usb_id("0X0665").unwrap(), 0x0665);
+        assert_eq!(usb_id("ffff").unwrap(), 0xFFFF);
+        assert_eq!(usb_id("0").unwrap(), 0);
+        for bad in ["", "0x", "0x10000", "12345", "0xg1", "-1", "0x-1"] {
+            assert!(usb_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ups_flags_pick_serial_or_usb() {
+        let a = ups_args(&["--serial", "/dev/ttyUSB0"]).unwrap();
+        assert_eq!(
+            ups_device(&a, true).unwrap(),
+            Device::Serial("/dev/ttyUSB0".into())
+        );
+        let a = ups_args(&["--usb"]).unwrap();
+        let usb = ups_device(&a, true).unwrap();
+        assert_eq!(usb, Device::Usb { vid: 1, pid: 0 });
+        assert_eq!(usb.label(), "usb 0001:0000");
+        let a = ups_args(&["--usb", "--vid", "0665", "--pid", "0x5161"]).unwrap();
+        assert_eq!(
+            ups_device(&a, true).unwrap(),
+            Device::Usb {
+                vid: 0x0665,
+                pid: 0x5161
+            }
+        );
+        let a = ups_args(&["--usb", "--vid", "xyz"]).unwrap();
+        assert!(ups_device(&a, true).is_err());
+        assert!(ups_args(&[]).is_err(), "one of --serial/--usb is required");
+        assert!(ups_args(&["--serial", "/dev/x", "--usb"]).is_err());
+        let a = ups_args(&["--serial", "/dev/x", "--vid", "1"]).unwrap();
+        let err = ups_device(&a, true).unwrap_err().to_string();
+        assert_eq!(err, "--vid and --pid go with --usb");
+    }
+
+    #[test]
+    fn usb_without_the_feature_is_a_clear_error() {
+        let a = ups_args(&["--usb"]).unwrap();
+        let err = ups_device(&a, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "built without the usb feature; rebuild with --features usb"
+        );
+        let a = ups_args(&["--serial", "/dev/x"]).unwrap();
+        assert!(ups_device(&a, false).is_ok());
+    }
+
+    #[test]
+    fn battery_tests_are_refused_for_usb_before_sending() {
+        for ok in ["Q", "C", "S.5", "S03R0000"] {
+            let cmd = rewire_upsilon::parse_command(ok.as_bytes()).unwrap();
+            assert!(check_usb_command(&cmd).is_ok(), "{ok}");
+        }
+        for refused in ["T", "TL", "T05", "CT"] {
+            let cmd = rewire_upsilon::parse_command(refused.as_bytes()).unwrap();
+            let err = check_usb_command(&cmd).unwrap_err().to_string();
+            assert!(
+                err.starts_with(refused) && err.contains("--serial"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

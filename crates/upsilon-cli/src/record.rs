@@ -279,7 +279,7 @@ pub struct TransitionRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConnectionRecord {
     /// Which source: `rupsmon` (TCP 2570), `heartbeat` (UPSilon says the UPS
-    /// is (dis)connected) or `serial`.
+    /// is (dis)connected), `serial` or `usb` (`upsilon ups`).
     pub link: String,
     /// The peer, address or device.
     pub peer: Option<String>,

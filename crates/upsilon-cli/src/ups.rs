@@ -1,13 +1,18 @@
-//! `upsilon ups`: speaks Megatec to the UPS itself over a serial line
-//! (2400 8N1): polls `Q1`, reads `F` and `I` once, sends commands.
+//! `upsilon ups`: speaks Megatec to the UPS itself: polls `Q1`, reads `F`
+//! and `I` once, sends commands and confirms their effect.
+//!
+//! The conversation ([`Ups`]) runs over any [`Channel`]: a serial line
+//! (2400 8N1, [`Serial`]) or the USB "MEC0003" bridge
+//! ([`crate::usb::UsbChannel`]), whose string-descriptor reads stand in for
+//! the serial lines.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use rewire_transport::framing::{Framer, Framing, Message, Step};
+use anyhow::{Result, anyhow};
+use rewire_transport::framing::{Framer, Megatec, Message};
 use rewire_transport::link::{Outcome, RequestPolicy, Requester};
 use rewire_upsilon::{Command, MAX_COMMAND_LEN, parse_info, parse_ratings, parse_status};
 
@@ -15,35 +20,107 @@ use crate::hub::{Identity, Publisher};
 use crate::record::{Body, ErrorRecord, Record, StatusRecord, decimal};
 use crate::state::LinkChange;
 
-/// Longest reply line kept.
-pub const MAX_REPLY_LEN: usize = 128;
+/// How long a question to the UPS waits for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// The channel's own timeout, tried as many times as it is configured
+    /// to (queries: `Q1`, `F`, `I`).
+    Retried,
+    /// One attempt, waiting this long (instant commands, whose success is
+    /// silence).
+    Once(Duration),
+}
 
-/// Frames CR-terminated Megatec replies of any shape (`(…` status, `#…`
-/// ratings/info, echoed commands, `(ACK`/`(NAK`): the transport's `Upsilon`
-/// framing only knows `(` records. LF and NUL bytes around lines are skipped.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MegatecLines;
+/// One way to put a Megatec command to a UPS and hear the line it answers.
+pub trait Channel {
+    /// Names the link in connection events: `serial`, `usb`.
+    fn link_name(&self) -> &'static str;
 
-impl Framing for MegatecLines {
-    fn scan(&mut self, buf: &[u8]) -> Step {
-        let skipped = buf
-            .iter()
-            .take_while(|&&b| matches!(b, b'\r' | b'\n' | 0))
-            .count();
-        let rest = buf.get(skipped..).unwrap_or_default();
-        match rest.iter().position(|&b| b == b'\r') {
-            Some(end) if end <= MAX_REPLY_LEN => Step::Found {
-                skipped,
-                len: end + 1,
-                message: skipped..skipped + end,
+    /// Sends `cmd` and returns the first answer line (without its CR) that
+    /// `is_reply` accepts, or `None` when none came within `wait`.
+    ///
+    /// # Errors
+    /// When the link fails (not when the UPS stays silent).
+    fn ask(
+        &mut self,
+        cmd: &Command,
+        wait: Wait,
+        is_reply: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<Option<Vec<u8>>>;
+}
+
+/// Encodes `cmd` as it goes on the wire (with its CR).
+pub fn encode(cmd: &Command) -> Vec<u8> {
+    let mut buf = [0u8; MAX_COMMAND_LEN];
+    let n = cmd.emit(&mut buf).unwrap_or(0);
+    buf.get(..n).unwrap_or_default().to_vec()
+}
+
+/// Megatec over a serial-like link: commands are written, answers framed
+/// as CR-terminated lines ([`Megatec`]) by a [`Requester`].
+pub struct Serial<L: Read + Write> {
+    req: Option<Requester<L, Megatec>>,
+}
+
+impl<L: Read + Write> Serial<L> {
+    /// Wraps `link`, naming it `endpoint` in errors; each query waits
+    /// `timeout` and is tried `attempts` times.
+    pub fn new(link: L, endpoint: &str, timeout: Duration, attempts: u32) -> Self {
+        let req = Requester::new(link, Framer::new(Megatec::default()), endpoint).with_policy(
+            RequestPolicy {
+                timeout,
+                attempts,
+                max_unexpected: 16,
             },
-            // Oversize: drop it as garbage up to and including its CR.
-            Some(end) => Step::Partial {
-                skipped: skipped + end + 1,
-            },
-            None if rest.len() > MAX_REPLY_LEN => Step::Partial { skipped: buf.len() },
-            None => Step::Partial { skipped },
+        );
+        Serial { req: Some(req) }
+    }
+
+    fn req(&mut self) -> Result<&mut Requester<L, Megatec>> {
+        self.req
+            .as_mut()
+            .ok_or_else(|| anyhow!("the serial link was lost"))
+    }
+
+    fn reconfigure(&mut self, policy: RequestPolicy) -> Result<()> {
+        let req = self
+            .req
+            .take()
+            .ok_or_else(|| anyhow!("the serial link was lost"))?;
+        self.req = Some(req.with_policy(policy));
+        Ok(())
+    }
+}
+
+impl<L: Read + Write> Channel for Serial<L> {
+    fn link_name(&self) -> &'static str {
+        "serial"
+    }
+
+    fn ask(
+        &mut self,
+        cmd: &Command,
+        wait: Wait,
+        is_reply: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<Option<Vec<u8>>> {
+        let policy = *self.req()?.policy();
+        if let Wait::Once(grace) = wait {
+            self.reconfigure(RequestPolicy {
+                timeout: grace,
+                attempts: 1,
+                ..policy
+            })?;
         }
+        let ex = self
+            .req()?
+            .request(&encode(cmd), |m: &Message| is_reply(&m.bytes));
+        if matches!(wait, Wait::Once(_)) {
+            self.reconfigure(policy)?;
+        }
+        Ok(match ex?.outcome {
+            Outcome::Reply { message, .. } => Some(message.bytes),
+            Outcome::NoReply { .. } => None,
+        })
     }
 }
 
@@ -51,47 +128,47 @@ impl Framing for MegatecLines {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent {
     /// No echo or refusal came back: Megatec UPSes answer nothing to an
-    /// accepted command.
+    /// accepted command (and the MEC0003 bridge `UPS No Ack`).
     Accepted,
     /// The UPS echoed the command or answered `(NAK`: refused or unknown.
     Refused,
 }
 
-/// A Megatec conversation over any serial-like link.
-pub struct Ups<L: Read + Write> {
-    req: Option<Requester<L, MegatecLines>>,
+/// A Megatec conversation over a [`Channel`].
+pub struct Ups<C> {
+    channel: C,
 }
 
-fn encode(cmd: &Command) -> Vec<u8> {
-    let mut buf = [0u8; MAX_COMMAND_LEN];
-    let n = cmd.emit(&mut buf).unwrap_or(0);
-    buf.get(..n).unwrap_or_default().to_vec()
-}
-
-impl<L: Read + Write> Ups<L> {
-    /// Wraps `link`, naming it `endpoint` in errors; each query waits
-    /// `timeout` and is tried `attempts` times.
+impl<L: Read + Write> Ups<Serial<L>> {
+    /// Talks over the serial-like `link` (see [`Serial::new`]).
     pub fn new(link: L, endpoint: &str, timeout: Duration, attempts: u32) -> Self {
-        let req =
-            Requester::new(link, Framer::new(MegatecLines), endpoint).with_policy(RequestPolicy {
-                timeout,
-                attempts,
-                max_unexpected: 16,
-            });
-        Ups { req: Some(req) }
+        Ups::with_channel(Serial::new(link, endpoint, timeout, attempts))
+    }
+}
+
+impl<C: Channel> Ups<C> {
+    /// Talks over `channel`.
+    pub fn with_channel(channel: C) -> Self {
+        Ups { channel }
     }
 
+    /// Returns the channel.
+    pub fn channel_mut(&mut self) -> &mut C {
+        &mut self.channel
+    }
+
+    /// Names the link in connection events.
+    pub fn link_name(&self) -> &'static str {
+        self.channel.link_name()
+    }
+
+    /// Asks a query whose answer starts with `lead`; an echo means "not
+    /// understood" and counts as no answer.
     fn query(&mut self, cmd: &Command, lead: u8) -> Result<Option<Vec<u8>>> {
         let c = *cmd;
-        let ex = self.req()?.request(&encode(cmd), |m: &Message| {
-            m.bytes.first() == Some(&lead) || c.is_echoed_by(&m.bytes)
-        })?;
-        Ok(match ex.outcome {
-            Outcome::Reply { message, .. } if !c.is_echoed_by(&message.bytes) => {
-                Some(message.bytes)
-            }
-            _ => None,
-        })
+        let mut is_reply = |line: &[u8]| line.first() == Some(&lead) || c.is_echoed_by(line);
+        let line = self.channel.ask(cmd, Wait::Retried, &mut is_reply)?;
+        Ok(line.filter(|l| !c.is_echoed_by(l)))
     }
 
     /// Sends `Q1`; returns the status line's record (an `error` record when
@@ -145,48 +222,110 @@ impl<L: Read + Write> Ups<L> {
     /// # Errors
     /// When the link fails.
     pub fn send(&mut self, cmd: &Command, grace: Duration) -> Result<Sent> {
-        let policy = *self.req()?.policy();
-        self.reconfigure(RequestPolicy {
-            timeout: grace,
-            attempts: 1,
-            max_unexpected: 16,
-        })?;
         let c = *cmd;
-        let ex = self.req()?.request(&encode(cmd), |m: &Message| {
-            c.is_echoed_by(&m.bytes) || m.bytes.starts_with(b"(NAK") || m.bytes.starts_with(b"(ACK")
-        });
-        self.reconfigure(policy)?;
-        Ok(match ex?.outcome {
-            Outcome::Reply { message, .. } if message.bytes.starts_with(b"(ACK") => Sent::Accepted,
-            Outcome::Reply { .. } => Sent::Refused,
-            Outcome::NoReply { .. } => Sent::Accepted,
+        let mut is_reply = |line: &[u8]| {
+            c.is_echoed_by(line) || line.starts_with(b"(NAK") || line.starts_with(b"(ACK")
+        };
+        let answer = self.channel.ask(cmd, Wait::Once(grace), &mut is_reply)?;
+        Ok(match answer {
+            Some(line) if line.starts_with(b"(ACK") => Sent::Accepted,
+            Some(_) => Sent::Refused,
+            None => Sent::Accepted,
         })
-    }
-
-    fn req(&mut self) -> Result<&mut Requester<L, MegatecLines>> {
-        self.req
-            .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("the serial link was lost"))
-    }
-
-    fn reconfigure(&mut self, policy: RequestPolicy) -> Result<()> {
-        let req = self
-            .req
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("the serial link was lost"))?;
-        self.req = Some(req.with_policy(policy));
-        Ok(())
     }
 }
 
+/// How [`command`] paces its confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirm {
+    /// How long to wait for an echo or `(NAK` after sending.
+    pub grace: Duration,
+    /// How many `Q1` polls may look for the command's effect.
+    pub polls: u32,
+    /// Pause between those polls.
+    pub pause: Duration,
+}
+
+impl Default for Confirm {
+    /// 300 ms grace, then up to 10 polls 300 ms apart (about 3 s).
+    fn default() -> Self {
+        Confirm {
+            grace: Duration::from_millis(300),
+            polls: 10,
+            pause: Duration::from_millis(300),
+        }
+    }
+}
+
+/// What came of a state-changing command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandOutcome {
+    /// The UPS did not answer the `Q1` asked first: nothing was sent.
+    NoAnswer,
+    /// The UPS echoed the command or answered `(NAK`.
+    Refused,
+    /// A `Q1` after sending showed the effect: that status record.
+    Confirmed(Record),
+    /// Sent, but no `Q1` within the polls showed the effect.
+    Unconfirmed,
+}
+
+/// Tells whether `now` shows the effect of `cmd`, given the status `before`
+/// it was sent (the beeper toggle needs it).
+pub fn shows_effect(cmd: &Command, before: &StatusRecord, now: &StatusRecord) -> bool {
+    match cmd {
+        Command::Test | Command::TestUntilLow | Command::TestFor(_) => now.test_in_progress,
+        Command::ToggleBeeper => now.beeper_on != before.beeper_on,
+        Command::Shutdown { .. } => now.shutdown_active,
+        Command::CancelShutdown => !now.shutdown_active,
+        Command::CancelTest => !now.test_in_progress,
+        Command::Status | Command::StatusLegacy | Command::Ratings | Command::Info => true,
+    }
+}
+
+/// Sends a state-changing command and confirms it: `Q1` first (no answer →
+/// nothing is sent), then the command, then `Q1` until the status bits show
+/// its effect ([`shows_effect`]).
+///
+/// # Errors
+/// When the link fails, or the first `Q1` answer does not parse.
+pub fn command<C: Channel>(
+    ups: &mut Ups<C>,
+    cmd: &Command,
+    confirm: &Confirm,
+) -> Result<CommandOutcome> {
+    let status_of = |r: &Record| match &r.body {
+        Body::Status(s) => Some(s.clone()),
+        _ => None,
+    };
+    let Some(before) = ups.status()? else {
+        return Ok(CommandOutcome::NoAnswer);
+    };
+    let before = status_of(&before).ok_or_else(|| anyhow!("bad Q1 answer"))?;
+    if ups.send(cmd, confirm.grace)? == Sent::Refused {
+        return Ok(CommandOutcome::Refused);
+    }
+    for poll in 0..confirm.polls {
+        if poll > 0 {
+            thread::sleep(confirm.pause);
+        }
+        if let Some(r) = ups.status()?
+            && status_of(&r).is_some_and(|now| shows_effect(cmd, &before, &now))
+        {
+            return Ok(CommandOutcome::Confirmed(r));
+        }
+    }
+    Ok(CommandOutcome::Unconfirmed)
+}
+
 /// Polls `Q1` every `interval` until `stop`, publishing each status; a run of
-/// unanswered polls is a `connection_lost` of link `serial`, the next answer
-/// a `connection_restored`. Reads `I` and `F` first.
+/// unanswered polls is a `connection_lost` of the channel's link (`serial`,
+/// `usb`), the next answer a `connection_restored`. Reads `I` and `F` first.
 ///
 /// # Errors
 /// When the link or stdout fails.
-pub fn poll<L: Read + Write, W: Write>(
-    ups: &mut Ups<L>,
+pub fn poll<C: Channel, W: Write>(
+    ups: &mut Ups<C>,
     device: &str,
     interval: Duration,
     count: Option<u64>,
@@ -201,14 +340,14 @@ pub fn poll<L: Read + Write, W: Write>(
         match ups.status()? {
             Some(r) => {
                 publisher.link(LinkChange::Up {
-                    link: "serial".into(),
+                    link: ups.link_name().into(),
                     peer: Some(device.to_owned()),
                     detail: None,
                 })?;
                 publisher.publish(r)?;
             }
             None => publisher.link(LinkChange::Down {
-                link: "serial".into(),
+                link: ups.link_name().into(),
                 peer: Some(device.to_owned()),
                 detail: Some("no answer to Q1".into()),
             })?,
