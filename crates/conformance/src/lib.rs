@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 pub mod harness;
+pub mod streams;
 
 /// Returns every file of the committed seed corpus of fuzz target `target`,
 /// sorted by name, as `(file name, bytes)`.

@@ -1,0 +1,64 @@
+//! Power-One frames: scan (checksum-verified) + `Repr::parse` of a realistic
+//! serial stream with noise, against summing the same bytes.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rewire_conformance::streams::powerone_stream;
+use rewire_powerone::{Repr, Scan, scan, scan_idle};
+
+/// Scans the stream as a transport does at its end (`scan`, then
+/// `scan_idle` for what is left) and parses each frame's fields.
+fn decode(mut rest: &[u8]) -> usize {
+    let mut n = 0;
+    loop {
+        let found = match scan(rest) {
+            found @ Scan::Found { .. } => found,
+            Scan::Partial { .. } => scan_idle(rest),
+        };
+        let Scan::Found {
+            skipped,
+            len,
+            message,
+        } = found
+        else {
+            return n;
+        };
+        if let Ok(repr) = Repr::parse(&message) {
+            black_box(repr);
+            n += 1;
+        }
+        rest = &rest[skipped + len..];
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let stream = powerone_stream(1 << 20, 0x9600);
+    let count = decode(&stream);
+    assert!(count > 10_000, "the stream holds frames");
+    let mut group = c.benchmark_group("powerone_frames");
+    group.throughput(Throughput::ElementsAndBytes {
+        elements: count as u64,
+        bytes: stream.len() as u64,
+    });
+    group.bench_function("scan_parse", |b| b.iter(|| decode(black_box(&stream))));
+    group.bench_function("reference_sum_bytes", |b| {
+        b.iter(|| {
+            black_box(&stream)
+                .iter()
+                .fold(0u8, |sum, &b| sum.wrapping_add(b))
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
