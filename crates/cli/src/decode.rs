@@ -300,6 +300,8 @@ pub enum StreamItem<'a> {
     Framed(framing::Event),
     /// Bytes of the stream were never captured; the framer restarted after them.
     Gap {
+        /// Stream offset (counting the bytes delivered so far) where the hole is.
+        offset: u64,
         /// How many bytes are missing.
         missing_bytes: u64,
     },
@@ -379,6 +381,7 @@ impl<F: Framing, M: FnMut() -> Framer<F>> Streams<F, M> {
                     out(
                         &state.meta,
                         StreamItem::Gap {
+                            offset: state.framer.stream_offset(),
                             missing_bytes: gap.missing_bytes,
                         },
                     )?;
@@ -393,6 +396,7 @@ impl<F: Framing, M: FnMut() -> Framer<F>> Streams<F, M> {
                     out(
                         &meta,
                         StreamItem::Gap {
+                            offset: 0,
                             missing_bytes: gap.missing_bytes,
                         },
                     )?;

@@ -26,8 +26,6 @@ pub const DEFAULT_PORT: u16 = 4001;
 pub struct Decoder {
     codes: Codes,
     histories: HashMap<StreamId, History>,
-    /// Where each stream's framed bytes end, for placing gaps.
-    ends: HashMap<StreamId, u64>,
 }
 
 fn context(meta: &Meta) -> Context {
@@ -68,19 +66,15 @@ impl Decoder {
     pub fn records(&mut self, meta: &Meta, item: StreamItem<'_>) -> Vec<Record> {
         let context = context(meta);
         match item {
-            StreamItem::Framed(event) => {
-                let end = match &event {
-                    rewire_transport::framing::Event::Message(m) => m.offset + m.bytes.len() as u64,
-                    rewire_transport::framing::Event::Skipped(s) => s.offset + s.len,
-                };
-                self.ends.insert(meta.stream, end);
-                self.histories
-                    .entry(meta.stream)
-                    .or_default()
-                    .records(event, &context, self.codes)
-            }
-            StreamItem::Gap { missing_bytes } => {
-                let offset = self.ends.get(&meta.stream).copied().unwrap_or(0);
+            StreamItem::Framed(event) => self
+                .histories
+                .entry(meta.stream)
+                .or_default()
+                .records(event, &context, self.codes),
+            StreamItem::Gap {
+                offset,
+                missing_bytes,
+            } => {
                 vec![Record::Error(ErrorRecord {
                     context,
                     offset,

@@ -189,8 +189,12 @@ impl fmt::Display for SkipReason {
     }
 }
 
+/// How many leading bytes of a skipped run [`Skipped::head`] keeps: enough
+/// to show what was there, bounded however long the run.
+pub const SKIPPED_HEAD_LEN: usize = 32;
+
 /// A run of skipped bytes; adjacent runs with the same reason are merged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
     /// Stream offset of the first skipped byte.
     pub offset: u64,
@@ -198,6 +202,9 @@ pub struct Skipped {
     pub len: u64,
     /// Why they were skipped.
     pub reason: SkipReason,
+    /// The run's first bytes, at most [`SKIPPED_HEAD_LEN`] of them (all of
+    /// them when `len` is no larger), for showing what was skipped.
+    pub head: Vec<u8>,
 }
 
 /// What a [`Framer`] hands out, in stream order.
@@ -579,18 +586,30 @@ impl<F: Framing> Framer<F> {
             return;
         }
         let len = n as u64;
+        let bytes = self
+            .buf
+            .get(self.start..self.start.saturating_add(n))
+            .unwrap_or_default();
+        let keep = |head: &mut Vec<u8>| {
+            let room = SKIPPED_HEAD_LEN.saturating_sub(head.len());
+            head.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        };
         match &mut self.run {
             Some(run)
                 if run.reason == reason && run.offset.saturating_add(run.len) == self.offset =>
             {
                 run.len = run.len.saturating_add(len);
+                keep(&mut run.head);
             }
             _ => {
+                let mut head = Vec::with_capacity(n.min(SKIPPED_HEAD_LEN));
+                keep(&mut head);
                 self.flush_run();
                 self.run = Some(Skipped {
                     offset: self.offset,
                     len,
                     reason,
+                    head,
                 });
             }
         }

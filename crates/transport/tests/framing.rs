@@ -105,7 +105,7 @@ fn skipped(events: &[Event]) -> Vec<Skipped> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Skipped(s) => Some(*s),
+            Event::Skipped(s) => Some(s.clone()),
             Event::Message(_) => None,
         })
         .collect()
@@ -150,24 +150,28 @@ fn powerone_frames_and_garbage_with_offsets() {
             Skipped {
                 offset: 0,
                 len: 2,
-                reason: SkipReason::Garbage
+                reason: SkipReason::Garbage,
+                head: stream[0..2].to_vec(),
             },
             Skipped {
                 offset: 15,
                 len: 3,
-                reason: SkipReason::Garbage
+                reason: SkipReason::Garbage,
+                head: stream[15..18].to_vec(),
             },
             Skipped {
                 offset: 34,
                 len: 1,
-                reason: SkipReason::Garbage
+                reason: SkipReason::Garbage,
+                head: stream[34..35].to_vec(),
             },
             // The trailing bytes: `01` is garbage, `FF 03` ends the stream
             // as noise that the idle scan at the end passes over.
             Skipped {
                 offset: 48,
                 len: 3,
-                reason: SkipReason::Garbage
+                reason: SkipReason::Garbage,
+                head: stream[48..51].to_vec(),
             },
         ]
     );
@@ -212,6 +216,7 @@ fn upsilon_padding_is_consumed_silently_and_noise_is_reported() {
                 offset: noise_at,
                 len: 5,
                 reason: SkipReason::Garbage,
+                head: b"noise".to_vec(),
             }],
             "cuts {cuts:?}"
         );
@@ -263,7 +268,8 @@ fn upsilon_records_without_terminators_and_the_unterminated_last_one() {
         [Skipped {
             offset: (2 + Q1.len() + 1) as u64,
             len: 5,
-            reason: SkipReason::Garbage
+            reason: SkipReason::Garbage,
+            head: b"noise".to_vec(),
         }]
     );
     assert_eq!(framer.garbage_bytes(), 5);
@@ -297,7 +303,8 @@ fn powerone_idle_passes_over_a_false_start() {
         Some(Event::Skipped(Skipped {
             offset: 0,
             len: 1,
-            reason: SkipReason::Garbage
+            reason: SkipReason::Garbage,
+            head: vec![0xFF],
         }))
     );
     assert_eq!(
@@ -321,7 +328,8 @@ fn finish_reports_a_truncated_tail_and_the_framer_continues() {
         Some(Event::Skipped(Skipped {
             offset: 0,
             len: 5,
-            reason: SkipReason::Truncated
+            reason: SkipReason::Truncated,
+            head: PO_REPLY[..5].to_vec(),
         }))
     );
     assert_eq!(framer.next(), None);
@@ -405,7 +413,8 @@ fn the_cap_discards_an_oversize_message_to_the_next_sync_byte() {
         Some(Event::Skipped(Skipped {
             offset: 0,
             len: 41,
-            reason: SkipReason::Oversize
+            reason: SkipReason::Oversize,
+            head: stream[..rewire_transport::framing::SKIPPED_HEAD_LEN].to_vec(),
         }))
     );
     assert_eq!(

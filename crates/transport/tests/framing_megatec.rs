@@ -5,7 +5,9 @@
 use std::num::NonZeroUsize;
 
 use proptest::prelude::*;
-use rewire_transport::framing::{Event, Framer, Megatec, Message, SkipReason, Skipped};
+use rewire_transport::framing::{
+    Event, Framer, Megatec, Message, SKIPPED_HEAD_LEN, SkipReason, Skipped,
+};
 
 /// A Q1 status line (46 bytes), as a Megatec UPS sends it before its CR.
 const Q1: &[u8] = b"(230.0 230.0 230.0 012 50.0 27.2 25.1 00001000";
@@ -48,7 +50,7 @@ fn skipped(events: &[Event]) -> Vec<Skipped> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Skipped(s) => Some(*s),
+            Event::Skipped(s) => Some(s.clone()),
             Event::Message(_) => None,
         })
         .collect()
@@ -145,7 +147,8 @@ fn a_line_at_the_bound_is_kept_and_one_byte_more_is_dropped_with_its_cr() {
         vec![Skipped {
             offset: 17,
             len: 18,
-            reason: SkipReason::Garbage
+            reason: SkipReason::Garbage,
+            head: stream[17..35].to_vec(),
         }]
     );
 }
@@ -162,7 +165,8 @@ fn the_tail_of_an_overlong_line_is_never_a_reply_however_it_is_split() {
         vec![Skipped {
             offset: 0,
             len: 201,
-            reason: SkipReason::Garbage
+            reason: SkipReason::Garbage,
+            head: stream[..SKIPPED_HEAD_LEN].to_vec(),
         }]
     );
     for cut in [129, 150, 199, 200, 201] {
@@ -193,7 +197,8 @@ fn a_silence_ends_an_overlong_line() {
         vec![Skipped {
             offset: 0,
             len: 300,
-            reason: SkipReason::Garbage
+            reason: SkipReason::Garbage,
+            head: long(300)[..SKIPPED_HEAD_LEN].to_vec(),
         }]
     );
 
@@ -225,7 +230,8 @@ fn the_end_of_stream_reports_an_unterminated_line_and_ends_a_discard() {
         vec![Skipped {
             offset: 22,
             len: 13,
-            reason: SkipReason::Truncated
+            reason: SkipReason::Truncated,
+            head: b"#unterminated".to_vec(),
         }]
     );
 

@@ -182,7 +182,7 @@ pub fn status_event(event: Event, ts: SystemTime) -> Record {
             s.offset,
             s.len,
             s.reason.to_string(),
-            &[],
+            &s.head,
         )))
         .at(ts),
     }

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use rewire_cli::decode::{DecodeArgs, Meta, StreamItem, Streams, open_input};
 use rewire_cli::output::Sink;
-use rewire_transport::capture::{self, StreamId};
+use rewire_transport::capture;
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{Frame, Function};
 
@@ -67,8 +67,6 @@ pub struct Decoder {
     format: capture::InputFormat,
     /// Unanswered query bodies per connection, oldest first.
     queries: HashMap<Connection, VecDeque<Vec<u8>>>,
-    /// Where each stream's framed bytes end, for placing gaps.
-    offsets: HashMap<StreamId, u64>,
 }
 
 impl Decoder {
@@ -78,7 +76,6 @@ impl Decoder {
         Self {
             format,
             queries: HashMap::new(),
-            offsets: HashMap::new(),
         }
     }
 
@@ -87,8 +84,6 @@ impl Decoder {
         let dir = direction(meta);
         match item {
             StreamItem::Framed(Event::Message(m)) => {
-                self.offsets
-                    .insert(meta.stream, m.offset + m.bytes.len() as u64);
                 let conn = connection(meta, self.format);
                 let function = Frame::new_lenient(&m.bytes[..]).ok().map(|f| f.function());
                 let query = match (dir, function) {
@@ -116,22 +111,24 @@ impl Decoder {
                     origin(meta),
                 )))
             }
-            StreamItem::Framed(Event::Skipped(s)) => {
-                self.offsets.insert(meta.stream, s.offset + s.len);
-                Some(Record::Error(ErrorRecord {
-                    origin: origin(meta),
-                    direction: dir,
-                    offset: s.offset,
-                    len: s.len,
-                    reason: s.reason.to_string(),
-                }))
-            }
-            StreamItem::Gap { missing_bytes } => Some(Record::Error(ErrorRecord {
+            StreamItem::Framed(Event::Skipped(s)) => Some(Record::Error(ErrorRecord {
                 origin: origin(meta),
                 direction: dir,
-                offset: self.offsets.get(&meta.stream).copied().unwrap_or(0),
+                offset: s.offset,
+                len: s.len,
+                reason: s.reason.to_string(),
+                raw: hex::encode(&s.head),
+            })),
+            StreamItem::Gap {
+                offset,
+                missing_bytes,
+            } => Some(Record::Error(ErrorRecord {
+                origin: origin(meta),
+                direction: dir,
+                offset,
                 len: missing_bytes,
                 reason: "gap".into(),
+                raw: String::new(),
             })),
             // The framer reports the discarded run again as a Skipped event.
             StreamItem::Overflow(_) => None,

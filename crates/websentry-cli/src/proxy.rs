@@ -377,6 +377,7 @@ impl Tap {
                         offset: skipped.offset,
                         len: skipped.len,
                         reason: skipped.reason.to_string(),
+                        raw: hex::encode(&skipped.head),
                     };
                     store
                         .counters

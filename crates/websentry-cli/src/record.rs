@@ -115,8 +115,10 @@ pub struct ErrorRecord {
     pub offset: u64,
     /// Number of bytes.
     pub len: u64,
-    /// `garbage`, `oversize` or `truncated`.
+    /// `garbage`, `oversize`, `truncated` or `gap`.
     pub reason: String,
+    /// The first bad bytes as hex (at most 32; empty for a gap).
+    pub raw: String,
 }
 
 /// Returns the record name of a function: `init`, `query`, `set`, or `0xNN`.
@@ -371,7 +373,16 @@ impl fmt::Display for ErrorRecord {
             self.len,
             self.offset,
             self.reason
-        )
+        )?;
+        if !self.raw.is_empty() {
+            let more = if self.len > self.raw.len() as u64 / 2 {
+                " …"
+            } else {
+                ""
+            };
+            write!(f, " [{}{more}]", self.raw)?;
+        }
+        Ok(())
     }
 }
 
