@@ -599,7 +599,9 @@ pub fn capture_hexdump(data: &[u8]) {
 
 /// `capture_pcap`: [`PacketCaptureReader`] (pcap and pcapng, link layers,
 /// IP, TCP reassembly, UDP) over an in-memory capture, with small
-/// connection and reordering bounds so eviction and gaps are reached.
+/// connection and reordering bounds so eviction and gaps are reached; then
+/// `data` sent as one TCP stream (segmented, some segments swapped or sent
+/// twice, as [`tcp_capture`] builds it) must reassemble to exactly `data`.
 pub fn capture_pcap(data: &[u8]) {
     let mut options = CaptureOptions::default();
     options.max_connections = 4;
@@ -608,10 +610,163 @@ pub fn capture_pcap(data: &[u8]) {
         let _ = reader.format();
         drain_capture(reader);
     }
+
+    let capture = tcp_capture(data);
+    let reader = PacketCaptureReader::new(Cursor::new(&capture), CaptureOptions::default())
+        .expect("a built capture opens");
+    let mut stream = Vec::new();
+    let mut ends = 0;
+    for event in reader {
+        match event.expect("a built capture reads") {
+            CaptureEvent::Chunk(chunk) => {
+                assert_eq!(
+                    chunk.direction,
+                    Some(rewire_transport::capture::Direction::ClientToServer)
+                );
+                stream.extend_from_slice(&chunk.bytes);
+            }
+            CaptureEvent::Gap(gap) => panic!("gap in a complete stream: {gap:?}"),
+            CaptureEvent::End(_) => ends += 1,
+        }
+    }
+    assert_eq!(stream, data, "TCP reassembly");
+    assert!(ends >= 1, "the stream never ended");
+}
+
+/// Builds a classic pcap (Ethernet, IPv4) of one TCP connection that carries
+/// `data` from client to server: handshake, `data` cut as [`pieces`] cuts
+/// it, the segment after one whose first byte is odd sent before it, a
+/// segment whose first byte has bit 1 set sent twice, then FIN from both
+/// sides.
+pub fn tcp_capture(data: &[u8]) -> Vec<u8> {
+    use etherparse::{PacketBuilder, TcpHeader};
+
+    const CLIENT: [u8; 4] = [10, 0, 0, 1];
+    const SERVER: [u8; 4] = [10, 0, 0, 2];
+    let client_isn: u32 = 0xFFFF_FF00; // wraps inside longer streams
+    let server_isn: u32 = 1000;
+    let mut packets: Vec<Vec<u8>> = Vec::new();
+    let mut packet = |from_client: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]| {
+        let (sport, dport, src, dst) = if from_client {
+            (40000, 2570, CLIENT, SERVER)
+        } else {
+            (2570, 40000, SERVER, CLIENT)
+        };
+        let mut tcp = TcpHeader::new(sport, dport, seq, 65535);
+        tcp.syn = flags.contains('S');
+        tcp.fin = flags.contains('F');
+        tcp.psh = !payload.is_empty();
+        tcp.ack = flags.contains('A');
+        tcp.acknowledgment_number = ack;
+        let mut bytes = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .tcp_header(tcp)
+            .write(&mut bytes, payload)
+            .expect("a small packet builds");
+        packets.push(bytes);
+    };
+    let data_seq = client_isn.wrapping_add(1);
+    packet(true, client_isn, 0, "S", &[]);
+    packet(false, server_isn, data_seq, "SA", &[]);
+    packet(true, data_seq, server_isn + 1, "A", &[]);
+
+    let mut segments = Vec::new();
+    let mut offset = 0u32;
+    for piece in pieces(data) {
+        segments.push((offset, piece));
+        offset = offset.wrapping_add(piece.len() as u32);
+    }
+    let mut i = 0;
+    while i < segments.len() {
+        let swap = segments[i].1[0] & 1 == 1 && i + 1 < segments.len();
+        let order: &[usize] = if swap { &[i + 1, i] } else { &[i] };
+        for &j in order {
+            let (at, piece) = segments[j];
+            let times = if piece[0] & 2 == 2 { 2 } else { 1 };
+            for _ in 0..times {
+                packet(true, data_seq.wrapping_add(at), server_isn + 1, "A", piece);
+            }
+        }
+        i += order.len();
+    }
+    let fin_seq = data_seq.wrapping_add(offset);
+    packet(true, fin_seq, server_isn + 1, "FA", &[]);
+    packet(false, server_isn + 1, fin_seq.wrapping_add(1), "FA", &[]);
+    packet(true, fin_seq.wrapping_add(1), server_isn + 2, "A", &[]);
+
+    let mut pcap = Vec::new();
+    pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    pcap.extend_from_slice(&2u16.to_le_bytes());
+    pcap.extend_from_slice(&4u16.to_le_bytes());
+    pcap.extend_from_slice(&[0; 8]); // time zone, accuracy
+    pcap.extend_from_slice(&65535u32.to_le_bytes());
+    pcap.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
+    for (n, bytes) in packets.iter().enumerate() {
+        let len = bytes.len() as u32;
+        pcap.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        pcap.extend_from_slice(&(n as u32).to_le_bytes()); // microseconds
+        pcap.extend_from_slice(&len.to_le_bytes());
+        pcap.extend_from_slice(&len.to_le_bytes());
+        pcap.extend_from_slice(bytes);
+    }
+    pcap
 }
 
 /// `capture_rawlog`: [`RawLogReader`] and its events over an arbitrary
-/// WebSentry JSON raw log.
+/// WebSentry JSON raw log; then a session built from `data` (frames cut as
+/// [`pieces`] cuts it, directions, numbers, start time and duration taken
+/// from the bytes) must read back equal after
+/// [`rewire_transport::capture::write_raw_log_session`].
 pub fn capture_rawlog(data: &[u8]) {
+    use rewire_transport::capture::{
+        Direction, RawLogFrame, RawLogSession, RawLogTime, write_raw_log_session,
+    };
+
     drain_capture(RawLogReader::new(data).events());
+
+    let word = |at: usize| -> u64 {
+        let mut b = [0u8; 8];
+        for (k, slot) in b.iter_mut().enumerate() {
+            *slot = data.get(at + k).copied().unwrap_or(0);
+        }
+        u64::from_le_bytes(b)
+    };
+    let frames: Vec<RawLogFrame> = pieces(data)
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| RawLogFrame {
+            n: (i + 1) as u8,
+            direction: if piece[0] & 1 == 0 {
+                Direction::ClientToServer
+            } else {
+                Direction::ServerToClient
+            },
+            data: piece.to_vec(),
+        })
+        .collect();
+    let session = RawLogSession {
+        start: RawLogTime {
+            // Years 1970..=9999, any nanosecond, offsets within ±18 h.
+            unix_seconds: (word(0) % 253_402_300_800) as i64,
+            nanos: (word(8) % 1_000_000_000) as u32,
+            utc_offset_minutes: (word(16) % 2161) as i16 - 1080,
+        },
+        dur_sec: f64::from_bits(word(24)),
+        frames,
+    };
+    let mut text = Vec::new();
+    match write_raw_log_session(&mut text, &session) {
+        Ok(()) => {
+            let mut sessions = RawLogReader::new(text.as_slice());
+            let back = sessions
+                .next()
+                .expect("one session")
+                .unwrap_or_else(|e| panic!("a written session reads back: {e}"));
+            assert_eq!(back, session, "raw log round trip");
+            assert!(sessions.next().is_none());
+        }
+        // Only a duration that JSON cannot hold may fail.
+        Err(_) => assert!(!session.dur_sec.is_finite()),
+    }
 }
