@@ -1,4 +1,4 @@
-//! The transport framers (Power-One, WebSentry, UPSilon), split-invariance and the buffer cap.
+//! The transport framers (Power-One, WebSentry, UPSilon, Megatec), split-invariance and the buffer cap.
 //! The body is `rewire_conformance::harness::transport_framing`, which the stable corpus
 //! replay runs too.
 #![no_main]

@@ -19,7 +19,9 @@ use std::num::NonZeroUsize;
 use rewire_transport::capture::{
     CaptureEvent, CaptureOptions, HexDumpReader, InputFormat, PacketCaptureReader, RawLogReader,
 };
-use rewire_transport::framing::{Event, Framer, Framing, Message, PowerOne, Upsilon, WebSentry};
+use rewire_transport::framing::{
+    Event, Framer, Framing, Megatec, Message, PowerOne, Upsilon, WebSentry,
+};
 
 /// A fuzz target: its name (the `fuzz/Cargo.toml` bin and the
 /// `fuzz/corpus/` folder) and the function its body calls.
@@ -498,14 +500,15 @@ fn check_framing<F: Framing + Clone>(framing: F, data: &[u8]) {
     );
 }
 
-/// `transport_framing`: the three framers of `rewire_transport::framing`
-/// over the same bytes, fed whole and in pieces (the same messages either
-/// way), then with a 48-byte cap; the Power-One framer also idles between
-/// pieces.
+/// `transport_framing`: the four framers of `rewire_transport::framing`
+/// (Power-One, WebSentry, UPSilon records, Megatec reply lines) over the
+/// same bytes, fed whole and in pieces (the same messages either way), then
+/// with a 48-byte cap; the Power-One framer also idles between pieces.
 pub fn transport_framing(data: &[u8]) {
     check_framing(PowerOne, data);
     check_framing(WebSentry, data);
     check_framing(Upsilon::default(), data);
+    check_framing(Megatec::default(), data);
 
     let mut framer = Framer::new(PowerOne);
     for chunk in pieces(data) {

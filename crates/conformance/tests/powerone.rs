@@ -335,7 +335,8 @@ fn password_check_round_trips() {
 
 /// Replays the committed seed corpus of the `powerone_frame` fuzz target.
 /// Files named `valid_*` hold exactly one frame, `invalid_*` none at their
-/// start, `stream_*` any bytes; the scanner must digest every one.
+/// start, `stream_*` frames among other bytes, `fuzz-*` (inputs the fuzzer
+/// found) any bytes; the scanner must digest every one.
 #[test]
 fn corpus_powerone_frame_replays() {
     let corpus = rewire_conformance::corpus("powerone_frame");
@@ -349,7 +350,10 @@ fn corpus_powerone_frame_replays() {
         } else if name.starts_with("invalid_") {
             assert!(parsed.is_err(), "{name} parsed");
         } else {
-            assert!(name.starts_with("stream_"), "unexpected corpus name {name}");
+            assert!(
+                name.starts_with("stream_") || name.starts_with("fuzz-"),
+                "unexpected corpus name {name}"
+            );
         }
         let (found, garbage) = feed(bytes, &[bytes.len() / 3, bytes.len() / 2], true);
         let found_bytes: usize = found.iter().map(|(_, f)| f.len()).sum();
