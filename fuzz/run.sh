@@ -110,9 +110,10 @@ printf '%-18s %8s %12s %9s %8s %6s %8s  %s\n' \
 for target in "${targets[@]}"; do
     log="$out/logs/$target.log"
     read -r status took <"$out/logs/$target.status"
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+    # A target that crashed at once prints no statistics: default them.
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1 || true)
+    cov=$( (grep -oE 'cov: [0-9]+' "$log" || true) | tail -1 | cut -d' ' -f2)
     corp=$(find "$out/corpus/$target" "corpus/$target" -type f | wc -l)
     found=$(find "$out/artifacts/$target" -type f | wc -l)
     execs=${execs:-0}
