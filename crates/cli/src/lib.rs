@@ -12,7 +12,7 @@ pub mod input;
 pub mod metrics;
 pub mod output;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::CommandFactory;
@@ -92,6 +92,40 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Asks `tool: ACTION? [y/N]` on the terminal before a command that changes
+/// a device, unless `yes` (the `--yes` flag) already said so.
+///
+/// # Errors
+/// Refuses with exit status 2 when stdin is not a terminal to ask on (a
+/// script must say `--yes`), and when the answer is anything but yes.
+pub fn confirm(tool: &str, action: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Exit::new(
+            exit::USAGE,
+            format!("refusing to {action} without --yes (stdin is not a terminal to confirm on)"),
+        )
+        .into());
+    }
+    eprint!("{tool}: {action}? [y/N] ");
+    io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if is_yes(&answer) {
+        Ok(())
+    } else {
+        Err(Exit::new(exit::USAGE, "cancelled; nothing was sent").into())
+    }
+}
+
+/// Returns whether a prompt answer means yes (`y` or `yes`, any case).
+pub fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
 /// Writes shell completions for the tool `C` to stdout.
 ///
 /// # Errors
@@ -121,4 +155,24 @@ pub fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_y_and_yes_confirm() {
+        for yes in ["y", "Y", "yes", "YES\n", " yes \r\n"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["", "\n", "n", "no", "yep", "ye", "y y"] {
+            assert!(!is_yes(no), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn yes_flag_skips_the_prompt() {
+        assert!(confirm("tool", "do it", true).is_ok());
+    }
 }

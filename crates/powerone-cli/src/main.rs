@@ -4,7 +4,7 @@
 //! This file only parses arguments and turns them into library calls; see
 //! the `rewire_powerone_cli` library for the logic.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -320,8 +320,8 @@ fn live(args: &LinkArgs, action: &Action, yes: bool) -> anyhow::Result<ExitCode>
     let spec = link_spec(args.serial.as_deref(), args.baud, args.tcp.as_deref())?;
     // Check the request builds before asking anything.
     action.request(args.addr)?;
-    if action.changes_pcu() && !yes {
-        confirm(&action.describe(args.addr))?;
+    if action.changes_pcu() {
+        rewire_cli::confirm("powerone", &action.describe(args.addr), yes)?;
     }
     let link = open_link(&spec, args.timeout.max(Duration::from_secs(1))).map_err(link_exit)?;
     let mut master = Master::new(
@@ -376,32 +376,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// Asks on the terminal; refuses (exit 2) when stdin is not a terminal.
-fn confirm(what: &str) -> anyhow::Result<()> {
-    let stdin = io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Exit::new(
-            exit::USAGE,
-            format!("refusing to {what} without --yes (stdin is not a terminal to confirm on)"),
-        )
-        .into());
-    }
-    eprint!("powerone: {what}? [y/N] ");
-    io::stderr().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    if confirmed(&answer) {
-        Ok(())
-    } else {
-        Err(Exit::new(exit::USAGE, "cancelled").into())
-    }
-}
-
-/// Returns whether a prompt answer means yes.
-fn confirmed(answer: &str) -> bool {
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 fn listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
@@ -630,7 +604,7 @@ mod tests {
     }
 
     #[test]
-    fn links_policy_and_confirmation() {
+    fn links_and_policy() {
         assert_eq!(
             link_spec(Some("/dev/ttyS0"), 9600, None).unwrap(),
             LinkSpec::Serial {
@@ -648,7 +622,6 @@ mod tests {
         assert!(link_spec(Some("a"), 9600, Some("b")).is_err());
         let p = policy(Duration::from_millis(300), 2);
         assert_eq!((p.timeout, p.attempts), (Duration::from_millis(300), 3));
-        assert!(confirmed("y\n") && confirmed(" YES ") && !confirmed("") && !confirmed("no"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! 2000, monitor it live, publish it (NDJSON, webhook, Prometheus, NUT), talk
 //! to the UPS directly, and simulate every party.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -470,22 +470,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn confirm(cmd: &Command, device: &str, yes: bool) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    let what = describe(cmd);
-    if !io::stdin().is_terminal() {
-        bail!("refusing to {what} on {device} without --yes (stdin is not a terminal)");
-    }
-    eprint!("upsilon: {what} on {device} (sends {cmd})? [y/N] ");
-    io::stderr().flush()?;
-    let mut answer = String::new();
-    io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
-        Ok(())
-    } else {
-        Err(Exit::new(exit::NEGATIVE, "cancelled; nothing was sent").into())
-    }
+    let action = format!("{} on {device} (sends {cmd})", describe(cmd));
+    rewire_cli::confirm("upsilon", &action, yes)
 }
 
 fn run_ups(a: &UpsArgs, stop: &Arc<AtomicBool>) -> Result<ExitCode> {
