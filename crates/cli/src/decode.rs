@@ -8,12 +8,12 @@
 //! messages, skipped garbage, gaps and oversize input with the stream's
 //! timestamp, direction and endpoints.
 
-use std::collections::HashMap;
 use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use foldhash::HashMap;
 use rewire_transport::capture::{
     self, CaptureEvent, CaptureOptions, CaptureReader, Direction, Endpoints, HexDumpReader,
     PacketCaptureReader, RawFileReader, RawLogReader, StreamId,
@@ -334,7 +334,7 @@ impl<F: Framing, M: FnMut() -> Framer<F>> Streams<F, M> {
     pub fn new(make: M) -> Self {
         Self {
             make,
-            streams: HashMap::new(),
+            streams: HashMap::default(),
         }
     }
 

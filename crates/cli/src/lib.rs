@@ -8,6 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+/// A `HashMap` with a fast, randomly seeded hasher (foldhash) for the
+/// per-packet flow and stream tables of the decode paths.
+pub use foldhash::HashMap as FastHashMap;
 pub mod input;
 pub mod metrics;
 pub mod output;

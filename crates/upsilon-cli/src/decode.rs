@@ -2,11 +2,11 @@
 //! status stream, UDP 11541 heartbeats, TCP 8652 SMS requests, or a bare
 //! byte stream (raw/hex input: read as status records).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
+use rewire_cli::FastHashMap as HashMap;
 use rewire_cli::decode::{DecodeArgs, open_input};
 use rewire_cli::output::Sink;
 use rewire_transport::capture::{CaptureEvent, StreamId, Transport};
@@ -254,7 +254,7 @@ impl StreamDecoder {
 pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()> {
     let input = open_input(args, &[STATUS_PORT, HEARTBEAT_PORT, SMS_PORT], false)?;
     let ports = Ports::from_args(&args.ports);
-    let mut streams: HashMap<StreamId, Option<StreamDecoder>> = HashMap::new();
+    let mut streams: HashMap<StreamId, Option<StreamDecoder>> = HashMap::default();
     let mut result = Ok(());
     for event in input {
         let event = match event {

@@ -1,9 +1,10 @@
 //! `websentry decode`: captures, raw logs, hex dumps and raw bytes into
 //! [`Record`]s, through the shared decode driver (`rewire_cli::decode`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 
+use rewire_cli::FastHashMap as HashMap;
 use rewire_cli::decode::{DecodeArgs, Meta, StreamItem, Streams, open_input};
 use rewire_cli::output::Sink;
 use rewire_transport::capture;
@@ -75,7 +76,7 @@ impl Decoder {
     pub fn new(format: capture::InputFormat) -> Self {
         Self {
             format,
-            queries: HashMap::new(),
+            queries: HashMap::default(),
         }
     }
 

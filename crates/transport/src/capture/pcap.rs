@@ -1,12 +1,13 @@
 //! pcap and pcapng: packets → link layer → IP → TCP (reassembled) / UDP.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{BufReader, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use foldhash::HashMap;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::PcapNgReader;
 use pcap_file::{Endianness, PcapError};
@@ -198,7 +199,7 @@ impl<R: Read> PacketCaptureReader<R> {
             offset,
             tcp: Reassembler::new(options.clone()),
             options,
-            udp_flows: HashMap::new(),
+            udp_flows: HashMap::default(),
             next_udp: 0,
             queue: VecDeque::new(),
             stats: CaptureStats::default(),

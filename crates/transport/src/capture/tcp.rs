@@ -8,7 +8,9 @@
 //! byte comes out once. When the buffer bound is exceeded, or the
 //! connection ends with a hole still open, the hole is reported as a gap.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use foldhash::HashMap;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
@@ -265,7 +267,7 @@ impl Half {
 impl Reassembler {
     pub(crate) fn new(options: CaptureOptions) -> Self {
         Self {
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             tombstones: VecDeque::new(),
             next_id: 0,
             tick: 0,
