@@ -284,12 +284,12 @@ impl Meta {
 
     /// Returns `ip:port` of the sender, for network captures.
     pub fn src_addr(&self) -> Option<String> {
-        self.endpoints.map(|e| e.src.to_string())
+        self.endpoints.map(|e| crate::json::socket_addr(&e.src))
     }
 
     /// Returns `ip:port` of the receiver, for network captures.
     pub fn dst_addr(&self) -> Option<String> {
-        self.endpoints.map(|e| e.dst.to_string())
+        self.endpoints.map(|e| crate::json::socket_addr(&e.dst))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod decode;
 /// per-packet flow and stream tables of the decode paths.
 pub use foldhash::HashMap as FastHashMap;
 pub mod input;
+pub mod json;
 pub mod metrics;
 pub mod output;
 

@@ -5,6 +5,8 @@ use std::io::{self, BufWriter, Write};
 
 use serde::Serialize;
 
+use crate::json::WriteJson;
+
 /// A record's time (seconds since the Unix epoch) as the readable lines of
 /// every tool print it: `2026-11-21 09:16:06.929586Z`, in UTC so output does
 /// not depend on the machine's zone (tcpdump `-tttt`, with the zone said).
@@ -48,6 +50,8 @@ pub struct Sink<W: Write> {
     format: Format,
     flush_each: bool,
     written: u64,
+    /// Reused buffer for records that write their own JSON.
+    scratch: Vec<u8>,
 }
 
 impl Sink<io::Stdout> {
@@ -65,6 +69,7 @@ impl<W: Write> Sink<W> {
             format,
             flush_each,
             written: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -88,6 +93,28 @@ impl<W: Write> Sink<W> {
             Format::Json => {
                 serde_json::to_writer(&mut self.out, record).map_err(io::Error::from)?;
                 self.out.write_all(b"\n")?;
+            }
+        }
+        self.written += 1;
+        if self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes one record that writes its own JSON ([`WriteJson`], the same
+    /// bytes as [`Sink::emit`] would write, faster).
+    ///
+    /// # Errors
+    /// Returns the I/O error of the underlying writer (a closed pipe among them).
+    pub fn emit_record<R: WriteJson + Display + ?Sized>(&mut self, record: &R) -> io::Result<()> {
+        match self.format {
+            Format::Text => writeln!(self.out, "{record}")?,
+            Format::Json => {
+                self.scratch.clear();
+                record.write_json(&mut self.scratch);
+                self.scratch.push(b'\n');
+                self.out.write_all(&self.scratch)?;
             }
         }
         self.written += 1;

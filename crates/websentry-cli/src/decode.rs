@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
+use std::net::SocketAddr;
 
 use rewire_cli::FastHashMap as HashMap;
 use rewire_cli::decode::{DecodeArgs, Meta, StreamItem, Streams, open_input};
@@ -24,7 +25,7 @@ const MAX_PENDING_QUERIES: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Connection {
     /// Network captures: the two endpoints, in a fixed order.
-    Endpoints(String, String),
+    Endpoints(SocketAddr, SocketAddr),
     /// Raw logs: one session (its two streams are `2n` and `2n + 1`).
     Session(u64),
     /// Hex dumps and raw bytes: one conversation.
@@ -34,7 +35,9 @@ enum Connection {
 fn connection(meta: &Meta, format: capture::InputFormat) -> Connection {
     match (meta.endpoints, format) {
         (Some(e), _) => {
-            let (a, b) = (e.src.to_string(), e.dst.to_string());
+            // Ordered by address, not by their text: either order names the
+            // pair once, and no address is formatted per message.
+            let (a, b) = (e.src, e.dst);
             if a <= b {
                 Connection::Endpoints(a, b)
             } else {
@@ -118,7 +121,7 @@ impl Decoder {
                 offset: s.offset,
                 len: s.len,
                 reason: s.reason.to_string(),
-                raw: hex::encode(&s.head),
+                raw: rewire_cli::json::hex(&s.head),
             })),
             StreamItem::Gap {
                 offset,
@@ -148,7 +151,7 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
     let mut streams = Streams::new(|| Framer::new(WebSentry));
     let mut emit = |meta: &Meta, item: StreamItem<'_>| -> std::io::Result<()> {
         match decoder.record(meta, item) {
-            Some(record) => sink.emit(&record),
+            Some(record) => sink.emit_record(&record),
             None => Ok(()),
         }
     };

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use rewire_cli::json::{self, WriteJson};
 use rewire_websentry::{Frame, Function, Pairs, QueryIds, SetStatuses, Value, Values, registry};
 use serde::Serialize;
 
@@ -148,7 +149,7 @@ fn value_json(value: &Value<'_>) -> serde_json::Value {
 fn value_raw(value: &Value<'_>) -> String {
     let mut buf = [0u8; 260];
     match value.emit(&mut buf) {
-        Ok(n) => buf.get(1..n).map(hex::encode).unwrap_or_default(),
+        Ok(n) => buf.get(1..n).map(json::hex).unwrap_or_default(),
         Err(_) => String::new(),
     }
 }
@@ -237,7 +238,7 @@ pub fn decode_frame(
         crc_ok: false,
         properties: Vec::new(),
         body_error: None,
-        raw: hex::encode(bytes),
+        raw: json::hex(bytes),
     };
     let frame = match Frame::new_lenient(bytes) {
         Ok(frame) => frame,
@@ -308,6 +309,119 @@ pub fn decode_frame(
     }
     record.body_error = error;
     record
+}
+
+fn direction_json(out: &mut Vec<u8>, direction: Option<Direction>) {
+    match direction {
+        Some(d) => {
+            out.push(b'"');
+            out.extend_from_slice(d.as_str().as_bytes());
+            out.push(b'"');
+        }
+        None => json::null(out),
+    }
+}
+
+impl Origin {
+    /// Appends `"ts":…,"src_addr":…,"dst_addr":…` (the flattened fields).
+    fn write_json_fields(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\"ts\":");
+        json::opt_f64(out, self.ts);
+        out.extend_from_slice(b",\"src_addr\":");
+        json::opt_str(out, self.src_addr.as_deref());
+        out.extend_from_slice(b",\"dst_addr\":");
+        json::opt_str(out, self.dst_addr.as_deref());
+    }
+}
+
+impl WriteJson for PropertyRecord {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"id\":");
+        json::u64(out, u64::from(self.id));
+        out.extend_from_slice(b",\"name\":");
+        json::opt_str(out, self.name);
+        out.extend_from_slice(b",\"type\":");
+        match self.type_code {
+            Some(t) => json::u64(out, u64::from(t)),
+            None => json::null(out),
+        }
+        out.extend_from_slice(b",\"value\":");
+        match &self.value {
+            serde_json::Value::Null => json::null(out),
+            serde_json::Value::String(s) => json::str(out, s),
+            other => json::any(out, other),
+        }
+        out.extend_from_slice(b",\"text\":");
+        json::str(out, &self.text);
+        out.extend_from_slice(b",\"unit\":");
+        json::opt_str(out, self.unit);
+        out.extend_from_slice(b",\"raw\":");
+        json::str(out, &self.raw);
+        out.push(b'}');
+    }
+}
+
+impl FrameRecord {
+    /// Appends the fields after `kind`.
+    fn write_json_fields(&self, out: &mut Vec<u8>) {
+        self.origin.write_json_fields(out);
+        out.extend_from_slice(b",\"direction\":");
+        direction_json(out, self.direction);
+        out.extend_from_slice(b",\"function\":");
+        json::str(out, &self.function);
+        out.extend_from_slice(b",\"function_code\":");
+        json::u64(out, u64::from(self.function_code));
+        out.extend_from_slice(b",\"length\":");
+        json::u64(out, u64::from(self.length));
+        out.extend_from_slice(b",\"crc_ok\":");
+        json::bool(out, self.crc_ok);
+        out.extend_from_slice(b",\"properties\":[");
+        for (i, p) in self.properties.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            p.write_json(out);
+        }
+        out.extend_from_slice(b"],\"body_error\":");
+        json::opt_str(out, self.body_error.as_deref());
+        out.extend_from_slice(b",\"raw\":");
+        json::str(out, &self.raw);
+    }
+}
+
+impl ErrorRecord {
+    /// Appends the fields after `kind`.
+    fn write_json_fields(&self, out: &mut Vec<u8>) {
+        self.origin.write_json_fields(out);
+        out.extend_from_slice(b",\"direction\":");
+        direction_json(out, self.direction);
+        out.extend_from_slice(b",\"offset\":");
+        json::u64(out, self.offset);
+        out.extend_from_slice(b",\"len\":");
+        json::u64(out, self.len);
+        out.extend_from_slice(b",\"reason\":");
+        json::str(out, &self.reason);
+        out.extend_from_slice(b",\"raw\":");
+        json::str(out, &self.raw);
+    }
+}
+
+/// The same bytes as `serde_json::to_writer` on the derived `Serialize`
+/// (the tests compare them), without serde's per-field machinery.
+impl WriteJson for Record {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Frame(r) => {
+                out.extend_from_slice(b"{\"kind\":\"frame\",");
+                r.write_json_fields(out);
+            }
+            Self::Error(r) => {
+                out.extend_from_slice(b"{\"kind\":\"error\",");
+                r.write_json_fields(out);
+            }
+        }
+        out.push(b'}');
+    }
 }
 
 fn write_origin(f: &mut fmt::Formatter<'_>, origin: &Origin) -> fmt::Result {
@@ -475,6 +589,77 @@ mod tests {
         let r = decode_frame(&odd, Some(Direction::Server), None, Origin::default());
         assert_eq!(r.function, "0x08");
         assert!(r.to_string().contains("body=010203"), "{r}");
+    }
+
+    fn assert_json_same(record: &Record) {
+        let mut ours = Vec::new();
+        record.write_json(&mut ours);
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            serde_json::to_string(record).unwrap()
+        );
+    }
+
+    #[test]
+    fn hand_written_json_matches_serde() {
+        let origin = Origin {
+            ts: Some(1_795_252_570.985_586),
+            src_addr: Some("127.0.0.1:45930".into()),
+            dst_addr: Some("[::1]:1030".into()),
+        };
+        let q = frame(Function::Query, &[0x06, 0x00, 0x0f, 0x06, 0x01, 0x0f]);
+        let resp = frame(
+            Function::Query,
+            &[0x06, 0x00, 0x06, 0x02, 0x16, 0x06, 0x01, 0x06, 0x02, 0xb9],
+        );
+        let version = frame(
+            Function::Query,
+            &[
+                0x01, 0x01, 0x07, 0x07, b'5', b'"', b'\\', 1, b'x', 0xc3, 0xa9,
+            ],
+        );
+        let records = [
+            decode_frame(&INIT, Some(Direction::Client), None, origin.clone()),
+            decode_frame(&q, Some(Direction::Server), None, Origin::default()),
+            decode_frame(
+                &resp,
+                Some(Direction::Client),
+                Some(&q[8..]),
+                origin.clone(),
+            ),
+            decode_frame(&resp, None, None, origin.clone()),
+            decode_frame(&version, Some(Direction::Client), None, origin.clone()),
+            decode_frame(
+                &frame(Function::Set, &[0x25, 0x01, 0x03, 0x00, 0x32]),
+                None,
+                None,
+                origin.clone(),
+            ),
+            decode_frame(
+                &frame(Function::Set, &[0x25, 0x01, 0x07]),
+                Some(Direction::Client),
+                None,
+                origin.clone(),
+            ),
+            decode_frame(
+                &frame(Function::Code08, &[1, 2, 3]),
+                Some(Direction::Server),
+                None,
+                origin.clone(),
+            ),
+            decode_frame(&[0x70, 0x83], None, None, origin.clone()),
+        ];
+        for r in records {
+            assert_json_same(&Record::Frame(r));
+        }
+        assert_json_same(&Record::Error(ErrorRecord {
+            origin,
+            direction: None,
+            offset: 12,
+            len: 40,
+            reason: "garbage".into(),
+            raw: "00ff".into(),
+        }));
     }
 
     #[test]
