@@ -278,7 +278,7 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
                         if let Some(t) = chunk.timestamp {
                             r = r.at(t);
                         }
-                        sink.emit(&r)?;
+                        sink.emit_record(&r)?;
                     }
                     continue;
                 }
@@ -297,14 +297,14 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
                 });
                 if let Some(d) = decoder {
                     for r in d.push(&chunk.bytes, chunk.timestamp) {
-                        sink.emit(&r)?;
+                        sink.emit_record(&r)?;
                     }
                 }
             }
             CaptureEvent::Gap(gap) => {
                 if let Some(Some(d)) = streams.get_mut(&gap.stream) {
                     for r in d.finish(gap.timestamp) {
-                        sink.emit(&r)?;
+                        sink.emit_record(&r)?;
                     }
                     let mut r = d.stamp(
                         Body::Error(ErrorRecord::new(
@@ -318,13 +318,13 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
                     if gap.timestamp.is_none() {
                         r.ts = None;
                     }
-                    sink.emit(&r)?;
+                    sink.emit_record(&r)?;
                 }
             }
             CaptureEvent::End(end) => {
                 if let Some(Some(mut d)) = streams.remove(&end.stream) {
                     for r in d.finish(None) {
-                        sink.emit(&r)?;
+                        sink.emit_record(&r)?;
                     }
                 }
             }
@@ -335,7 +335,7 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
     for (_, d) in rest {
         if let Some(mut d) = d {
             for r in d.finish(None) {
-                sink.emit(&r)?;
+                sink.emit_record(&r)?;
             }
         }
     }

@@ -11,6 +11,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rewire_cli::json::{self, WriteJson};
 use rewire_upsilon::{Decimal, Heartbeat, SmsAlert, Status, StatusBits};
 use serde::Serialize;
 
@@ -172,7 +173,13 @@ impl StatusRecord {
 /// Converts an exact decimal to the nearest `f64` (its shortest form prints
 /// back as the wire text, `238.7` stays `238.7`).
 pub fn decimal(d: Decimal) -> f64 {
-    d.to_string().parse().unwrap_or(f64::NAN)
+    // raw and 10^scale are exact doubles, and IEEE division rounds the exact
+    // quotient correctly: the same double as parsing the decimal text.
+    const POW10: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
+    match POW10.get(usize::from(d.scale())) {
+        Some(div) => f64::from(d.raw()) / div,
+        None => d.to_string().parse().unwrap_or(f64::NAN),
+    }
 }
 
 /// A decoded UDP 11541 heartbeat.
@@ -257,7 +264,7 @@ impl ErrorRecord {
             offset,
             len,
             reason: reason.into(),
-            raw: hex::encode(bytes.get(..bytes.len().min(64)).unwrap_or_default()),
+            raw: json::hex(bytes.get(..bytes.len().min(64)).unwrap_or_default()),
         }
     }
 }
@@ -320,8 +327,8 @@ impl Record {
     /// Sets the addresses.
     #[must_use]
     pub fn between(mut self, src: Option<SocketAddr>, dst: Option<SocketAddr>) -> Self {
-        self.src_addr = src.map(|a| a.to_string());
-        self.dst_addr = dst.map(|a| a.to_string());
+        self.src_addr = src.as_ref().map(json::socket_addr);
+        self.dst_addr = dst.as_ref().map(json::socket_addr);
         self
     }
 
@@ -329,6 +336,108 @@ impl Record {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self)
             .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"reason\":\"{e}\"}}"))
+    }
+}
+
+fn key(out: &mut Vec<u8>, name: &[u8]) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"\":");
+}
+
+fn opt_u16(out: &mut Vec<u8>, v: Option<u16>) {
+    match v {
+        Some(v) => json::u64(out, u64::from(v)),
+        None => json::null(out),
+    }
+}
+
+impl StatusRecord {
+    /// Appends the fields after `kind`, each with its leading comma.
+    fn write_json_fields(&self, out: &mut Vec<u8>) {
+        let floats = [
+            (&b"input_voltage"[..], self.input_voltage),
+            (b"input_fault_voltage", self.input_fault_voltage),
+            (b"output_voltage", self.output_voltage),
+        ];
+        for (name, v) in floats {
+            key(out, name);
+            json::opt_f64(out, v);
+        }
+        key(out, b"load_percent");
+        opt_u16(out, self.load_percent);
+        key(out, b"input_frequency");
+        json::opt_f64(out, self.input_frequency);
+        key(out, b"battery_voltage");
+        json::opt_f64(out, self.battery_voltage);
+        key(out, b"battery_per_cell");
+        json::bool(out, self.battery_per_cell);
+        key(out, b"temperature");
+        json::opt_f64(out, self.temperature);
+        let flags = [
+            (&b"utility_fail"[..], self.utility_fail),
+            (b"battery_low", self.battery_low),
+            (b"bypass_active", self.bypass_active),
+            (b"ups_failed", self.ups_failed),
+            (b"standby", self.standby),
+            (b"test_in_progress", self.test_in_progress),
+            (b"shutdown_active", self.shutdown_active),
+            (b"beeper_on", self.beeper_on),
+        ];
+        for (name, v) in flags {
+            key(out, name);
+            json::bool(out, v);
+        }
+        key(out, b"bits");
+        json::str(out, &self.bits);
+    }
+}
+
+/// The same bytes as `serde_json::to_writer` on the derived `Serialize`
+/// (the tests compare them). The records `decode` writes most (status,
+/// heartbeat, error) are written by hand; the rest go through serde.
+impl WriteJson for Record {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match &self.body {
+            Body::Status(s) => {
+                out.extend_from_slice(b"{\"kind\":\"status\"");
+                s.write_json_fields(out);
+            }
+            Body::Heartbeat(h) => {
+                out.extend_from_slice(b"{\"kind\":\"heartbeat\"");
+                key(out, b"connected");
+                json::bool(out, h.connected);
+                key(out, b"ups");
+                opt_u16(out, h.ups);
+                key(out, b"raw");
+                json::str(out, &h.raw);
+            }
+            Body::Error(e) => {
+                out.extend_from_slice(b"{\"kind\":\"error\"");
+                key(out, b"offset");
+                json::u64(out, e.offset);
+                key(out, b"len");
+                json::u64(out, e.len);
+                key(out, b"reason");
+                json::str(out, &e.reason);
+                key(out, b"raw");
+                json::str(out, &e.raw);
+            }
+            _ => return json::any(out, self),
+        }
+        if let Some(ts) = self.ts {
+            key(out, b"ts");
+            json::f64(out, ts);
+        }
+        if let Some(a) = &self.src_addr {
+            key(out, b"src_addr");
+            json::str(out, a);
+        }
+        if let Some(a) = &self.dst_addr {
+            key(out, b"dst_addr");
+            json::str(out, a);
+        }
+        out.push(b'}');
     }
 }
 
@@ -471,6 +580,67 @@ mod tests {
             r.to_string(),
             "status in 238.7V fault 238.7V out 238.7V load 7% 50.1Hz batt 27.4V temp ?C bits 00001000"
         );
+    }
+
+    fn assert_json_same(r: &Record) {
+        let mut ours = Vec::new();
+        r.write_json(&mut ours);
+        assert_eq!(String::from_utf8(ours).unwrap(), r.to_json());
+    }
+
+    #[test]
+    fn hand_written_json_matches_serde() {
+        let from = Some("127.0.0.1:2570".parse().unwrap());
+        let to = Some("[::1]:5000".parse().unwrap());
+        let t = UNIX_EPOCH + std::time::Duration::from_micros(1_795_252_566_929_586);
+        let lines: [&[u8]; 3] = [
+            b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000",
+            b"(000.0 140.0 220.0 100 59.9 2.05 25.0 11111111",
+            b"(--.- --.- --.- --- --.- --.- --.- 00000000",
+        ];
+        let mut records = vec![];
+        for line in lines {
+            if let Ok(s) = parse_status(line) {
+                records.push(Record::bare(Body::Status(StatusRecord::from_status(&s))));
+            }
+        }
+        assert!(!records.is_empty());
+        records.push(Record::bare(Body::Heartbeat(HeartbeatRecord::new(
+            Heartbeat::Connected { ups: 3 },
+            b"ups003\"\\\x01",
+        ))));
+        records.push(Record::bare(Body::Heartbeat(HeartbeatRecord::new(
+            Heartbeat::Disconnected,
+            b"",
+        ))));
+        records.push(Record::bare(Body::Error(ErrorRecord::new(
+            7,
+            2,
+            "bad \"line\"\n",
+            b"\xff\x00",
+        ))));
+        records.push(Record::bare(Body::ConnectionLost(ConnectionRecord {
+            link: "rupsmon".into(),
+            peer: None,
+            detail: Some("reset".into()),
+        })));
+        for r in records {
+            assert_json_same(&r);
+            assert_json_same(&r.clone().at(t));
+            assert_json_same(&r.clone().at(t).between(from, to));
+            assert_json_same(&r.clone().between(from, None));
+        }
+    }
+
+    #[test]
+    fn decimals_convert_like_parsing_their_text() {
+        for scale in 0..=rewire_upsilon::MAX_SCALE {
+            for raw in (-100_000..100_000).chain([i32::MIN, i32::MAX, 2387, 274, 501]) {
+                let d = Decimal::new(raw, scale).unwrap();
+                let parsed: f64 = d.to_string().parse().unwrap();
+                assert_eq!(decimal(d).to_bits(), parsed.to_bits(), "{d}");
+            }
+        }
     }
 
     #[test]
