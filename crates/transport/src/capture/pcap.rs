@@ -110,13 +110,22 @@ pub struct PacketCaptureReader<R: Read> {
     format: InputFormat,
     path: Option<PathBuf>,
     offset: u64,
+    flows: Flows,
+    done: bool,
+}
+
+/// Everything past the file format: the packet's layers, the port filter,
+/// TCP reassembly and UDP flows, and the events ready to hand out. Apart
+/// from the reader so that a packet can be decoded while it still borrows
+/// the reader's buffer (no copy per packet).
+#[derive(Debug)]
+struct Flows {
     options: CaptureOptions,
     tcp: Reassembler,
     udp_flows: HashMap<(SocketAddr, SocketAddr), u64>,
     next_udp: u64,
     queue: VecDeque<CaptureEvent>,
     stats: CaptureStats,
-    done: bool,
 }
 
 fn pcap_error(err: PcapError, offset: u64) -> CaptureError {
@@ -197,12 +206,14 @@ impl<R: Read> PacketCaptureReader<R> {
             format,
             path: None,
             offset,
-            tcp: Reassembler::new(options.clone()),
-            options,
-            udp_flows: HashMap::default(),
-            next_udp: 0,
-            queue: VecDeque::new(),
-            stats: CaptureStats::default(),
+            flows: Flows {
+                tcp: Reassembler::new(options.clone()),
+                options,
+                udp_flows: HashMap::default(),
+                next_udp: 0,
+                queue: VecDeque::new(),
+                stats: CaptureStats::default(),
+            },
             done: false,
         })
     }
@@ -221,12 +232,12 @@ impl<R: Read> PacketCaptureReader<R> {
 
     /// Returns the counters so far.
     pub fn stats(&self) -> CaptureStats {
-        self.stats
+        self.flows.stats
     }
 
     fn fail(&mut self, err: CaptureError) -> Option<Result<CaptureEvent, CaptureError>> {
         self.done = true;
-        self.queue.clear();
+        self.flows.queue.clear();
         Some(Err(err.with_path(self.path.as_deref())))
     }
 
@@ -244,8 +255,7 @@ impl<R: Read> PacketCaptureReader<R> {
                     .saturating_add(16)
                     .saturating_add(packet.data.len() as u64);
                 let ts = UNIX_EPOCH.checked_add(packet.timestamp);
-                let data = packet.data.into_owned();
-                self.packet(link_type, ts, &data);
+                self.flows.packet(link_type, ts, &packet.data);
                 Ok(true)
             }
             Source::PcapNg { reader, interfaces } => {
@@ -311,14 +321,14 @@ impl<R: Read> PacketCaptureReader<R> {
                         .checked_add(Duration::from_secs(iface.offset_secs))?
                         .checked_add(iface.resolution.to_duration(t))
                 });
-                let data = data.to_vec();
-                drop(raw);
-                self.packet(iface.link_type, ts, &data);
+                self.flows.packet(iface.link_type, ts, data);
                 Ok(true)
             }
         }
     }
+}
 
+impl Flows {
     fn packet(&mut self, link_type: u32, ts: Option<SystemTime>, frame: &[u8]) {
         self.stats.packets = self.stats.packets.saturating_add(1);
         let Payload::Ip(ip) = link::network_payload(link_type, frame) else {
@@ -501,7 +511,7 @@ impl<R: Read> Iterator for PacketCaptureReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(event) = self.queue.pop_front() {
+            if let Some(event) = self.flows.queue.pop_front() {
                 return Some(Ok(event));
             }
             if self.done {
@@ -511,7 +521,7 @@ impl<R: Read> Iterator for PacketCaptureReader<R> {
                 Ok(true) => {}
                 Ok(false) => {
                     self.done = true;
-                    self.tcp.finish(&mut self.queue);
+                    self.flows.tcp.finish(&mut self.flows.queue);
                 }
                 Err(err) => return self.fail(err),
             }
