@@ -29,33 +29,75 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 pub fn str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len().saturating_add(2));
     out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            0x09 => b't',
-            0x0a => b'n',
-            0x0c => b'f',
-            0x0d => b'r',
-            0x00..=0x1f => b'u',
-            _ => continue,
+    let mut rest = s.as_bytes();
+    while let Some(at) = first_escape(rest) {
+        let (clean, tail) = rest.split_at(at);
+        out.extend_from_slice(clean);
+        let Some((&b, tail)) = tail.split_first() else {
+            break;
         };
-        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-        start = i.saturating_add(1);
-        if short == b'u' {
+        escape(out, b);
+        rest = tail;
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+/// Whether `b` must be escaped in a JSON string (as `serde_json` decides).
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Returns the index of the first byte that needs escaping. Looks at eight
+/// bytes at a time: most strings (hex, names, addresses) need none.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    /// Whether some byte of `w` is below `n` (exact for `n <= 128`).
+    fn has_less(w: u64, n: u8) -> bool {
+        w.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !w & HIGH != 0
+    }
+    fn has_byte(w: u64, b: u8) -> bool {
+        has_less(w ^ ONES.wrapping_mul(u64::from(b)), 1)
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0usize;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        if (has_less(w, 0x20) || has_byte(w, b'"') || has_byte(w, b'\\'))
+            && let Some(i) = chunk.iter().position(|&b| needs_escape(b))
+        {
+            return Some(base.saturating_add(i));
+        }
+        base = base.saturating_add(8);
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| needs_escape(b))
+        .map(|i| base.saturating_add(i))
+}
+
+fn escape(out: &mut Vec<u8>, b: u8) {
+    let short = match b {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x09 => b't',
+        0x0a => b'n',
+        0x0c => b'f',
+        0x0d => b'r',
+        _ => {
             out.extend_from_slice(b"\\u00");
             out.push(hex_digit(b >> 4));
             out.push(hex_digit(b));
-        } else {
-            out.push(b'\\');
-            out.push(short);
+            return;
         }
-    }
-    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
-    out.push(b'"');
+    };
+    out.push(b'\\');
+    out.push(short);
 }
 
 /// Appends `Some(s)` as a string, `None` as `null`.
@@ -200,10 +242,31 @@ mod tests {
             "a\nb\rc\td",
             "\u{0}\u{1f}",
             every_control.as_str(),
+            "0123456\"89abcdef\\",
+            "01234567\u{1}",
+            "é°é°é°é°é°\u{ff}\u{7f}x\"",
+            "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnop\n",
         ] {
             same_as_serde(|o| str(o, s), s);
         }
         same_as_serde(|o| opt_str(o, None), &None::<&str>);
+    }
+
+    #[test]
+    fn every_byte_at_every_position_escapes_like_serde_json() {
+        for len in 1..20 {
+            for at in 0..len {
+                for b in (0u8..0x80).chain([0xc3]) {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    if b == 0xc3 {
+                        bytes.insert(at + 1, 0xa9);
+                    }
+                    let s = String::from_utf8(bytes).unwrap();
+                    same_as_serde(|o| str(o, &s), &s);
+                }
+            }
+        }
     }
 
     #[test]
