@@ -122,8 +122,9 @@ pub struct StreamDecoder {
     framer: Framer<Upsilon>,
     sms: Vec<u8>,
     sms_offset: u64,
-    src: Option<SocketAddr>,
-    dst: Option<SocketAddr>,
+    /// The stream's addresses as records print them, formatted once.
+    src_text: Option<String>,
+    dst_text: Option<String>,
     last_ts: Option<SystemTime>,
 }
 
@@ -135,14 +136,21 @@ impl StreamDecoder {
             framer: Framer::new(Upsilon::default()),
             sms: Vec::new(),
             sms_offset: 0,
-            src,
-            dst,
+            src_text: src.as_ref().map(rewire_cli::json::socket_addr),
+            dst_text: dst.as_ref().map(rewire_cli::json::socket_addr),
             last_ts: None,
         }
     }
 
+    /// Sets the addresses, as `Record::between(self.src, self.dst)` would.
+    fn addressed(&self, mut r: Record) -> Record {
+        r.src_addr.clone_from(&self.src_text);
+        r.dst_addr.clone_from(&self.dst_text);
+        r
+    }
+
     fn stamp(&self, body: Body, ts: Option<SystemTime>) -> Record {
-        let r = Record::bare(body).between(self.src, self.dst);
+        let r = self.addressed(Record::bare(body));
         match ts {
             Some(t) => r.at(t),
             None => r,
@@ -153,7 +161,7 @@ impl StreamDecoder {
         if ts.is_none() {
             r.ts = None;
         }
-        r.between(self.src, self.dst)
+        self.addressed(r)
     }
 
     /// Feeds the next bytes (seen at `ts`); returns the records completed.

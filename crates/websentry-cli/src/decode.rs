@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use rewire_cli::FastHashMap as HashMap;
 use rewire_cli::decode::{DecodeArgs, Meta, StreamItem, Streams, open_input};
 use rewire_cli::output::Sink;
-use rewire_transport::capture;
+use rewire_transport::capture::{self, Endpoints, StreamId};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{Frame, Function};
 
@@ -56,13 +56,8 @@ fn direction(meta: &Meta) -> Option<Direction> {
     })
 }
 
-fn origin(meta: &Meta) -> Origin {
-    Origin {
-        ts: meta.ts(),
-        src_addr: meta.src_addr(),
-        dst_addr: meta.dst_addr(),
-    }
-}
+/// Streams whose address text is remembered; beyond it the cache starts over.
+const MAX_CACHED_ADDRS: usize = 4096;
 
 /// Turns framed stream items into records, pairing query answers with
 /// their queries.
@@ -71,6 +66,10 @@ pub struct Decoder {
     format: capture::InputFormat,
     /// Unanswered query bodies per connection, oldest first.
     queries: HashMap<Connection, VecDeque<Vec<u8>>>,
+    /// `src_addr`/`dst_addr` text per stream, so that addresses are not
+    /// formatted again for every record (kept with the endpoints they
+    /// were made from, and used only while those still match).
+    addrs: HashMap<StreamId, (Endpoints, String, String)>,
 }
 
 impl Decoder {
@@ -80,6 +79,38 @@ impl Decoder {
         Self {
             format,
             queries: HashMap::default(),
+            addrs: HashMap::default(),
+        }
+    }
+
+    /// Returns the time and addresses of a record of `meta`'s stream.
+    fn origin(&mut self, meta: &Meta) -> Origin {
+        let (src_addr, dst_addr) = match meta.endpoints {
+            Some(e) => {
+                let cached = self
+                    .addrs
+                    .get(&meta.stream)
+                    .filter(|(known, _, _)| *known == e);
+                match cached {
+                    Some((_, src, dst)) => (Some(src.clone()), Some(dst.clone())),
+                    None => {
+                        let (src, dst) = (meta.src_addr(), meta.dst_addr());
+                        if self.addrs.len() >= MAX_CACHED_ADDRS {
+                            self.addrs.clear();
+                        }
+                        if let (Some(s), Some(d)) = (&src, &dst) {
+                            self.addrs.insert(meta.stream, (e, s.clone(), d.clone()));
+                        }
+                        (src, dst)
+                    }
+                }
+            }
+            None => (None, None),
+        };
+        Origin {
+            ts: meta.ts(),
+            src_addr,
+            dst_addr,
         }
     }
 
@@ -112,11 +143,11 @@ impl Decoder {
                     &m.bytes,
                     dir,
                     query.as_deref(),
-                    origin(meta),
+                    self.origin(meta),
                 )))
             }
             StreamItem::Framed(Event::Skipped(s)) => Some(Record::Error(ErrorRecord {
-                origin: origin(meta),
+                origin: self.origin(meta),
                 direction: dir,
                 offset: s.offset,
                 len: s.len,
@@ -127,7 +158,7 @@ impl Decoder {
                 offset,
                 missing_bytes,
             } => Some(Record::Error(ErrorRecord {
-                origin: origin(meta),
+                origin: self.origin(meta),
                 direction: dir,
                 offset,
                 len: missing_bytes,
