@@ -111,6 +111,23 @@ pub(crate) fn direction_for(
     }
 }
 
+/// The direction of one side of a connection: from the port filter, or
+/// without one from who sent the SYN.
+fn direction_of(options: &CaptureOptions, conn: &Conn, key: Key, side: usize) -> Option<Direction> {
+    let (src, dst) = addrs(key, side);
+    if options.ports.is_empty() {
+        conn.client_side.map(|c| {
+            if c == side {
+                Direction::ClientToServer
+            } else {
+                Direction::ServerToClient
+            }
+        })
+    } else {
+        direction_for(&options.ports, src, dst)
+    }
+}
+
 struct Ctx<'a> {
     out: &'a mut VecDeque<CaptureEvent>,
     stream: StreamId,
@@ -281,21 +298,6 @@ impl Reassembler {
         self.conns.len()
     }
 
-    fn direction(&self, conn: &Conn, key: Key, side: usize) -> Option<Direction> {
-        let (src, dst) = addrs(key, side);
-        if self.options.ports.is_empty() {
-            conn.client_side.map(|c| {
-                if c == side {
-                    Direction::ClientToServer
-                } else {
-                    Direction::ServerToClient
-                }
-            })
-        } else {
-            direction_for(&self.options.ports, src, dst)
-        }
-    }
-
     fn end_conn(
         &mut self,
         key: Key,
@@ -307,7 +309,7 @@ impl Reassembler {
             return;
         };
         for side in 0..2 {
-            let direction = self.direction(&conn, key, side);
+            let direction = direction_of(&self.options, &conn, key, side);
             let (src, dst) = addrs(key, side);
             let mut ctx = Ctx {
                 out,
@@ -403,6 +405,8 @@ impl Reassembler {
         }
         let tick = self.tick;
         let max_pending = self.options.max_out_of_order_bytes;
+        // One lookup for the rest of the segment (this runs per packet).
+        let options = &self.options;
         let Some(conn) = self.conns.get_mut(&key) else {
             return;
         };
@@ -421,43 +425,36 @@ impl Reassembler {
             }
             data_seq = seg.seq.wrapping_add(1);
         }
-        let Some(conn) = self.conns.get(&key) else {
-            return;
-        };
-        let direction = self.direction(conn, key, side);
+        let direction = direction_of(options, conn, key, side);
         let (src, dst) = addrs(key, side);
-        let mut both_ended = false;
-        if let Some(conn) = self.conns.get_mut(&key) {
-            let stream = StreamId(conn.id.saturating_mul(2).saturating_add(side as u64));
-            let mut ctx = Ctx {
-                out,
-                stream,
-                direction,
-                endpoints: Endpoints {
-                    src,
-                    dst,
-                    transport: Transport::Tcp,
-                },
-            };
-            if let Some(half) = conn.halves.get_mut(side)
-                && !half.ended
-                && (!seg.payload.is_empty() || seg.fin)
-            {
-                half.data(
-                    &mut ctx,
-                    data_seq,
-                    seg.payload,
-                    seg.fin,
-                    seg.timestamp,
-                    max_pending,
-                );
-                if half.fin_at.is_some_and(|f| half.offset >= f) {
-                    half.end(&mut ctx, EndReason::Fin, seg.timestamp);
-                }
+        let stream = StreamId(conn.id.saturating_mul(2).saturating_add(side as u64));
+        let mut ctx = Ctx {
+            out,
+            stream,
+            direction,
+            endpoints: Endpoints {
+                src,
+                dst,
+                transport: Transport::Tcp,
+            },
+        };
+        if let Some(half) = conn.halves.get_mut(side)
+            && !half.ended
+            && (!seg.payload.is_empty() || seg.fin)
+        {
+            half.data(
+                &mut ctx,
+                data_seq,
+                seg.payload,
+                seg.fin,
+                seg.timestamp,
+                max_pending,
+            );
+            if half.fin_at.is_some_and(|f| half.offset >= f) {
+                half.end(&mut ctx, EndReason::Fin, seg.timestamp);
             }
-            both_ended = conn.halves.iter().all(|h| h.ended);
         }
-        if both_ended {
+        if conn.halves.iter().all(|h| h.ended) {
             self.end_conn(key, EndReason::Fin, seg.timestamp, out);
         }
     }
