@@ -154,6 +154,28 @@ fn value_raw(value: &Value<'_>) -> String {
     }
 }
 
+/// Returns `value.labeled(id).to_string()`, with the common numeric cases
+/// (no enum label) written without `core::fmt`.
+fn value_text(id: u16, value: &Value<'_>) -> String {
+    if let Some(label) = registry::enum_label(id, value) {
+        return label.to_owned();
+    }
+    let mut out = Vec::with_capacity(8);
+    match *value {
+        Value::U8(v) | Value::Enum(v) => json::u64(&mut out, u64::from(v)),
+        Value::U16(v) => json::u64(&mut out, u64::from(v)),
+        Value::U32(v) => json::u64(&mut out, u64::from(v)),
+        Value::Tenths(v) => {
+            json::u64(&mut out, u64::from(v / 10));
+            out.push(b'.');
+            json::u64(&mut out, u64::from(v % 10));
+        }
+        _ => return value.labeled(id).to_string(),
+    }
+    // Only ASCII digits and a dot were written.
+    String::from_utf8(out).unwrap_or_else(|_| value.labeled(id).to_string())
+}
+
 /// Describes one `(id, value)` item.
 #[must_use]
 pub fn property_record(id: u16, value: &Value<'_>) -> PropertyRecord {
@@ -163,7 +185,7 @@ pub fn property_record(id: u16, value: &Value<'_>) -> PropertyRecord {
         name: entry.map(|p| p.name),
         type_code: Some(value.type_code()),
         value: value_json(value),
-        text: value.labeled(id).to_string(),
+        text: value_text(id, value),
         unit: entry.and_then(|p| p.unit),
         raw: value_raw(value),
     }
@@ -660,6 +682,47 @@ mod tests {
             reason: "garbage".into(),
             raw: "00ff".into(),
         }));
+    }
+
+    #[test]
+    fn value_text_matches_labeled_display() {
+        let ids = registry::PROPERTIES
+            .iter()
+            .map(|p| p.id)
+            .chain([0x0000, 0xff00, 0x1234, 0xffff]);
+        for id in ids {
+            for v in [
+                0u32,
+                1,
+                2,
+                3,
+                5,
+                9,
+                10,
+                99,
+                255,
+                256,
+                1000,
+                65535,
+                65536,
+                u32::MAX,
+            ] {
+                let mut values = vec![Value::U32(v)];
+                if let Ok(v) = u16::try_from(v) {
+                    values.extend([Value::U16(v), Value::Tenths(v)]);
+                }
+                if let Ok(v) = u8::try_from(v) {
+                    values.extend([Value::U8(v), Value::Enum(v)]);
+                }
+                for value in values {
+                    assert_eq!(
+                        value_text(id, &value),
+                        value.labeled(id).to_string(),
+                        "{id:#06x} {value:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
