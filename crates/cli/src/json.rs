@@ -118,9 +118,8 @@ pub fn bool(out: &mut Vec<u8>, v: bool) {
     out.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
-/// Appends an unsigned integer in decimal.
-pub fn u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
+/// Writes `v` in decimal at the end of `buf`; returns the digits.
+fn decimal_digits(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
     loop {
         at = at.saturating_sub(1);
@@ -133,7 +132,12 @@ pub fn u64(out: &mut Vec<u8>, mut v: u64) {
             break;
         }
     }
-    out.extend_from_slice(buf.get(at..).unwrap_or_default());
+    buf.get(at..).unwrap_or_default()
+}
+
+/// Appends an unsigned integer in decimal.
+pub fn u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(decimal_digits(v, &mut [0; 20]));
 }
 
 /// Appends a float as `serde_json` does: shortest round-trip form, `null`
@@ -176,6 +180,22 @@ pub fn hex_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     hex_digits(out, bytes);
     out.push(b'"');
+}
+
+/// Appends `bytes` in lowercase hex to a `String`.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    out.reserve(bytes.len().saturating_mul(2));
+    for &b in bytes {
+        out.push(char::from(hex_digit(b >> 4)));
+        out.push(char::from(hex_digit(b)));
+    }
+}
+
+/// Appends an unsigned integer in decimal to a `String`.
+pub fn push_u64(out: &mut String, v: u64) {
+    for &d in decimal_digits(v, &mut [0; 20]) {
+        out.push(char::from(d));
+    }
 }
 
 /// Returns `bytes` in lowercase hex, like `hex::encode` but without its
@@ -297,6 +317,11 @@ mod tests {
         let bytes = [0x00, 0x0f, 0x70, 0x9e, 0xff];
         assert_eq!(hex(&bytes), ::hex::encode(bytes));
         assert_eq!(hex(&[]), "");
+        let mut text = String::from("x");
+        push_hex(&mut text, &bytes);
+        push_u64(&mut text, 0);
+        push_u64(&mut text, u64::MAX);
+        assert_eq!(text, format!("x000f709eff0{}", u64::MAX));
         same_as_serde(|o| hex_str(o, &bytes), "000f709eff");
     }
 

@@ -12,7 +12,9 @@ use rewire_transport::capture::{self, Endpoints, StreamId};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{Frame, Function};
 
-use crate::record::{Direction, ErrorRecord, Origin, Record, decode_frame};
+use crate::record::{
+    Direction, ErrorRecord, FrameRecord, Origin, PropertyRecord, Record, decode_frame,
+};
 
 /// The protocol's TCP port, kept from captures unless `--port` says otherwise.
 pub const DEFAULT_PORT: u16 = 1030;
@@ -70,6 +72,59 @@ pub struct Decoder {
     /// formatted again for every record (kept with the endpoints they
     /// were made from, and used only while those still match).
     addrs: HashMap<StreamId, (Endpoints, String, String)>,
+    /// The record every frame is decoded into by [`Decoder::emit`].
+    frame: FrameRecord,
+    /// Items of earlier frames, for reuse.
+    spare: Vec<PropertyRecord>,
+}
+
+/// Sets `origin` to the time and addresses of a record of `meta`'s stream,
+/// reusing its strings and the address text cached per stream in `addrs`.
+fn fill_origin(
+    addrs: &mut HashMap<StreamId, (Endpoints, String, String)>,
+    meta: &Meta,
+    origin: &mut Origin,
+) {
+    origin.ts = meta.ts();
+    let Some(e) = meta.endpoints else {
+        origin.src_addr = None;
+        origin.dst_addr = None;
+        return;
+    };
+    if !addrs
+        .get(&meta.stream)
+        .is_some_and(|(known, _, _)| *known == e)
+    {
+        if addrs.len() >= MAX_CACHED_ADDRS {
+            addrs.clear();
+        }
+        let text = (
+            rewire_cli::json::socket_addr(&e.src),
+            rewire_cli::json::socket_addr(&e.dst),
+        );
+        addrs.insert(meta.stream, (e, text.0, text.1));
+    }
+    match addrs.get(&meta.stream) {
+        Some((_, src, dst)) => {
+            set_text(&mut origin.src_addr, src);
+            set_text(&mut origin.dst_addr, dst);
+        }
+        None => {
+            origin.src_addr = meta.src_addr();
+            origin.dst_addr = meta.dst_addr();
+        }
+    }
+}
+
+/// Sets `slot` to `text`, reusing the string it holds.
+fn set_text(slot: &mut Option<String>, text: &str) {
+    match slot {
+        Some(s) => {
+            s.clear();
+            s.push_str(text);
+        }
+        None => *slot = Some(text.to_owned()),
+    }
 }
 
 impl Decoder {
@@ -80,37 +135,69 @@ impl Decoder {
             format,
             queries: HashMap::default(),
             addrs: HashMap::default(),
+            frame: decode_frame(&[], None, None, Origin::default()),
+            spare: Vec::new(),
         }
     }
 
     /// Returns the time and addresses of a record of `meta`'s stream.
     fn origin(&mut self, meta: &Meta) -> Origin {
-        let (src_addr, dst_addr) = match meta.endpoints {
-            Some(e) => {
-                let cached = self
-                    .addrs
-                    .get(&meta.stream)
-                    .filter(|(known, _, _)| *known == e);
-                match cached {
-                    Some((_, src, dst)) => (Some(src.clone()), Some(dst.clone())),
-                    None => {
-                        let (src, dst) = (meta.src_addr(), meta.dst_addr());
-                        if self.addrs.len() >= MAX_CACHED_ADDRS {
-                            self.addrs.clear();
-                        }
-                        if let (Some(s), Some(d)) = (&src, &dst) {
-                            self.addrs.insert(meta.stream, (e, s.clone(), d.clone()));
-                        }
-                        (src, dst)
-                    }
+        let mut origin = Origin::default();
+        fill_origin(&mut self.addrs, meta, &mut origin);
+        origin
+    }
+
+    /// Pairs a query answer with its query (see [`Decoder::record`]);
+    /// returns the query's body for an answer.
+    fn pair(&mut self, meta: &Meta, dir: Option<Direction>, bytes: &[u8]) -> Option<Vec<u8>> {
+        let function = Frame::new_lenient(bytes).ok().map(|f| f.function());
+        match (dir, function) {
+            (Some(Direction::Server), Some(Function::Query)) => {
+                let conn = connection(meta, self.format);
+                let pending = self.queries.entry(conn).or_default();
+                // A unit that never answers must not grow this without bound.
+                if pending.len() >= MAX_PENDING_QUERIES {
+                    pending.pop_front();
                 }
+                pending.push_back(bytes.get(8..).unwrap_or(&[]).to_vec());
+                None
             }
-            None => (None, None),
-        };
-        Origin {
-            ts: meta.ts(),
-            src_addr,
-            dst_addr,
+            // An answer is paired with the oldest unanswered query on
+            // its connection (the one just before it when the server
+            // waits for each answer, as captured).
+            (Some(Direction::Client), Some(Function::Query)) => {
+                let conn = connection(meta, self.format);
+                self.queries.get_mut(&conn).and_then(VecDeque::pop_front)
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes the record for one stream item to `sink`, if it makes one:
+    /// what [`Decoder::record`] returns, but frames are decoded into one
+    /// reused record, so their strings and items are not allocated anew.
+    ///
+    /// # Errors
+    /// Returns the sink's I/O error.
+    pub fn emit<W: Write>(
+        &mut self,
+        meta: &Meta,
+        item: StreamItem<'_>,
+        sink: &mut Sink<W>,
+    ) -> std::io::Result<()> {
+        match item {
+            StreamItem::Framed(Event::Message(m)) => {
+                let dir = direction(meta);
+                let query = self.pair(meta, dir, &m.bytes);
+                fill_origin(&mut self.addrs, meta, &mut self.frame.origin);
+                self.frame
+                    .decode(&m.bytes, dir, query.as_deref(), &mut self.spare);
+                sink.emit_record(&self.frame)
+            }
+            other => match self.record(meta, other) {
+                Some(record) => sink.emit_record(&record),
+                None => Ok(()),
+            },
         }
     }
 
@@ -119,26 +206,7 @@ impl Decoder {
         let dir = direction(meta);
         match item {
             StreamItem::Framed(Event::Message(m)) => {
-                let conn = connection(meta, self.format);
-                let function = Frame::new_lenient(&m.bytes[..]).ok().map(|f| f.function());
-                let query = match (dir, function) {
-                    (Some(Direction::Server), Some(Function::Query)) => {
-                        let pending = self.queries.entry(conn).or_default();
-                        // A unit that never answers must not grow this without bound.
-                        if pending.len() >= MAX_PENDING_QUERIES {
-                            pending.pop_front();
-                        }
-                        pending.push_back(m.bytes.get(8..).unwrap_or(&[]).to_vec());
-                        None
-                    }
-                    // An answer is paired with the oldest unanswered query on
-                    // its connection (the one just before it when the server
-                    // waits for each answer, as captured).
-                    (Some(Direction::Client), Some(Function::Query)) => {
-                        self.queries.get_mut(&conn).and_then(VecDeque::pop_front)
-                    }
-                    _ => None,
-                };
+                let query = self.pair(meta, dir, &m.bytes);
                 Some(Record::Frame(decode_frame(
                     &m.bytes,
                     dir,
@@ -181,10 +249,7 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
     let mut decoder = Decoder::new(input.format());
     let mut streams = Streams::new(|| Framer::new(WebSentry));
     let mut emit = |meta: &Meta, item: StreamItem<'_>| -> std::io::Result<()> {
-        match decoder.record(meta, item) {
-            Some(record) => sink.emit_record(&record),
-            None => Ok(()),
-        }
+        decoder.emit(meta, item, sink)
     };
     let mut result = Ok(());
     for event in input {

@@ -146,61 +146,96 @@ fn value_json(value: &Value<'_>) -> serde_json::Value {
     }
 }
 
-fn value_raw(value: &Value<'_>) -> String {
+/// Appends the value's bytes after the type byte, in hex (nothing when it
+/// cannot be encoded).
+fn value_raw_into(out: &mut String, value: &Value<'_>) {
     let mut buf = [0u8; 260];
-    match value.emit(&mut buf) {
-        Ok(n) => buf.get(1..n).map(json::hex).unwrap_or_default(),
-        Err(_) => String::new(),
+    if let Ok(n) = value.emit(&mut buf) {
+        json::push_hex(out, buf.get(1..n).unwrap_or_default());
     }
 }
 
-/// Returns `value.labeled(id).to_string()`, with the common numeric cases
-/// (no enum label) written without `core::fmt`.
-fn value_text(id: u16, value: &Value<'_>) -> String {
+/// Appends what `value.labeled(id).to_string()` gives, with the common
+/// numeric cases (no enum label) written without `core::fmt`.
+fn value_text_into(out: &mut String, id: u16, value: &Value<'_>) {
+    use std::fmt::Write as _;
     if let Some(label) = registry::enum_label(id, value) {
-        return label.to_owned();
+        out.push_str(label);
+        return;
     }
-    let mut out = Vec::with_capacity(8);
     match *value {
-        Value::U8(v) | Value::Enum(v) => json::u64(&mut out, u64::from(v)),
-        Value::U16(v) => json::u64(&mut out, u64::from(v)),
-        Value::U32(v) => json::u64(&mut out, u64::from(v)),
+        Value::U8(v) | Value::Enum(v) => json::push_u64(out, u64::from(v)),
+        Value::U16(v) => json::push_u64(out, u64::from(v)),
+        Value::U32(v) => json::push_u64(out, u64::from(v)),
         Value::Tenths(v) => {
-            json::u64(&mut out, u64::from(v / 10));
-            out.push(b'.');
-            json::u64(&mut out, u64::from(v % 10));
+            json::push_u64(out, u64::from(v / 10));
+            out.push('.');
+            json::push_u64(out, u64::from(v % 10));
         }
-        _ => return value.labeled(id).to_string(),
+        // Writing into a String cannot fail.
+        _ => {
+            let _ = write!(out, "{}", value.labeled(id));
+        }
     }
-    // Only ASCII digits and a dot were written.
-    String::from_utf8(out).unwrap_or_else(|_| value.labeled(id).to_string())
+}
+
+impl PropertyRecord {
+    /// Returns an empty item, to be filled.
+    fn blank() -> Self {
+        PropertyRecord {
+            id: 0,
+            name: None,
+            type_code: None,
+            value: serde_json::Value::Null,
+            text: String::new(),
+            unit: None,
+            raw: String::new(),
+        }
+    }
+
+    /// Makes this the registry's item `id` without a value: sets id, name
+    /// and unit, clears the rest (keeping the strings' buffers).
+    fn reset(&mut self, id: u16) {
+        let entry = registry::property(id);
+        self.id = id;
+        self.name = entry.map(|p| p.name);
+        self.unit = entry.and_then(|p| p.unit);
+        self.type_code = None;
+        self.value = serde_json::Value::Null;
+        self.text.clear();
+        self.raw.clear();
+    }
+
+    /// Describes `(id, value)` in place (what [`property_record`] returns).
+    fn set_value(&mut self, id: u16, value: &Value<'_>) {
+        self.reset(id);
+        self.type_code = Some(value.type_code());
+        self.value = value_json(value);
+        value_text_into(&mut self.text, id, value);
+        value_raw_into(&mut self.raw, value);
+    }
 }
 
 /// Describes one `(id, value)` item.
 #[must_use]
 pub fn property_record(id: u16, value: &Value<'_>) -> PropertyRecord {
-    let entry = registry::property(id);
-    PropertyRecord {
-        id,
-        name: entry.map(|p| p.name),
-        type_code: Some(value.type_code()),
-        value: value_json(value),
-        text: value_text(id, value),
-        unit: entry.and_then(|p| p.unit),
-        raw: value_raw(value),
-    }
+    let mut record = PropertyRecord::blank();
+    record.set_value(id, value);
+    record
 }
 
-fn bare_record(id: u16, value: serde_json::Value, text: String, raw: String) -> PropertyRecord {
-    let entry = registry::property(id);
-    PropertyRecord {
-        id,
-        name: entry.map(|p| p.name),
-        type_code: None,
-        value,
-        text,
-        unit: entry.and_then(|p| p.unit),
-        raw,
+/// Appends a frame's items, reusing those of an earlier frame (and their
+/// strings) before allocating new ones.
+struct Items<'a> {
+    out: &'a mut Vec<PropertyRecord>,
+    spare: &'a mut Vec<PropertyRecord>,
+}
+
+impl Items<'_> {
+    fn add(&mut self, fill: impl FnOnce(&mut PropertyRecord)) {
+        let mut item = self.spare.pop().unwrap_or_else(PropertyRecord::blank);
+        fill(&mut item);
+        self.out.push(item);
     }
 }
 
@@ -260,77 +295,115 @@ pub fn decode_frame(
         crc_ok: false,
         properties: Vec::new(),
         body_error: None,
-        raw: json::hex(bytes),
+        raw: String::new(),
     };
-    let frame = match Frame::new_lenient(bytes) {
-        Ok(frame) => frame,
-        Err(e) => {
-            record.function = "?".into();
-            record.body_error = Some(e.to_string());
-            return record;
-        }
-    };
-    let function = frame.function();
-    record.function = function_name(function);
-    record.function_code = function.into();
-    record.length = frame.payload_len();
-    record.crc_ok = frame.crc_ok();
-    let body = frame.body();
-    let mut error = None;
-    match body_kind(function, direction, body) {
-        BodyKind::Ids => {
-            for item in QueryIds::new(body) {
-                match item {
-                    Ok(id) => record.properties.push(bare_record(
-                        id,
-                        serde_json::Value::Null,
-                        "?".into(),
-                        String::new(),
-                    )),
-                    Err(e) => error = Some(e.to_string()),
-                }
-            }
-        }
-        BodyKind::Values => {
-            let pairs = match (function, direction, query) {
-                (Function::Query, Some(Direction::Client), Some(q)) => Some(Pairs::new(q, body)),
-                _ => None,
-            };
-            let items: Box<dyn Iterator<Item = _>> = match pairs {
-                Some(pairs) => Box::new(pairs),
-                None => Box::new(Values::new(body)),
-            };
-            for item in items {
-                match item {
-                    Ok((id, value)) => record.properties.push(property_record(id, &value)),
-                    Err(e) => error = Some(e.to_string()),
-                }
-            }
-        }
-        BodyKind::Statuses => {
-            for item in SetStatuses::new(body) {
-                match item {
-                    Ok((id, status)) => {
-                        let text = if status == rewire_websentry::STATUS_OK {
-                            "ok".to_string()
-                        } else {
-                            format!("status {status:#04x}")
-                        };
-                        record.properties.push(bare_record(
-                            id,
-                            status.into(),
-                            text,
-                            format!("{status:02x}"),
-                        ));
-                    }
-                    Err(e) => error = Some(e.to_string()),
-                }
-            }
-        }
-        BodyKind::Opaque => {}
-    }
-    record.body_error = error;
+    record.decode(bytes, direction, query, &mut Vec::new());
     record
+}
+
+/// Most spare items kept between frames by [`FrameRecord::decode`].
+const MAX_SPARE_ITEMS: usize = 256;
+
+impl FrameRecord {
+    /// Decodes `bytes` into this record as [`decode_frame`] does, keeping
+    /// the origin as it is and reusing the record's buffers: its strings,
+    /// and its items (moved to `spare` and taken back from there). The
+    /// decoder reuses one record for every frame, so a frame costs almost
+    /// no allocation.
+    pub fn decode(
+        &mut self,
+        bytes: &[u8],
+        direction: Option<Direction>,
+        query: Option<&[u8]>,
+        spare: &mut Vec<PropertyRecord>,
+    ) {
+        spare.append(&mut self.properties);
+        spare.truncate(MAX_SPARE_ITEMS);
+        self.direction = direction;
+        self.function.clear();
+        self.function_code = 0;
+        self.length = 0;
+        self.crc_ok = false;
+        self.body_error = None;
+        self.raw.clear();
+        json::push_hex(&mut self.raw, bytes);
+        let frame = match Frame::new_lenient(bytes) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.function.push('?');
+                self.body_error = Some(e.to_string());
+                return;
+            }
+        };
+        let function = frame.function();
+        match function {
+            Function::Init => self.function.push_str("init"),
+            Function::Query => self.function.push_str("query"),
+            Function::Set => self.function.push_str("set"),
+            other => self.function.push_str(&function_name(other)),
+        }
+        self.function_code = function.into();
+        self.length = frame.payload_len();
+        self.crc_ok = frame.crc_ok();
+        let body = frame.body();
+        let mut error = None;
+        let mut items = Items {
+            out: &mut self.properties,
+            spare,
+        };
+        match body_kind(function, direction, body) {
+            BodyKind::Ids => {
+                for item in QueryIds::new(body) {
+                    match item {
+                        Ok(id) => items.add(|p| {
+                            p.reset(id);
+                            p.text.push('?');
+                        }),
+                        Err(e) => error = Some(e.to_string()),
+                    }
+                }
+            }
+            BodyKind::Values => {
+                let pairs = match (function, direction, query) {
+                    (Function::Query, Some(Direction::Client), Some(q)) => {
+                        Some(Pairs::new(q, body))
+                    }
+                    _ => None,
+                };
+                let values: Box<dyn Iterator<Item = _>> = match pairs {
+                    Some(pairs) => Box::new(pairs),
+                    None => Box::new(Values::new(body)),
+                };
+                for item in values {
+                    match item {
+                        Ok((id, value)) => items.add(|p| p.set_value(id, &value)),
+                        Err(e) => error = Some(e.to_string()),
+                    }
+                }
+            }
+            BodyKind::Statuses => {
+                for item in SetStatuses::new(body) {
+                    match item {
+                        Ok((id, status)) => items.add(|p| {
+                            use std::fmt::Write as _;
+                            p.reset(id);
+                            p.value = status.into();
+                            // Writing into a String cannot fail.
+                            if status == rewire_websentry::STATUS_OK {
+                                p.text.push_str("ok");
+                            } else {
+                                let _ = write!(p.text, "status {status:#04x}");
+                            }
+                            json::push_hex(&mut p.raw, &[status]);
+                        }),
+                        Err(e) => error = Some(e.to_string()),
+                    }
+                }
+            }
+            BodyKind::Opaque => {}
+        }
+        self.body_error = error;
+    }
 }
 
 fn direction_json(out: &mut Vec<u8>, direction: Option<Direction>) {
@@ -433,15 +506,21 @@ impl ErrorRecord {
 impl WriteJson for Record {
     fn write_json(&self, out: &mut Vec<u8>) {
         match self {
-            Self::Frame(r) => {
-                out.extend_from_slice(b"{\"kind\":\"frame\",");
-                r.write_json_fields(out);
-            }
+            Self::Frame(r) => r.write_json(out),
             Self::Error(r) => {
                 out.extend_from_slice(b"{\"kind\":\"error\",");
                 r.write_json_fields(out);
+                out.push(b'}');
             }
         }
+    }
+}
+
+/// Writes the frame as its [`Record`] (`"kind":"frame"` first).
+impl WriteJson for FrameRecord {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"kind\":\"frame\",");
+        self.write_json_fields(out);
         out.push(b'}');
     }
 }
@@ -715,8 +794,10 @@ mod tests {
                     values.extend([Value::U8(v), Value::Enum(v)]);
                 }
                 for value in values {
+                    let mut text = String::from("x");
+                    value_text_into(&mut text, id, &value);
                     assert_eq!(
-                        value_text(id, &value),
+                        text[1..],
                         value.labeled(id).to_string(),
                         "{id:#06x} {value:?}"
                     );
