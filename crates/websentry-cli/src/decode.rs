@@ -2,6 +2,7 @@
 //! [`Record`]s, through the shared decode driver (`rewire_cli::decode`).
 
 use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -24,7 +25,7 @@ const MAX_PENDING_QUERIES: usize = 64;
 
 /// Which TCP connection a stream belongs to, so that a unit's query answer
 /// is paired with the server query before it on the same connection.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Connection {
     /// Network captures: the two endpoints, in a fixed order.
     Endpoints(SocketAddr, SocketAddr),
@@ -32,6 +33,31 @@ enum Connection {
     Session(u64),
     /// Hex dumps and raw bytes: one conversation.
     Whole,
+}
+
+impl Hash for Connection {
+    /// Two IPv4 endpoints (the usual case) are hashed as one 96-bit number
+    /// rather than field by field: this runs for every query and answer.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Endpoints(SocketAddr::V4(a), SocketAddr::V4(b)) => state.write_u128(
+                (u128::from(a.ip().to_bits()) << 64)
+                    | (u128::from(a.port()) << 48)
+                    | (u128::from(b.ip().to_bits()) << 16)
+                    | u128::from(b.port()),
+            ),
+            Self::Endpoints(a, b) => {
+                state.write_u8(1);
+                a.hash(state);
+                b.hash(state);
+            }
+            Self::Session(n) => {
+                state.write_u8(2);
+                n.hash(state);
+            }
+            Self::Whole => state.write_u8(3),
+        }
+    }
 }
 
 fn connection(meta: &Meta, format: capture::InputFormat) -> Connection {
@@ -76,6 +102,8 @@ pub struct Decoder {
     frame: FrameRecord,
     /// Items of earlier frames, for reuse.
     spare: Vec<PropertyRecord>,
+    /// Buffers of answered queries, for the next queries' bodies.
+    spare_queries: Vec<Vec<u8>>,
 }
 
 /// Sets `origin` to the time and addresses of a record of `meta`'s stream,
@@ -137,6 +165,7 @@ impl Decoder {
             addrs: HashMap::default(),
             frame: decode_frame(&[], None, None, Origin::default()),
             spare: Vec::new(),
+            spare_queries: Vec::new(),
         }
     }
 
@@ -154,12 +183,15 @@ impl Decoder {
         match (dir, function) {
             (Some(Direction::Server), Some(Function::Query)) => {
                 let conn = connection(meta, self.format);
+                let mut body = self.spare_queries.pop().unwrap_or_default();
+                body.clear();
+                body.extend_from_slice(bytes.get(8..).unwrap_or(&[]));
                 let pending = self.queries.entry(conn).or_default();
                 // A unit that never answers must not grow this without bound.
                 if pending.len() >= MAX_PENDING_QUERIES {
                     pending.pop_front();
                 }
-                pending.push_back(bytes.get(8..).unwrap_or(&[]).to_vec());
+                pending.push_back(body);
                 None
             }
             // An answer is paired with the oldest unanswered query on
@@ -192,6 +224,11 @@ impl Decoder {
                 fill_origin(&mut self.addrs, meta, &mut self.frame.origin);
                 self.frame
                     .decode(&m.bytes, dir, query.as_deref(), &mut self.spare);
+                if let Some(body) = query
+                    && self.spare_queries.len() < MAX_PENDING_QUERIES
+                {
+                    self.spare_queries.push(body);
+                }
                 sink.emit_record(&self.frame)
             }
             other => match self.record(meta, other) {
