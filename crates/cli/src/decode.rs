@@ -366,7 +366,7 @@ impl<F: Framing, M: FnMut() -> Framer<F>> Streams<F, M> {
                 state.meta.timestamp = chunk.timestamp.or(state.meta.timestamp);
                 state.meta.direction = chunk.direction.or(state.meta.direction);
                 state.meta.endpoints = chunk.endpoints.or(state.meta.endpoints);
-                let pushed = state.framer.push(&chunk.bytes);
+                let pushed = state.framer.push_owned(chunk.bytes);
                 drain(state, &mut out)?;
                 if let Err(err) = pushed {
                     out(&state.meta, StreamItem::Overflow(&err))?;

@@ -289,7 +289,13 @@ pub struct Framer<F> {
     resyncing: bool,
     /// Bytes discarded as oversize during the current push.
     oversize_in_push: u64,
+    /// An empty vector kept for `buf` after `buf` was handed out as a
+    /// message (see [`Framer::push_owned`]).
+    spare: Vec<u8>,
 }
+
+/// Largest spare vector a [`Framer`] keeps; a bigger one is freed.
+const MAX_SPARE_CAPACITY: usize = 4096;
 
 impl<F: Framing> Framer<F> {
     /// Creates a framer with the default buffer limit ([`DEFAULT_BUFFER_LIMIT`]).
@@ -318,6 +324,7 @@ impl<F: Framing> Framer<F> {
             messages: 0,
             resyncing: false,
             oversize_in_push: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -397,6 +404,32 @@ impl<F: Framing> Framer<F> {
             }),
             None => Ok(()),
         }
+    }
+
+    /// Feeds the next chunk of the stream, as [`Framer::push`] does, taking
+    /// ownership of it: when nothing is buffered, the chunk becomes the
+    /// buffer, and a message that is the whole chunk is handed out in the
+    /// chunk's own vector, so the common case (one message per chunk) copies
+    /// and allocates nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Framer::push`].
+    pub fn push_owned(&mut self, chunk: Vec<u8>) -> Result<(), FramingError> {
+        if self.buffered() > 0 || chunk.is_empty() || chunk.len() >= self.limit {
+            return self.push(&chunk);
+        }
+        // What `push` does for a chunk below the limit into an empty buffer,
+        // without copying it in.
+        self.oversize_in_push = 0;
+        let mut old = std::mem::replace(&mut self.buf, chunk);
+        old.clear();
+        if old.capacity() <= MAX_SPARE_CAPACITY && old.capacity() > self.spare.capacity() {
+            self.spare = old;
+        }
+        self.start = 0;
+        self.drain();
+        Ok(())
     }
 
     /// Takes the next event, in stream order; `None` when more bytes are needed.
@@ -526,11 +559,25 @@ impl<F: Framing> Framer<F> {
                 self.resyncing = false;
                 self.flush_run();
                 let base = self.start.saturating_sub(skipped);
-                let bytes = self
-                    .buf
-                    .get(base.saturating_add(message.start)..base.saturating_add(message.end))
-                    .unwrap_or_default()
-                    .to_vec();
+                // A message that ends the buffer and starts in its first
+                // bytes takes the buffer's vector itself (when that is not
+                // much bigger than the message): no copy, no allocation.
+                let whole = base == 0
+                    && end == avail
+                    && self.buf.len() == avail
+                    && self.buf.capacity() <= message.end.saturating_mul(2).saturating_add(64);
+                let bytes = if whole {
+                    let mut bytes = std::mem::take(&mut self.buf);
+                    bytes.truncate(message.end);
+                    bytes.drain(..message.start);
+                    std::mem::swap(&mut self.buf, &mut self.spare);
+                    bytes
+                } else {
+                    self.buf
+                        .get(base.saturating_add(message.start)..base.saturating_add(message.end))
+                        .unwrap_or_default()
+                        .to_vec()
+                };
                 let offset = self
                     .offset
                     .saturating_sub(skipped as u64)
@@ -538,7 +585,15 @@ impl<F: Framing> Framer<F> {
                 self.events
                     .push_back(Event::Message(Message { offset, bytes }));
                 self.messages = self.messages.saturating_add(1);
-                self.consume(end.saturating_sub(skipped));
+                if whole {
+                    // The buffer went with the message: nothing is left.
+                    self.start = 0;
+                    self.offset = self
+                        .offset
+                        .saturating_add(end.saturating_sub(skipped) as u64);
+                } else {
+                    self.consume(end.saturating_sub(skipped));
+                }
                 Some(true)
             }
         }
@@ -650,5 +705,78 @@ mod tests {
         assert_eq!(subslice_range(outer, &outer[..0]), Some(0..0));
         let other = b"xx";
         assert_eq!(subslice_range(outer, other), None);
+    }
+
+    /// Feeds `stream` cut at `cuts` with `push` or `push_owned`, finishes,
+    /// and returns every event and the oversize reports.
+    fn run<F: Framing>(
+        mut framer: Framer<F>,
+        stream: &[u8],
+        cuts: &[usize],
+        owned: bool,
+    ) -> (Vec<Event>, Vec<FramingError>) {
+        let mut events = Vec::new();
+        let mut errors = Vec::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
+            let cut = cut.clamp(from, stream.len());
+            let piece = &stream[from..cut];
+            let pushed = if owned {
+                framer.push_owned(piece.to_vec())
+            } else {
+                framer.push(piece)
+            };
+            errors.extend(pushed.err());
+            assert!(framer.buffered() <= framer.limit());
+            from = cut;
+            events.extend(std::iter::from_fn(|| framer.next()));
+        }
+        framer.finish();
+        events.extend(std::iter::from_fn(|| framer.next()));
+        (events, errors)
+    }
+
+    const WS_GOOD: &[u8] = &[0x70, 0x83, 0x9E, 0x86, 0xBE, 0x00, 0x01, 0x08];
+    const Q1: &[u8] = b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000";
+
+    fn pieces() -> Vec<Vec<u8>> {
+        vec![
+            WS_GOOD.to_vec(),
+            [Q1, b"\r"].concat(),
+            [b"\0\n", Q1, b"\r"].concat(),
+            b"noise".to_vec(),
+            vec![0x70, 0x83, 0x9E, 0x00, 0x00, 0x00, 0x03, 0xAA],
+            vec![0xFF, 0x08, 0x00, 0x01, 0x00, 0x01, 0x07, 0x10],
+            vec![0x70],
+        ]
+    }
+
+    proptest::proptest! {
+        /// `push_owned` gives exactly what `push` gives, however the
+        /// stream is cut (one message per chunk being the fast case).
+        #[test]
+        fn push_owned_equals_push(
+            picks in proptest::collection::vec(0usize..7, 0..40),
+            at_pieces in proptest::bool::ANY,
+            cuts in proptest::collection::vec(0usize..600, 0..30),
+            limit in 1usize..200,
+        ) {
+            let pieces = pieces();
+            let mut stream = Vec::new();
+            let mut bounds = Vec::new();
+            for p in picks {
+                stream.extend_from_slice(&pieces[p]);
+                bounds.push(stream.len());
+            }
+            let mut cuts = if at_pieces { bounds } else { cuts };
+            cuts.sort_unstable();
+            let limit = NonZeroUsize::new(limit).unwrap();
+            let ws = |owned| run(Framer::with_limit(websentry::WebSentry, limit), &stream, &cuts, owned);
+            proptest::prop_assert_eq!(ws(true), ws(false));
+            let ups = |owned| run(Framer::with_limit(upsilon::Upsilon::default(), limit), &stream, &cuts, owned);
+            proptest::prop_assert_eq!(ups(true), ups(false));
+            let po = |owned| run(Framer::with_limit(powerone::PowerOne, limit), &stream, &cuts, owned);
+            proptest::prop_assert_eq!(po(true), po(false));
+        }
     }
 }

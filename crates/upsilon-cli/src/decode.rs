@@ -181,6 +181,21 @@ impl StreamDecoder {
         out
     }
 
+    /// Feeds the next bytes as [`StreamDecoder::push`] does, taking them by
+    /// value so that the framer can keep them without a copy.
+    pub fn push_owned(&mut self, bytes: Vec<u8>, ts: Option<SystemTime>) -> Vec<Record> {
+        match self.proto {
+            Proto::Status | Proto::Heartbeat => {
+                let mut out = Vec::new();
+                self.last_ts = ts.or(self.last_ts);
+                let _ = self.framer.push_owned(bytes);
+                self.drain(ts, &mut out);
+                out
+            }
+            Proto::Sms => self.push(&bytes, ts),
+        }
+    }
+
     /// Ends the stream; returns what was still pending (a last record
     /// without terminator, or an `error` for a truncated request).
     pub fn finish(&mut self, ts: Option<SystemTime>) -> Vec<Record> {
@@ -304,7 +319,7 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
                     Some(StreamDecoder::new(proto, src, dst))
                 });
                 if let Some(d) = decoder {
-                    for r in d.push(&chunk.bytes, chunk.timestamp) {
+                    for r in d.push_owned(chunk.bytes, chunk.timestamp) {
                         sink.emit_record(&r)?;
                     }
                 }
