@@ -344,16 +344,16 @@ fn replay_upsilon_reply_corpus() {
     }
 }
 
-/// Heartbeats: `ok_*` parse, `bad_*` do not.
+/// Heartbeats: `ok_*` parse, `bad_*` do not (`fuzz-*` may do either).
 #[test]
 fn replay_upsilon_heartbeat_corpus() {
     for (name, bytes) in rewire_conformance::corpus("upsilon_heartbeat") {
         let parsed = parse_heartbeat(&bytes);
-        assert_eq!(
-            parsed.is_ok(),
-            name.starts_with("ok_"),
-            "{name}: {parsed:?}"
-        );
+        if name.starts_with("ok_") {
+            assert!(parsed.is_ok(), "{name}: {parsed:?}");
+        } else if name.starts_with("bad_") {
+            assert!(parsed.is_err(), "{name}: {parsed:?}");
+        }
     }
 }
 
