@@ -142,7 +142,51 @@ fn value_json(value: &Value<'_>) -> serde_json::Value {
         Value::Tenths(v) => serde_json::Number::from_f64(f64::from(v) / 10.0)
             .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Value::Str(text) => String::from_utf8_lossy(text).into_owned().into(),
-        other => other.to_string().into(),
+        other => {
+            let mut text = String::new();
+            display_into(&mut text, &other);
+            text.into()
+        }
+    }
+}
+
+/// Appends what `value.to_string()` gives, the frequent kinds (numbers,
+/// MAC and IPv4 addresses, versions) without `core::fmt`.
+fn display_into(out: &mut String, value: &Value<'_>) {
+    use std::fmt::Write as _;
+    match *value {
+        Value::U8(v) | Value::Enum(v) => json::push_u64(out, u64::from(v)),
+        Value::U16(v) => json::push_u64(out, u64::from(v)),
+        Value::U32(v) => json::push_u64(out, u64::from(v)),
+        Value::Tenths(v) => {
+            json::push_u64(out, u64::from(v / 10));
+            out.push('.');
+            json::push_u64(out, u64::from(v % 10));
+        }
+        Value::Mac(bytes) => {
+            for (i, b) in bytes.iter().enumerate() {
+                if i > 0 {
+                    out.push(':');
+                }
+                json::push_hex(out, &[*b]);
+            }
+        }
+        Value::Version(parts) => dotted(out, &parts),
+        Value::Ipv4(addr) => dotted(out, &addr.octets()),
+        // Writing into a String cannot fail.
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
+/// Appends bytes as decimals joined by dots (`10.15.25.34`).
+fn dotted(out: &mut String, parts: &[u8]) {
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        json::push_u64(out, u64::from(*p));
     }
 }
 
@@ -158,25 +202,12 @@ fn value_raw_into(out: &mut String, value: &Value<'_>) {
 /// Appends what `value.labeled(id).to_string()` gives, with the common
 /// numeric cases (no enum label) written without `core::fmt`.
 fn value_text_into(out: &mut String, id: u16, value: &Value<'_>) {
-    use std::fmt::Write as _;
     if let Some(label) = registry::enum_label(id, value) {
         out.push_str(label);
         return;
     }
-    match *value {
-        Value::U8(v) | Value::Enum(v) => json::push_u64(out, u64::from(v)),
-        Value::U16(v) => json::push_u64(out, u64::from(v)),
-        Value::U32(v) => json::push_u64(out, u64::from(v)),
-        Value::Tenths(v) => {
-            json::push_u64(out, u64::from(v / 10));
-            out.push('.');
-            json::push_u64(out, u64::from(v % 10));
-        }
-        // Writing into a String cannot fail.
-        _ => {
-            let _ = write!(out, "{}", value.labeled(id));
-        }
-    }
+    // Without a label, Labeled shows the value as its Display does.
+    display_into(out, value);
 }
 
 impl PropertyRecord {
@@ -802,6 +833,57 @@ mod tests {
                         "{id:#06x} {value:?}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn display_into_matches_display() {
+        let values = [
+            Value::Mac([0x00, 0x90, 0xc2, 0x0c, 0x02, 0xb3]),
+            Value::Mac([0xff, 0x0a, 0xa0, 0x00, 0x01, 0x10]),
+            Value::Version([5, 15, 12, 0]),
+            Value::Version([255, 0, 9, 100]),
+            Value::Ipv4(std::net::Ipv4Addr::new(10, 15, 25, 34)),
+            Value::Ipv4(std::net::Ipv4Addr::new(255, 0, 1, 200)),
+            Value::Tenths(0),
+            Value::Tenths(7),
+            Value::Tenths(65535),
+            Value::U32(u32::MAX),
+            Value::Str(b"5.15.12"),
+            Value::Str(b"a \"q\" \xff"),
+            Value::Bytes2([0xab, 0x01]),
+            Value::Ranged {
+                value: -5,
+                min: -10,
+                max: 100,
+                step: 5,
+            },
+            Value::TypedEnum {
+                enum_type: 1,
+                value: 2,
+            },
+            Value::Date {
+                year_since_1900: 124,
+                month: 1,
+                day: 16,
+                reserved: 0,
+            },
+            Value::Time {
+                hour: 20,
+                minute: 34,
+                seconds_x4: 8,
+                reserved: 0,
+            },
+        ];
+        for value in values {
+            let mut text = String::from("x");
+            display_into(&mut text, &value);
+            assert_eq!(text[1..], value.to_string(), "{value:?}");
+            for id in [0x0401, 0x0101, 0x1234] {
+                let mut text = String::new();
+                value_text_into(&mut text, id, &value);
+                assert_eq!(text, value.labeled(id).to_string(), "{id:#06x} {value:?}");
             }
         }
     }
