@@ -172,6 +172,17 @@ fn display_into(out: &mut String, value: &Value<'_>) {
             }
         }
         Value::Version(parts) => dotted(out, &parts),
+        // Printable ASCII other than quotes and backslash is shown as it is
+        // (what char::escape_debug does with it), in double quotes.
+        Value::Str(text)
+            if text
+                .iter()
+                .all(|&b| matches!(b, 0x20..=0x7e) && !matches!(b, b'"' | b'\'' | b'\\')) =>
+        {
+            out.push('"');
+            out.extend(text.iter().map(|&b| char::from(b)));
+            out.push('"');
+        }
         Value::Ipv4(addr) => dotted(out, &addr.octets()),
         // Writing into a String cannot fail.
         other => {
@@ -852,6 +863,13 @@ mod tests {
             Value::U32(u32::MAX),
             Value::Str(b"5.15.12"),
             Value::Str(b"a \"q\" \xff"),
+            Value::Str(b""),
+            Value::Str(b"it's"),
+            Value::Str(b"back\\slash"),
+            Value::Str(b"tab\there"),
+            Value::Str(b"del\x7f"),
+            Value::Str(b" ~!#$%&()*+,-./09:;<=>?@AZ[]^_`az{|}"),
+            Value::Str("caf\u{e9}".as_bytes()),
             Value::Bytes2([0xab, 0x01]),
             Value::Ranged {
                 value: -5,
