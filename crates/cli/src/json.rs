@@ -73,9 +73,20 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
         }
         base = base.saturating_add(8);
     }
-    chunks
-        .remainder()
-        .iter()
+    let tail = chunks.remainder();
+    // After at least one word, test the last eight bytes as one (overlapping)
+    // word rather than byte by byte: a hit is then searched bytewise.
+    if !tail.is_empty()
+        && let Some(last) = bytes.len().checked_sub(8).and_then(|at| bytes.get(at..))
+    {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(last);
+        let w = u64::from_le_bytes(word);
+        if !(has_less(w, 0x20) || has_byte(w, b'"') || has_byte(w, b'\\')) {
+            return None;
+        }
+    }
+    tail.iter()
         .position(|&b| needs_escape(b))
         .map(|i| base.saturating_add(i))
 }
