@@ -8,13 +8,17 @@ use std::time::SystemTime;
 
 use rewire_cli::FastHashMap as HashMap;
 use rewire_cli::decode::{DecodeArgs, open_input};
+use rewire_cli::json;
 use rewire_cli::output::Sink;
-use rewire_transport::capture::{CaptureEvent, StreamId, Transport};
+use rewire_transport::capture::{CaptureEvent, Endpoints, StreamId, Transport};
 use rewire_transport::framing::{Framer, Upsilon};
 use rewire_upsilon::{parse_heartbeat, parse_sms_alert, sms};
 
 use crate::monitor::status_event;
 use crate::record::{Body, ErrorRecord, HeartbeatRecord, Record, SmsRecord};
+
+/// UDP flows whose address text is remembered; beyond it the cache starts over.
+const MAX_CACHED_FLOWS: usize = 4096;
 
 /// RupsMon's status stream port.
 pub const STATUS_PORT: u16 = 2570;
@@ -278,6 +282,7 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
     let input = open_input(args, &[STATUS_PORT, HEARTBEAT_PORT, SMS_PORT], false)?;
     let ports = Ports::from_args(&args.ports);
     let mut streams: HashMap<StreamId, Option<StreamDecoder>> = HashMap::default();
+    let mut udp_addrs: HashMap<StreamId, (Endpoints, String, String)> = HashMap::default();
     let mut result = Ok(());
     for event in input {
         let event = match event {
@@ -297,7 +302,25 @@ pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()
                     && e.transport == Transport::Udp
                 {
                     if ports.udp(e.src.port(), e.dst.port()) {
-                        let mut r = Record::bare(heartbeat(&chunk.bytes)).between(src, dst);
+                        // The flow's address text, formatted once per flow.
+                        if !udp_addrs
+                            .get(&chunk.stream)
+                            .is_some_and(|(k, _, _)| *k == e)
+                        {
+                            if udp_addrs.len() >= MAX_CACHED_FLOWS {
+                                udp_addrs.clear();
+                            }
+                            let text = (json::socket_addr(&e.src), json::socket_addr(&e.dst));
+                            udp_addrs.insert(chunk.stream, (e, text.0, text.1));
+                        }
+                        let mut r = Record::bare(heartbeat(&chunk.bytes));
+                        match udp_addrs.get(&chunk.stream) {
+                            Some((_, s, d)) => {
+                                r.src_addr = Some(s.clone());
+                                r.dst_addr = Some(d.clone());
+                            }
+                            None => r = r.between(src, dst),
+                        }
                         if let Some(t) = chunk.timestamp {
                             r = r.at(t);
                         }
