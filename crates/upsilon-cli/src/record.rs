@@ -423,6 +423,19 @@ impl WriteJson for Record {
                 key(out, b"raw");
                 json::str(out, &e.raw);
             }
+            Body::SmsAlert(s) => {
+                out.extend_from_slice(b"{\"kind\":\"sms_alert\"");
+                key(out, b"recipient");
+                json::str(out, &s.recipient);
+                key(out, b"content");
+                json::str(out, &s.content);
+                key(out, b"host");
+                json::opt_str(out, s.host.as_deref());
+                key(out, b"message");
+                json::str(out, &s.message);
+                key(out, b"code");
+                json::str(out, &s.code);
+            }
             _ => return json::any(out, self),
         }
         if let Some(ts) = self.ts {
@@ -619,6 +632,15 @@ mod tests {
             "bad \"line\"\n",
             b"\xff\x00",
         ))));
+        for host in [Some("PC \"X\""), None] {
+            records.push(Record::bare(Body::SmsAlert(SmsRecord {
+                recipient: "0123456789".into(),
+                content: "PC X: On battery\n".into(),
+                host: host.map(str::to_owned),
+                message: "On battery\\".into(),
+                code: "1".into(),
+            })));
+        }
         records.push(Record::bare(Body::ConnectionLost(ConnectionRecord {
             link: "rupsmon".into(),
             peer: None,
