@@ -126,7 +126,12 @@ pub fn null(out: &mut Vec<u8>) {
 
 /// Appends `true` or `false`.
 pub fn bool(out: &mut Vec<u8>, v: bool) {
-    out.extend_from_slice(if v { b"true" } else { b"false" });
+    // Two constant-length copies (inlined) rather than one of either length.
+    if v {
+        out.extend_from_slice(b"true");
+    } else {
+        out.extend_from_slice(b"false");
+    }
 }
 
 /// Writes `v` in decimal at the end of `buf`; returns the digits.

@@ -339,10 +339,11 @@ impl Record {
     }
 }
 
-fn key(out: &mut Vec<u8>, name: &[u8]) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name);
-    out.extend_from_slice(b"\":");
+/// Appends `,"name":` (a constant, so the copy is inlined).
+macro_rules! key {
+    ($out:expr, $name:literal) => {
+        $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes())
+    };
 }
 
 fn opt_u16(out: &mut Vec<u8>, v: Option<u16>) {
@@ -355,40 +356,39 @@ fn opt_u16(out: &mut Vec<u8>, v: Option<u16>) {
 impl StatusRecord {
     /// Appends the fields after `kind`, each with its leading comma.
     fn write_json_fields(&self, out: &mut Vec<u8>) {
-        let floats = [
-            (&b"input_voltage"[..], self.input_voltage),
-            (b"input_fault_voltage", self.input_fault_voltage),
-            (b"output_voltage", self.output_voltage),
-        ];
-        for (name, v) in floats {
-            key(out, name);
-            json::opt_f64(out, v);
-        }
-        key(out, b"load_percent");
+        key!(out, "input_voltage");
+        json::opt_f64(out, self.input_voltage);
+        key!(out, "input_fault_voltage");
+        json::opt_f64(out, self.input_fault_voltage);
+        key!(out, "output_voltage");
+        json::opt_f64(out, self.output_voltage);
+        key!(out, "load_percent");
         opt_u16(out, self.load_percent);
-        key(out, b"input_frequency");
+        key!(out, "input_frequency");
         json::opt_f64(out, self.input_frequency);
-        key(out, b"battery_voltage");
+        key!(out, "battery_voltage");
         json::opt_f64(out, self.battery_voltage);
-        key(out, b"battery_per_cell");
+        key!(out, "battery_per_cell");
         json::bool(out, self.battery_per_cell);
-        key(out, b"temperature");
+        key!(out, "temperature");
         json::opt_f64(out, self.temperature);
-        let flags = [
-            (&b"utility_fail"[..], self.utility_fail),
-            (b"battery_low", self.battery_low),
-            (b"bypass_active", self.bypass_active),
-            (b"ups_failed", self.ups_failed),
-            (b"standby", self.standby),
-            (b"test_in_progress", self.test_in_progress),
-            (b"shutdown_active", self.shutdown_active),
-            (b"beeper_on", self.beeper_on),
-        ];
-        for (name, v) in flags {
-            key(out, name);
-            json::bool(out, v);
-        }
-        key(out, b"bits");
+        key!(out, "utility_fail");
+        json::bool(out, self.utility_fail);
+        key!(out, "battery_low");
+        json::bool(out, self.battery_low);
+        key!(out, "bypass_active");
+        json::bool(out, self.bypass_active);
+        key!(out, "ups_failed");
+        json::bool(out, self.ups_failed);
+        key!(out, "standby");
+        json::bool(out, self.standby);
+        key!(out, "test_in_progress");
+        json::bool(out, self.test_in_progress);
+        key!(out, "shutdown_active");
+        json::bool(out, self.shutdown_active);
+        key!(out, "beeper_on");
+        json::bool(out, self.beeper_on);
+        key!(out, "bits");
         json::str(out, &self.bits);
     }
 }
@@ -405,49 +405,49 @@ impl WriteJson for Record {
             }
             Body::Heartbeat(h) => {
                 out.extend_from_slice(b"{\"kind\":\"heartbeat\"");
-                key(out, b"connected");
+                key!(out, "connected");
                 json::bool(out, h.connected);
-                key(out, b"ups");
+                key!(out, "ups");
                 opt_u16(out, h.ups);
-                key(out, b"raw");
+                key!(out, "raw");
                 json::str(out, &h.raw);
             }
             Body::Error(e) => {
                 out.extend_from_slice(b"{\"kind\":\"error\"");
-                key(out, b"offset");
+                key!(out, "offset");
                 json::u64(out, e.offset);
-                key(out, b"len");
+                key!(out, "len");
                 json::u64(out, e.len);
-                key(out, b"reason");
+                key!(out, "reason");
                 json::str(out, &e.reason);
-                key(out, b"raw");
+                key!(out, "raw");
                 json::str(out, &e.raw);
             }
             Body::SmsAlert(s) => {
                 out.extend_from_slice(b"{\"kind\":\"sms_alert\"");
-                key(out, b"recipient");
+                key!(out, "recipient");
                 json::str(out, &s.recipient);
-                key(out, b"content");
+                key!(out, "content");
                 json::str(out, &s.content);
-                key(out, b"host");
+                key!(out, "host");
                 json::opt_str(out, s.host.as_deref());
-                key(out, b"message");
+                key!(out, "message");
                 json::str(out, &s.message);
-                key(out, b"code");
+                key!(out, "code");
                 json::str(out, &s.code);
             }
             _ => return json::any(out, self),
         }
         if let Some(ts) = self.ts {
-            key(out, b"ts");
+            key!(out, "ts");
             json::f64(out, ts);
         }
         if let Some(a) = &self.src_addr {
-            key(out, b"src_addr");
+            key!(out, "src_addr");
             json::str(out, a);
         }
         if let Some(a) = &self.dst_addr {
-            key(out, b"dst_addr");
+            key!(out, "dst_addr");
             json::str(out, a);
         }
         out.push(b'}');
