@@ -153,7 +153,20 @@ fn decimal_digits(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
 
 /// Appends an unsigned integer in decimal.
 pub fn u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(decimal_digits(v, &mut [0; 20]));
+    // Small numbers (ids, lengths, codes) are most: push their digits
+    // rather than copy a slice of any length (a memcpy call). The casts
+    // take single decimal digits, so they are exact.
+    #[allow(clippy::cast_possible_truncation)]
+    match v {
+        0..=9 => out.push(b'0' + v as u8),
+        10..=99 => out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]),
+        100..=999 => out.extend_from_slice(&[
+            b'0' + (v / 100) as u8,
+            b'0' + (v / 10 % 10) as u8,
+            b'0' + (v % 10) as u8,
+        ]),
+        _ => out.extend_from_slice(decimal_digits(v, &mut [0; 20])),
+    }
 }
 
 /// Appends a float as `serde_json` does: shortest round-trip form, `null`
@@ -307,7 +320,21 @@ mod tests {
 
     #[test]
     fn numbers_and_literals_match_serde_json() {
-        for v in [0, 1, 9, 10, 99, 100, 65535, u64::from(u32::MAX), u64::MAX] {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            42,
+            99,
+            100,
+            505,
+            999,
+            1000,
+            65535,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
             same_as_serde(|o| u64(o, v), &v);
         }
         for v in [
