@@ -483,6 +483,19 @@ fn messages(events: &[Event]) -> Vec<&Message> {
         .collect()
 }
 
+/// Like [`frame_all`] with [`Framer::push_owned`]: the events must be the
+/// same as with `push`.
+fn frame_all_owned<F: Framing>(mut framer: Framer<F>, chunks: &[&[u8]]) -> Vec<Event> {
+    let mut events = Vec::new();
+    for chunk in chunks {
+        let _ = framer.push_owned(chunk.to_vec());
+        events.extend(std::iter::from_fn(|| framer.next()));
+    }
+    framer.finish();
+    events.extend(std::iter::from_fn(|| framer.next()));
+    events
+}
+
 fn check_framing<F: Framing + Clone>(framing: F, data: &[u8]) {
     let whole = frame_all(Framer::new(framing.clone()), &[data], data.len());
     let split = frame_all(Framer::new(framing.clone()), &pieces(data), data.len());
@@ -491,6 +504,8 @@ fn check_framing<F: Framing + Clone>(framing: F, data: &[u8]) {
         messages(&split),
         "framed messages depend on the split"
     );
+    let owned = frame_all_owned(Framer::new(framing.clone()), &pieces(data));
+    assert_eq!(owned, split, "push_owned and push disagree");
     // A tight cap exercises the oversize discard and resync.
     let limit = NonZeroUsize::new(48).expect("48 is not zero");
     frame_all(
@@ -502,8 +517,9 @@ fn check_framing<F: Framing + Clone>(framing: F, data: &[u8]) {
 
 /// `transport_framing`: the four framers of `rewire_transport::framing`
 /// (Power-One, WebSentry, UPSilon records, Megatec reply lines) over the
-/// same bytes, fed whole and in pieces (the same messages either way), then
-/// with a 48-byte cap; the Power-One framer also idles between pieces.
+/// same bytes, fed whole and in pieces (the same messages either way), in
+/// pieces with `push_owned` (the same events as `push`), then with a
+/// 48-byte cap; the Power-One framer also idles between pieces.
 pub fn transport_framing(data: &[u8]) {
     check_framing(PowerOne, data);
     check_framing(WebSentry, data);
