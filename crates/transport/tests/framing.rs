@@ -2,6 +2,10 @@
 //! accounting with offsets, the buffer cap, idle and end-of-stream handling,
 //! for the generic framer and the three protocol framings.
 
+mod support;
+
+use support::{messages, run, skipped};
+
 use std::num::NonZeroUsize;
 
 use proptest::prelude::*;
@@ -69,46 +73,6 @@ fn ups_stream() -> Vec<u8> {
         Q1,
     ]
     .concat()
-}
-
-/// Feeds `stream` cut at `cuts` (sorted, deduplicated, in range), finishes,
-/// and returns every event in order. Checks the buffer never exceeds the limit.
-fn run<F: Framing>(framer: &mut Framer<F>, stream: &[u8], cuts: &[usize]) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut from = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
-        let _ = framer.push(&stream[from..cut]);
-        assert!(framer.buffered() <= framer.limit());
-        from = cut;
-        while let Some(e) = framer.next() {
-            events.push(e);
-        }
-    }
-    framer.finish();
-    while let Some(e) = framer.next() {
-        events.push(e);
-    }
-    events
-}
-
-fn messages(events: &[Event]) -> Vec<Message> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            Event::Skipped(_) => None,
-        })
-        .collect()
-}
-
-fn skipped(events: &[Event]) -> Vec<Skipped> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Skipped(s) => Some(s.clone()),
-            Event::Message(_) => None,
-        })
-        .collect()
 }
 
 /// Checks that messages and skipped runs tile the stream without gaps or

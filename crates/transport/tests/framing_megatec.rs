@@ -2,12 +2,14 @@
 //! lines, the line bound (with the discard state across splits, silences and
 //! stream ends), and split invariance (fixed and proptest splits).
 
+mod support;
+
+use support::{messages, run, skipped};
+
 use std::num::NonZeroUsize;
 
 use proptest::prelude::*;
-use rewire_transport::framing::{
-    Event, Framer, Megatec, Message, SKIPPED_HEAD_LEN, SkipReason, Skipped,
-};
+use rewire_transport::framing::{Event, Framer, Megatec, SKIPPED_HEAD_LEN, SkipReason, Skipped};
 
 /// A Q1 status line (46 bytes), as a Megatec UPS sends it before its CR.
 const Q1: &[u8] = b"(230.0 230.0 230.0 012 50.0 27.2 25.1 00001000";
@@ -15,46 +17,6 @@ const Q1: &[u8] = b"(230.0 230.0 230.0 012 50.0 27.2 25.1 00001000";
 const F: &[u8] = b"#220.0 005 24.00 50.0";
 /// The I info line.
 const I: &[u8] = b"#REWIRE SIM      MEC0003    VSIM-1.0  ";
-
-/// Feeds `stream` cut at `cuts` (sorted, in range), finishes, and returns
-/// every event in order.
-fn run(framer: &mut Framer<Megatec>, stream: &[u8], cuts: &[usize]) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut from = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
-        let _ = framer.push(&stream[from..cut]);
-        assert!(framer.buffered() <= framer.limit());
-        from = cut;
-        while let Some(e) = framer.next() {
-            events.push(e);
-        }
-    }
-    framer.finish();
-    while let Some(e) = framer.next() {
-        events.push(e);
-    }
-    events
-}
-
-fn messages(events: &[Event]) -> Vec<Message> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            Event::Skipped(_) => None,
-        })
-        .collect()
-}
-
-fn skipped(events: &[Event]) -> Vec<Skipped> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Skipped(s) => Some(s.clone()),
-            Event::Message(_) => None,
-        })
-        .collect()
-}
 
 fn bodies(events: &[Event]) -> Vec<Vec<u8>> {
     messages(events).into_iter().map(|m| m.bytes).collect()
