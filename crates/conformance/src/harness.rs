@@ -170,6 +170,18 @@ fn powerone_payloads(data: &[u8]) {
 pub fn powerone_scan(data: &[u8]) {
     use rewire_powerone::{Scan, parse, scan, scan_idle};
 
+    // The SIMD search agrees with the byte-loop oracle at every offset.
+    for from in 0..data.len().min(64) {
+        let buf = &data[from..];
+        for idle in [false, true] {
+            let got = match if idle { scan_idle(buf) } else { scan(buf) } {
+                Scan::Found { skipped, len, .. } => Ok((skipped, len)),
+                Scan::Partial { skipped } => Err(skipped),
+            };
+            assert_eq!(got, powerone_scan_model(buf, idle), "idle {idle}");
+        }
+    }
+
     let (frames, mut left) = split_invariant(data, |buf| match scan(buf) {
         Scan::Found {
             skipped,
@@ -200,6 +212,42 @@ pub fn powerone_scan(data: &[u8]) {
             }
         }
     }
+}
+
+/// The Power-One scanner's rule as a plain byte loop, the oracle
+/// [`powerone_scan`] checks `scan`/`scan_idle` against: the first 0xFF
+/// whose length byte (≥ 8) and checksum hold is a frame; one that runs past
+/// the end waits for more bytes (`Err(its offset)`), or under `idle` is
+/// passed over and bounds the bytes reported skipped.
+pub fn powerone_scan_model(buf: &[u8], idle: bool) -> Result<(usize, usize), usize> {
+    let mut first_incomplete = None;
+    for pos in (0..buf.len()).filter(|&i| buf[i] == 0xFF) {
+        let Some(&length) = buf.get(pos + 1) else {
+            if !idle {
+                return Err(pos);
+            }
+            first_incomplete = first_incomplete.or(Some(pos));
+            continue;
+        };
+        let length = usize::from(length);
+        if length < rewire_powerone::MIN_FRAME_LEN {
+            continue;
+        }
+        let Some(frame) = buf.get(pos..pos + length) else {
+            if !idle {
+                return Err(pos);
+            }
+            first_incomplete = first_incomplete.or(Some(pos));
+            continue;
+        };
+        let sum = frame[..length - 1]
+            .iter()
+            .fold(0u8, |sum, &b| sum.wrapping_add(b));
+        if cfg!(fuzzing) || sum == frame[length - 1] {
+            return Ok((pos, length));
+        }
+    }
+    Err(first_incomplete.unwrap_or(buf.len()))
 }
 
 // ---- WebSentry --------------------------------------------------------------
@@ -368,6 +416,34 @@ pub fn upsilon_reply(data: &[u8]) {
 pub fn upsilon_scan(data: &[u8]) {
     use rewire_upsilon::{DEFAULT_MAX_RECORD_LEN, Scan, scan, scan_final};
 
+    // The SIMD search agrees with the byte-loop oracle at every offset, for
+    // the default bound and for bounds records hit.
+    let max = 1 + usize::from(data.first().copied().unwrap_or(0) % 64);
+    for from in 0..data.len().min(64) {
+        let buf = &data[from..];
+        for max in [DEFAULT_MAX_RECORD_LEN, max] {
+            for at_end in [false, true] {
+                let found = if at_end {
+                    scan_final(buf, max)
+                } else {
+                    scan(buf, max)
+                };
+                let got = match found {
+                    Scan::Found {
+                        skipped,
+                        len,
+                        message,
+                    } => {
+                        assert_eq!(message.as_ptr(), buf[skipped..].as_ptr());
+                        Ok((skipped, len, message.len()))
+                    }
+                    Scan::Partial { skipped } => Err(skipped),
+                };
+                assert_eq!(got, upsilon_scan_model(buf, max, at_end), "max {max}");
+            }
+        }
+    }
+
     let to_result = |buf: &[u8], found: Scan<&[u8]>| match found {
         Scan::Found {
             skipped,
@@ -395,6 +471,33 @@ pub fn upsilon_scan(data: &[u8]) {
     for record in records.iter().map(|(_, r)| r).chain(&last) {
         upsilon_status(record);
     }
+}
+
+/// The Q1 scanner's rule as a plain byte loop, the oracle [`upsilon_scan`]
+/// checks `scan`/`scan_final` against. A record is `(` up to the first CR,
+/// LF, NUL or `(` within `max` bytes after it (or the end of `buf` when
+/// `at_end`); its span also takes the CR/LF/NUL run after it. A `(` with
+/// no end within `max` bytes is passed over. Returns `Ok((skipped, len,
+/// record length))` or `Err(skipped)`.
+pub fn upsilon_scan_model(
+    buf: &[u8],
+    max: usize,
+    at_end: bool,
+) -> Result<(usize, usize, usize), usize> {
+    let ends = |b: u8| matches!(b, b'\r' | b'\n' | 0);
+    for start in (0..buf.len()).filter(|&i| buf[i] == b'(') {
+        let body = &buf[start + 1..];
+        let window = &body[..body.len().min(max)];
+        let end = match window.iter().position(|&b| ends(b) || b == b'(') {
+            Some(i) => start + 1 + i,
+            None if body.len() >= max => continue,
+            None if at_end => buf.len(),
+            None => return Err(start),
+        };
+        let trailing = buf[end..].iter().take_while(|&&b| ends(b)).count();
+        return Ok((start, end - start + trailing, end - start));
+    }
+    Err(buf.len())
 }
 
 /// `upsilon_heartbeat`: [`rewire_upsilon::parse_heartbeat`] on arbitrary

@@ -153,6 +153,39 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
+    fn scanner_matches_its_byte_loop_oracle(
+        parts in prop::collection::vec(
+            prop_oneof![
+                // A valid frame, a lone flag, a flag with a short or long
+                // length byte, and plain bytes.
+                any_repr_parts().prop_map(|(dst, src, reply, control, function, data)| emit(&Repr {
+                    destination: dst,
+                    source: src,
+                    reply_flag: reply,
+                    control,
+                    function: FunctionCode(function),
+                    data: &data,
+                })),
+                Just(vec![0xFF]),
+                (0u8..=16).prop_map(|len| vec![0xFF, len]),
+                prop::collection::vec(any::<u8>(), 1..12),
+            ],
+            0..12,
+        ),
+    ) {
+        let stream: Vec<u8> = parts.concat();
+        // The harness compares scan/scan_idle with the oracle at each offset.
+        rewire_conformance::harness::powerone_scan(&stream);
+        for idle in [false, true] {
+            let got = match if idle { scan_idle(&stream) } else { scan(&stream) } {
+                Scan::Found { skipped, len, .. } => Ok((skipped, len)),
+                Scan::Partial { skipped } => Err(skipped),
+            };
+            prop_assert_eq!(got, rewire_conformance::harness::powerone_scan_model(&stream, idle));
+        }
+    }
+
+    #[test]
     fn emit_then_parse_round_trips((dst, src, reply, control, function, data) in any_repr_parts()) {
         let repr = Repr {
             destination: dst,

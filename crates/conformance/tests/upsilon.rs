@@ -238,6 +238,29 @@ proptest! {
     }
 
     #[test]
+    fn scanner_matches_its_byte_loop_oracle(
+        bytes in prop::collection::vec(
+            prop::sample::select(&b"((((\r\r\n\0 0.-x"[..]),
+            0..400,
+        ),
+    ) {
+        // Dense with starts and ends, so every branch of the search runs;
+        // the harness compares scan/scan_final with the oracle at each
+        // offset and with two bounds.
+        rewire_conformance::harness::upsilon_scan(&bytes);
+        for max in [1, 2, 46, DEFAULT_MAX_RECORD_LEN] {
+            let got = match scan(&bytes, max) {
+                Scan::Found { skipped, len, message } => Ok((skipped, len, message.len())),
+                Scan::Partial { skipped } => Err(skipped),
+            };
+            prop_assert_eq!(
+                got,
+                rewire_conformance::harness::upsilon_scan_model(&bytes, max, false)
+            );
+        }
+    }
+
+    #[test]
     fn scanner_is_split_invariant(
         records in prop::collection::vec((status(), noise(), any::<bool>()), 1..6),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),

@@ -210,7 +210,11 @@ fn scan_from(buf: &[u8], idle: bool) -> Scan<Frame<&[u8]>> {
     loop {
         let next_flag = buf
             .get(start..)
-            .and_then(|rest| rest.iter().position(|&b| b == FLAG))
+            .and_then(|rest| match rest.first() {
+                // Frames usually follow each other: look before searching.
+                Some(&FLAG) => Some(0),
+                _ => memchr::memchr(FLAG, rest),
+            })
             .map(|i| start.saturating_add(i));
         let Some(pos) = next_flag else {
             return Scan::Partial {

@@ -181,6 +181,50 @@ fn is_unknown(bytes: &[u8]) -> bool {
         && bytes != b"-"
 }
 
+/// Decodes a field of a standard-width Q1 line (`DDD.D`, `DD.D`, `D.DD`,
+/// `DDD` or a placeholder of dashes) the way [`parse_decimal`] does, without
+/// errors: `None` means "not sure, ask `parse_decimal`".
+///
+/// `Some(None)` is a placeholder; `Some(Some(d))` a number of digits with
+/// at most one `.` that has digits on both sides. Anything starting with
+/// `-` other than a placeholder (a negative number) is left to
+/// `parse_decimal`.
+#[inline(always)]
+pub(crate) fn fixed_width<const N: usize>(tok: [u8; N]) -> Option<Option<Decimal>> {
+    // Branch-free over the bytes (the hot path of every Q1 decode): the
+    // digits' value, the last point's position, and how many bytes are
+    // neither digits nor the one point.
+    let mut raw = 0i32;
+    let mut point = N;
+    let mut points = 0u32;
+    let mut others = 0u32;
+    for (i, b) in tok.into_iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        let is_digit = digit < 10;
+        let is_point = b == b'.';
+        raw = if is_digit {
+            raw * 10 + i32::from(digit)
+        } else {
+            raw
+        };
+        point = if is_point { i } else { point };
+        points += u32::from(is_point);
+        others += u32::from(!is_digit && !is_point);
+    }
+    if others > 0 || points > 1 {
+        // Not a plain number: a placeholder, or a job for the full parser.
+        return (tok.first() == Some(&b'-') && is_unknown(&tok)).then_some(None);
+    }
+    // A point needs digits on both sides (and `N` ≤ 5 keeps the scale ≤ 3).
+    let scale = match point {
+        p if p == N => 0,
+        0 => return None,
+        p if p + 1 == N => return None,
+        p => N - 1 - p,
+    };
+    Some(Some(Decimal::new(raw, u8::try_from(scale).ok()?)?))
+}
+
 /// Parses a decimal token: optional `-`, digits, optional `.` and digits.
 /// A placeholder of dashes yields `None`.
 pub(crate) fn parse_decimal(tok: Token<'_>, field: Field) -> Result<Option<Decimal>, Error> {

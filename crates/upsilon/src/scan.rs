@@ -78,7 +78,12 @@ fn scan_inner(buf: &[u8], max_record_len: usize, at_end: bool) -> Scan<&[u8]> {
     let mut from = 0usize;
     loop {
         let rest = buf.get(from..).unwrap_or_default();
-        let Some(open) = rest.iter().position(|&b| b == b'(') else {
+        // Records usually follow each other directly: look before searching.
+        let open = match rest.first() {
+            Some(b'(') => Some(0),
+            _ => memchr::memchr(b'(', rest),
+        };
+        let Some(open) = open else {
             return Scan::Partial { skipped: buf.len() };
         };
         let start = from + open;
@@ -86,10 +91,7 @@ fn scan_inner(buf: &[u8], max_record_len: usize, at_end: bool) -> Scan<&[u8]> {
         // Only look as far as a record may reach: bounded work per call.
         let limit = body.len().min(max_record_len);
         let window = body.get(..limit).unwrap_or_default();
-        let end = window
-            .iter()
-            .position(|&b| is_terminator(b) || b == b'(')
-            .map(|i| start + 1 + i);
+        let end = record_end(window).map(|i| start + 1 + i);
         let end = match end {
             Some(end) => end,
             // No terminator, and the record is already too long: skip it.
@@ -113,4 +115,13 @@ fn scan_inner(buf: &[u8], max_record_len: usize, at_end: bool) -> Scan<&[u8]> {
             message,
         };
     }
+}
+
+/// Returns the index of the first byte of `window` that ends a record: a
+/// terminator, or the `(` of the next record.
+fn record_end(window: &[u8]) -> Option<usize> {
+    // Two SIMD passes: the terminators, then a `(` before the first of them.
+    let terminator = memchr::memchr3(b'\r', b'\n', 0, window);
+    let before = window.get(..terminator.unwrap_or(window.len()))?;
+    memchr::memchr(b'(', before).or(terminator)
 }

@@ -250,6 +250,106 @@ impl fmt::Display for Status {
 /// [`Error::OutOfRange`] for a load above 65535; each names the field and offset.
 pub fn parse_status(line: &[u8]) -> Result<Status, Error> {
     let line = decimal::strip_terminator(line);
+    match parse_standard(line) {
+        Some(status) => Ok(status),
+        None => parse_tokens(line),
+    }
+}
+
+/// Length of a standard-width Q1 line without its terminator.
+const STANDARD_LEN: usize = 46;
+
+/// Offsets of the single spaces between the fields of a standard-width Q1
+/// line (`(MMM.M NNN.N PPP.P QQQ RR.R SS.S TT.T b7…b0`).
+const STANDARD_SPACES: [usize; 7] = [6, 12, 18, 22, 27, 32, 37];
+
+/// Decodes a standard-width line by field position, without tokenizing.
+///
+/// This is the line nearly every UPS sends, and the hot path of every
+/// decoder. It returns `None` for anything it is not sure of (other widths,
+/// signs, unusual placeholders, any error) and [`parse_status`] then runs
+/// the general tokenizing parser, so both paths give the same answer for
+/// every input that reaches this one (a test mutates every byte of real
+/// lines to check that).
+fn parse_standard(line: &[u8]) -> Option<Status> {
+    let line: &[u8; STANDARD_LEN] = line.try_into().ok()?;
+    let [
+        b'(',
+        m0,
+        m1,
+        m2,
+        m3,
+        m4,
+        _,
+        n0,
+        n1,
+        n2,
+        n3,
+        n4,
+        _,
+        p0,
+        p1,
+        p2,
+        p3,
+        p4,
+        _,
+        q0,
+        q1,
+        q2,
+        _,
+        r0,
+        r1,
+        r2,
+        r3,
+        _,
+        s0,
+        s1,
+        s2,
+        s3,
+        _,
+        t0,
+        t1,
+        t2,
+        t3,
+        _,
+        bits @ ..,
+    ] = *line
+    else {
+        return None;
+    };
+    // Single spaces separate the fields; anything else goes the long way.
+    if STANDARD_SPACES.iter().any(|&i| line.get(i) != Some(&b' ')) {
+        return None;
+    }
+    let load_percent = match decimal::fixed_width([q0, q1, q2])? {
+        None => None,
+        Some(d) if d.scale() == 0 => Some(u16::try_from(d.raw()).ok()?),
+        Some(_) => return None,
+    };
+    let mut status_bits = 0u8;
+    let mut bad = 0u8;
+    for b in bits {
+        let bit = b.wrapping_sub(b'0');
+        bad |= bit & !1;
+        status_bits = (status_bits << 1) | (bit & 1);
+    }
+    if bad != 0 {
+        return None;
+    }
+    Some(Status {
+        input_voltage: decimal::fixed_width([m0, m1, m2, m3, m4])?,
+        input_fault_voltage: decimal::fixed_width([n0, n1, n2, n3, n4])?,
+        output_voltage: decimal::fixed_width([p0, p1, p2, p3, p4])?,
+        load_percent,
+        input_frequency: decimal::fixed_width([r0, r1, r2, r3])?,
+        battery_voltage: decimal::fixed_width([s0, s1, s2, s3])?,
+        temperature: decimal::fixed_width([t0, t1, t2, t3])?,
+        bits: StatusBits(status_bits),
+    })
+}
+
+/// The general parser: fields split on runs of spaces, every error named.
+fn parse_tokens(line: &[u8]) -> Result<Status, Error> {
     match line.first() {
         Some(b'(') => {}
         Some(&found) => {
@@ -302,4 +402,95 @@ pub fn parse_status(line: &[u8]) -> Result<Status, Error> {
         temperature,
         bits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real standard-width lines (the seed, NUT driver tests, HID tools)
+    /// and placeholders in every numeric field.
+    const LINES: [&[u8; STANDARD_LEN]; 12] = [
+        b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000",
+        b"(000.0 000.0 238.7 007 50.1 27.4 --.- 10001000",
+        b"(226.0 195.0 226.0 014 49.0 27.5 30.0 00001000",
+        b"(215.0 195.0 230.0 014 49.0 2.27 30.0 00101000",
+        b"(102.5 000.0 102.4 000 49.9 54.5 22.7 00101000",
+        b"(000.0 140.0 227.0 002 00.0 46.8 56.0 10001000",
+        b"(---.- ---.- ---.- --- --.- --.- --.- 11111111",
+        b"(999.9 999.9 999.9 999 99.9 9.99 99.9 01010101",
+        b"(-23.5 -00.0 -1.00 -12 -3.5 -.5- 1.-1 00000000",
+        b"(23.55 2.355 .2355 1.5 .255 255. 2..5 00000000",
+        b"(2355. 0.001 100.0 0.1 1.00 0.00 00.0 00000000",
+        b"(  1.5 --.-- -.--- --. -.-- ---- .--- 00000000",
+    ];
+
+    /// Bytes each position is replaced with: digits at the range's ends and
+    /// just outside it, the separators, terminators, a sign and high bytes.
+    const SUBSTITUTES: [u8; 16] = [
+        b'0', b'1', b'9', b'/', b':', b'.', b'-', b'+', b' ', b'(', b'\r', b'\n', 0, b'x', 0x80,
+        0xFF,
+    ];
+
+    /// Parses `line` both ways, asserts they agree, and reports whether the
+    /// by-position path answered.
+    fn agree(line: &[u8]) -> bool {
+        let stripped = decimal::strip_terminator(line);
+        let fast = parse_standard(stripped);
+        let general = parse_tokens(stripped);
+        if let Some(fast) = fast {
+            assert_eq!(Ok(fast), general, "{:?}", core::str::from_utf8(line));
+        }
+        assert_eq!(parse_status(line), general);
+        fast.is_some()
+    }
+
+    #[test]
+    fn by_position_and_tokenized_parsers_agree_on_every_mutation() {
+        let mut fast = 0usize;
+        let mut total = 0usize;
+        for line in LINES {
+            fast += usize::from(agree(line));
+            total += 1;
+            // Every byte replaced by every substitute.
+            for i in 0..STANDARD_LEN {
+                for b in SUBSTITUTES {
+                    let mut m = *line;
+                    m[i] = b;
+                    fast += usize::from(agree(&m));
+                    total += 1;
+                }
+            }
+            // Every pair of bytes replaced by separators and digits.
+            for i in 0..STANDARD_LEN {
+                for j in i + 1..STANDARD_LEN {
+                    for (a, b) in [
+                        (b'.', b'-'),
+                        (b'-', b'.'),
+                        (b' ', b'0'),
+                        (b'0', b' '),
+                        (b'1', b'9'),
+                    ] {
+                        let mut m = *line;
+                        m[i] = a;
+                        m[j] = b;
+                        fast += usize::from(agree(&m));
+                        total += 1;
+                    }
+                }
+            }
+            // Shorter and longer lines never take the by-position path.
+            assert!(!agree(&line[..STANDARD_LEN - 1]));
+        }
+        // Both paths were exercised, many times over.
+        assert!(fast > 5_000 && total - fast > 50_000, "{fast} of {total}");
+    }
+
+    #[test]
+    fn by_position_parser_takes_real_lines() {
+        for line in LINES.iter().take(8) {
+            assert!(parse_standard(*line).is_some());
+        }
+        assert!(parse_standard(LINES[8]).is_none(), "signs go the long way");
+    }
 }
