@@ -117,6 +117,9 @@ pub use reply::{
 };
 pub use scan::{DEFAULT_MAX_RECORD_LEN, Scan, scan, scan_final};
 pub use sms::{SmsAlert, parse_sms_alert};
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use status::parse_status_tokenized;
 pub use status::{STATUS_LINE_LEN, Status, StatusBits, parse_status};
 
 /// A buffer of this many bytes holds any line this crate's encoders write

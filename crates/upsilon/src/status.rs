@@ -348,6 +348,14 @@ fn parse_standard(line: &[u8]) -> Option<Status> {
     })
 }
 
+/// [`parse_status`] without its by-position path, for the fuzz harness to
+/// compare the two paths on arbitrary input.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn parse_status_tokenized(line: &[u8]) -> Result<Status, Error> {
+    parse_tokens(decimal::strip_terminator(line))
+}
+
 /// The general parser: fields split on runs of spaces, every error named.
 fn parse_tokens(line: &[u8]) -> Result<Status, Error> {
     match line.first() {
