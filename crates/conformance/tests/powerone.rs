@@ -153,6 +153,17 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
+    fn checksum_is_the_byte_sum(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        // Every length, so each tail of the word-at-a-time sum is taken.
+        for len in 0..=bytes.len().min(40) {
+            let plain = bytes[..len].iter().fold(0u8, |sum, &b| sum.wrapping_add(b));
+            prop_assert_eq!(rewire_powerone::checksum(&bytes[..len]), plain);
+        }
+        let plain = bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b));
+        prop_assert_eq!(rewire_powerone::checksum(&bytes), plain);
+    }
+
+    #[test]
     fn scanner_matches_its_byte_loop_oracle(
         parts in prop::collection::vec(
             prop_oneof![

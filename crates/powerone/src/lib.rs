@@ -481,5 +481,11 @@ mod tests {
         assert_eq!(checksum(&DATE_TIME_SET[..7]), 0x10);
         assert_eq!(checksum(&[]), 0);
         assert_eq!(checksum(&[0xFF, 0xFF, 0x03]), 0x01);
+        // The largest bytes at every length: no lane of the word-at-a-time
+        // sum may carry into another.
+        let ones = [0xFFu8; 1030];
+        for len in 0..=ones.len() {
+            assert_eq!(checksum(&ones[..len]), (len * 255 % 256) as u8, "{len}");
+        }
     }
 }
