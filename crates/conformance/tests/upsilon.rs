@@ -314,6 +314,57 @@ proptest! {
 // ---- corpus replays --------------------------------------------------------------
 
 #[test]
+fn scanner_matches_its_oracle_around_standard_length_records() {
+    // The scanner guesses the standard 46-byte record and checks the guess
+    // eight bytes at a time; put every kind of byte at every position of
+    // records of 44 to 48 bytes, followed by every kind of end.
+    let line = b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000";
+    let specials = [
+        b'(', b')', b'\r', b'\n', 0, 0x01, 0x0F, 0x10, 0x1F, 0x27, 0x29, b'\'', 0x80, 0xA8, 0xFF,
+    ];
+    let mut checked = 0;
+    for len in 44..=48 {
+        let mut record: Vec<u8> = line.iter().copied().cycle().take(len).collect();
+        record[0] = b'(';
+        for end in [b'\r', b'\n', 0, b'(', b'1'] {
+            for at in 0..=len {
+                for special in specials {
+                    let mut bytes = record.clone();
+                    if at < len {
+                        bytes[at] = special;
+                    }
+                    bytes.push(end);
+                    bytes.extend_from_slice(b"\r\n(1");
+                    for max in [DEFAULT_MAX_RECORD_LEN, 46, 45, 20] {
+                        for at_end in [false, true] {
+                            let found = if at_end {
+                                scan_final(&bytes, max)
+                            } else {
+                                scan(&bytes, max)
+                            };
+                            let got = match found {
+                                Scan::Found {
+                                    skipped,
+                                    len,
+                                    message,
+                                } => Ok((skipped, len, message.len())),
+                                Scan::Partial { skipped } => Err(skipped),
+                            };
+                            let model = rewire_conformance::harness::upsilon_scan_model(
+                                &bytes, max, at_end,
+                            );
+                            assert_eq!(got, model, "{bytes:02x?} max {max}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000);
+}
+
+#[test]
 fn replay_upsilon_scan_corpus() {
     for (name, bytes) in rewire_conformance::corpus("upsilon_scan") {
         let records = scan_stream(&[&bytes], DEFAULT_MAX_RECORD_LEN);

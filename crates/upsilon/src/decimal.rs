@@ -191,6 +191,38 @@ fn is_unknown(bytes: &[u8]) -> bool {
 /// `parse_decimal`.
 #[inline(always)]
 pub(crate) fn fixed_width<const N: usize>(tok: [u8; N]) -> Option<Option<Decimal>> {
+    // The shape nearly every UPS writes: `DDD`, `DD.D`, `DDD.D` (one
+    // decimal, or none for three bytes), checked and summed without a loop.
+    // And the placeholders of those shapes (`---`, `--.-`, `---.-`).
+    let (point, scale) = match N {
+        3 => (N, 0),
+        _ => (N - 2, 1),
+    };
+    let mut raw = 0i32;
+    let mut largest = 0u8;
+    let mut dashes = true;
+    for (i, &b) in tok.iter().enumerate() {
+        if i != point {
+            let digit = b.wrapping_sub(b'0');
+            largest = largest.max(digit);
+            raw = raw * 10 + i32::from(digit);
+            dashes &= b == b'-';
+        }
+    }
+    let pointed = point == N || tok.get(point) == Some(&b'.');
+    if largest < 10 && pointed {
+        return Some(Some(Decimal { raw, scale }));
+    }
+    if dashes && pointed {
+        return Some(None);
+    }
+    any_width(tok)
+}
+
+/// [`fixed_width`] for every other shape: a point anywhere with digits on
+/// both sides, placeholders.
+#[inline(always)]
+fn any_width<const N: usize>(tok: [u8; N]) -> Option<Option<Decimal>> {
     // Branch-free over the bytes (the hot path of every Q1 decode): the
     // digits' value, the last point's position, and how many bytes are
     // neither digits nor the one point.
