@@ -7,7 +7,7 @@
 //! time. Records that implement [`WriteJson`] append themselves to one reused
 //! buffer instead: keys are literals, hex and other strings that need no
 //! escaping are copied as they are, and only text that may hold a quote,
-//! a backslash or a control character goes through [`str`]. The helpers
+//! a backslash or a control character goes through [`str()`]. The helpers
 //! follow `serde_json` exactly (same escapes, same number formatting: integers
 //! in decimal, floats in their shortest round-trip form, non-finite floats as
 //! `null`), and the tests compare them with it.

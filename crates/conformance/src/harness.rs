@@ -764,7 +764,7 @@ pub fn capture_pcap(data: &[u8]) {
 }
 
 /// Builds a classic pcap (Ethernet, IPv4) of one TCP connection that carries
-/// `data` from client to server: handshake, `data` cut as [`pieces`] cuts
+/// `data` from client to server: handshake, `data` cut as `pieces` cuts
 /// it, the segment after one whose first byte is odd sent before it, a
 /// segment whose first byte has bit 1 set sent twice, then FIN from both
 /// sides.
@@ -845,7 +845,7 @@ pub fn tcp_capture(data: &[u8]) -> Vec<u8> {
 
 /// `capture_rawlog`: [`RawLogReader`] and its events over an arbitrary
 /// WebSentry JSON raw log; then a session built from `data` (frames cut as
-/// [`pieces`] cuts it, directions, numbers, start time and duration taken
+/// `pieces` cuts it, directions, numbers, start time and duration taken
 /// from the bytes) must read back equal after
 /// [`rewire_transport::capture::write_raw_log_session`].
 pub fn capture_rawlog(data: &[u8]) {
