@@ -9,61 +9,20 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rewire_conformance::streams::powerone_stream;
-use rewire_powerone::{Repr, Scan, scan, scan_idle};
+use rewire_powerone::{Frame, Repr, Scan, scan, scan_idle};
 
 /// Scans the stream as a transport does at its end (`scan`, then
-/// `scan_idle` for what is left) and parses each frame's fields.
-fn decode(mut rest: &[u8]) -> usize {
-    let mut n = 0;
-    loop {
-        let found = match scan(rest) {
-            found @ Scan::Found { .. } => found,
-            Scan::Partial { .. } => scan_idle(rest),
-        };
-        let Scan::Found {
-            skipped,
-            len,
-            message,
-        } = found
-        else {
-            return n;
-        };
-        if let Ok(repr) = Repr::parse(&message) {
-            black_box(repr);
-            n += 1;
-        }
-        rest = &rest[skipped + len..];
-    }
-}
-
-/// Returns where each frame [`decode`] finds lies in `stream`.
-fn frame_ranges(stream: &[u8]) -> Vec<Range<usize>> {
-    let mut ranges = Vec::new();
+/// `scan_idle` for what is left) and hands each frame found to `each` with
+/// its offset in the stream; returns how many frames.
+fn for_each_frame(stream: &[u8], mut each: impl FnMut(usize, Frame<&[u8]>)) -> usize {
     let mut at = 0;
+    let mut n = 0;
     loop {
         let rest = &stream[at..];
         let found = match scan(rest) {
             found @ Scan::Found { .. } => found,
             Scan::Partial { .. } => scan_idle(rest),
         };
-        let Scan::Found { skipped, len, .. } = found else {
-            return ranges;
-        };
-        ranges.push(at + skipped..at + skipped + len);
-        at += skipped + len;
-    }
-}
-
-/// Scans the stream like [`decode`] and reads every field of each frame
-/// through the checked view, as `powerone decode` does (the scanner has
-/// checked the length and checksum already).
-fn decode_view(mut rest: &[u8]) -> usize {
-    let mut n = 0;
-    loop {
-        let found = match scan(rest) {
-            found @ Scan::Found { .. } => found,
-            Scan::Partial { .. } => scan_idle(rest),
-        };
         let Scan::Found {
             skipped,
             len,
@@ -72,18 +31,49 @@ fn decode_view(mut rest: &[u8]) -> usize {
         else {
             return n;
         };
-        black_box((
-            message.destination(),
-            message.source(),
-            message.reply_flag(),
-            message.control(),
-            message.function(),
-            message.data(),
-            message.checksum(),
-        ));
+        each(at + skipped, message);
         n += 1;
-        rest = &rest[skipped + len..];
+        at += skipped + len;
     }
+}
+
+/// Scans the stream and parses each frame with `Repr::parse` (which checks
+/// length and checksum again); returns how many parsed.
+fn decode(stream: &[u8]) -> usize {
+    let mut parsed = 0;
+    for_each_frame(stream, |_, frame| {
+        if let Ok(repr) = Repr::parse(&frame) {
+            black_box(repr);
+            parsed += 1;
+        }
+    });
+    parsed
+}
+
+/// Scans the stream and reads every field of each frame through the
+/// checked view, as `powerone decode` does (the scanner has checked the
+/// length and checksum already); returns how many frames.
+fn decode_view(stream: &[u8]) -> usize {
+    for_each_frame(stream, |_, frame| {
+        black_box((
+            frame.destination(),
+            frame.source(),
+            frame.reply_flag(),
+            frame.control(),
+            frame.function(),
+            frame.data(),
+            frame.checksum(),
+        ));
+    })
+}
+
+/// Returns where each frame the scanner finds lies in `stream`.
+fn frame_ranges(stream: &[u8]) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    for_each_frame(stream, |offset, frame| {
+        ranges.push(offset..offset + frame.frame_len())
+    });
+    ranges
 }
 
 fn bench(c: &mut Criterion) {

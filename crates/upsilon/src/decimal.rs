@@ -223,9 +223,8 @@ pub(crate) fn fixed_width<const N: usize>(tok: [u8; N]) -> Option<Option<Decimal
 /// both sides, placeholders.
 #[inline(always)]
 fn any_width<const N: usize>(tok: [u8; N]) -> Option<Option<Decimal>> {
-    // Branch-free over the bytes (the hot path of every Q1 decode): the
-    // digits' value, the last point's position, and how many bytes are
-    // neither digits nor the one point.
+    // One pass over the bytes: the digits' value, the last point's
+    // position, and how many bytes are neither digits nor the one point.
     let mut raw = 0i32;
     let mut point = N;
     let mut points = 0u32;

@@ -137,10 +137,10 @@ fn standard_end(window: &[u8]) -> Option<usize> {
         return None;
     }
     let body = window.get(..STANDARD_BODY_LEN)?;
+    // Five whole words, then the last eight bytes (three of them again).
     let last = body.last_chunk::<8>()?;
-    let mut chunks = body.chunks_exact(8);
-    let words = chunks
-        .by_ref()
+    let words = body
+        .chunks_exact(8)
         .map(|chunk| {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
@@ -154,7 +154,7 @@ fn standard_end(window: &[u8]) -> Option<usize> {
         let paren = word ^ (ONES * u64::from(b'('));
         flagged | (word.wrapping_sub(ONES * 0x10) & !word) | (paren.wrapping_sub(ONES) & !paren)
     });
-    (flagged & HIGHS == 0).then_some(STANDARD_BODY_LEN)
+    ((flagged & HIGHS) == 0).then_some(STANDARD_BODY_LEN)
 }
 
 /// Returns the index of the first byte of `window` that ends a record: a
