@@ -13,6 +13,7 @@ pub mod decode;
 pub use foldhash::HashMap as FastHashMap;
 pub mod input;
 pub mod json;
+pub mod logging;
 pub mod metrics;
 pub mod output;
 
@@ -73,7 +74,10 @@ impl std::error::Error for Exit {}
 /// with 2 (or the status an [`Exit`] in the chain asks for). A broken pipe
 /// (`tool decode … | head`) is not an error: it exits 0 silently.
 pub fn main_with(tool: &str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
-    match run() {
+    logging::init(tool, log::LevelFilter::Info);
+    let outcome = run();
+    logging::flush(std::time::Duration::from_millis(250));
+    match outcome {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

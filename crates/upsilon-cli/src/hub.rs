@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use rewire_cli::output::Sink;
+use rewire_host::http::HttpServer;
 
 use crate::record::{Body, HeartbeatRecord, Record, StatusRecord};
 use crate::state::{LinkChange, Tracker};
@@ -76,6 +77,8 @@ pub struct Publisher<W: io::Write> {
     tracker: Tracker,
     shared: Shared,
     webhook: Option<Webhook>,
+    /// The metrics server, stopped when the publisher goes.
+    http: Option<HttpServer>,
 }
 
 impl<W: io::Write> Publisher<W> {
@@ -87,7 +90,15 @@ impl<W: io::Write> Publisher<W> {
             tracker: Tracker::new(),
             shared,
             webhook,
+            http: None,
         }
+    }
+
+    /// Keeps `http` running as long as the publisher lives.
+    #[must_use]
+    pub fn serving(mut self, http: Option<HttpServer>) -> Self {
+        self.http = http;
+        self
     }
 
     /// Returns the shared snapshot.

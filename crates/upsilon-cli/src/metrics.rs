@@ -2,15 +2,14 @@
 //! classic text format), from the shared [`Snapshot`] at each scrape.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
 
-use anyhow::{Result, anyhow};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use rewire_host::http::{BindError, HttpConfig, HttpServer, Request, Response};
 
 use crate::hub::{Shared, Snapshot};
 
@@ -139,40 +138,32 @@ pub fn render(snap: &Snapshot) -> String {
     rewire_cli::metrics::to_prometheus_text(&out)
 }
 
-/// Serves `GET /metrics` on `addr` until `stop`; `on_bound` gets the bound address.
+/// Answers one HTTP request from the shared snapshot: `GET /metrics`
+/// (classic Prometheus text), 404 for other paths, 405 for other methods.
+#[must_use]
+pub fn respond(shared: &Shared, request: &Request) -> Response {
+    if !matches!(request.method(), "GET" | "HEAD") {
+        return Response::text(405, "method not allowed\n");
+    }
+    match request.path() {
+        "/metrics" => Response::new(
+            200,
+            rewire_cli::metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
+            render(&shared.lock()),
+        ),
+        _ => Response::text(404, "see /metrics\n"),
+    }
+}
+
+/// Serves `GET /metrics` on `addr` from its own thread until the returned
+/// server is shut down or dropped.
 ///
 /// # Errors
 /// When the address cannot be bound.
-pub fn serve(
-    addr: SocketAddr,
-    shared: Shared,
-    stop: &AtomicBool,
-    on_bound: impl FnOnce(SocketAddr),
-) -> Result<()> {
-    let server = tiny_http::Server::http(addr).map_err(|e| anyhow!("binding {addr}: {e}"))?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| anyhow!("{addr} is not an IP address"))?;
-    on_bound(bound);
-    while !stop.load(Ordering::Relaxed) {
-        let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(200)) else {
-            continue;
-        };
-        let response = if req.url() == "/metrics" || req.url().starts_with("/metrics?") {
-            let body = render(&shared.lock());
-            let ct = tiny_http::Header::from_bytes(
-                "Content-Type",
-                rewire_cli::metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
-            )
-            .map_err(|()| anyhow!("bad header"))?;
-            tiny_http::Response::from_string(body).with_header(ct)
-        } else {
-            tiny_http::Response::from_string("see /metrics\n").with_status_code(404)
-        };
-        let _ = req.respond(response);
-    }
-    Ok(())
+pub fn serve(addr: SocketAddr, shared: Shared) -> Result<HttpServer, BindError> {
+    HttpServer::bind(addr, HttpConfig::default(), move |r: &Request| {
+        respond(&shared, r)
+    })
 }
 
 #[cfg(test)]

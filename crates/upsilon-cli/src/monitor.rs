@@ -64,30 +64,16 @@ pub fn start_outputs(outputs: &Outputs, stop: &Arc<AtomicBool>) -> Result<Publis
         let stop = Arc::clone(stop);
         thread::spawn(move || server.run(&listener, &stop));
     }
-    if let Some(addr) = outputs.http {
-        let (tx, rx) = mpsc::channel();
-        let shared = shared.clone();
-        let stop = Arc::clone(stop);
-        thread::spawn(move || {
-            let r = metrics::serve(addr, shared, &stop, |a| {
-                let _ = tx.send(Ok(a));
-            });
-            if let Err(e) = r {
-                let _ = tx.send(Err(e));
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(5)) {
-            Ok(Ok(a)) => eprintln!("upsilon: metrics on http://{a}/metrics"),
-            Ok(Err(e)) => return Err(e),
-            Err(_) => anyhow::bail!("the metrics server did not start"),
+    let http = match outputs.http {
+        Some(addr) => {
+            let server = metrics::serve(addr, shared.clone())?;
+            eprintln!("upsilon: metrics on http://{}/metrics", server.local_addr());
+            Some(server)
         }
-    }
+        None => None,
+    };
     let webhook = outputs.webhook.clone().map(Webhook::start);
-    Ok(Publisher::new(
-        Sink::stdout(outputs.format, true),
-        shared,
-        webhook,
-    ))
+    Ok(Publisher::new(Sink::stdout(outputs.format, true), shared, webhook).serving(http))
 }
 
 /// Settings of `upsilon monitor`.

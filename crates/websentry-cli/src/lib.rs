@@ -27,16 +27,14 @@ use std::time::Duration;
 pub fn run_proxy(config: proxy::ProxyConfig, http: &str, max_age: Duration) -> anyhow::Result<()> {
     let store = Arc::new(store::Store::new(max_age));
     let relay = proxy::Proxy::bind(config, Arc::clone(&store))?;
-    let server = web::HttpServer::bind(http)?;
+    let server = web::serve(http, Arc::clone(&store))?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", relay.local_addr())?;
         writeln!(out, "http on {}", server.local_addr())?;
         out.flush()?;
     }
-    let web_store = Arc::clone(&store);
-    std::thread::Builder::new()
-        .name("http".into())
-        .spawn(move || server.serve(&web_store))?;
-    relay.serve(&AtomicBool::new(false))
+    let served = relay.serve(&AtomicBool::new(false));
+    server.shutdown();
+    served
 }

@@ -122,6 +122,31 @@ fn wait_metric(http: SocketAddr, name_and_labels: &str, at_least: f64) -> String
     }
 }
 
+#[test]
+fn a_terabyte_content_length_does_not_take_the_proxy_down() {
+    let cloud = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = proxy(&cloud.local_addr().unwrap().to_string(), &[]);
+    let mut s = TcpStream::connect(p.http).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1099511627776\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    drop(s);
+    // The relay and the exporter are both still there.
+    let mut unit = TcpStream::connect(p.addr).unwrap();
+    let (mut up, _) = cloud.accept().unwrap();
+    let hello = frame(Function::Init, &[]);
+    unit.write_all(&hello).unwrap();
+    assert_eq!(read_exact_timeout(&mut up, hello.len()), hello);
+    let (head, _) = http_get(p.http, "/metrics");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+}
+
 fn frame(function: Function, body: &[u8]) -> Vec<u8> {
     let mut buf = vec![0u8; body.len() + 8];
     let n = encode_frame(function, body, &mut buf).unwrap();
