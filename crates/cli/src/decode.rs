@@ -1,24 +1,17 @@
-//! The `decode` driver every tool shares: the common flags, opening and
-//! detecting the input (file, stdin or `--hex`), and one framer per captured
-//! stream.
+//! The `decode` flags every tool shares, and opening and detecting the input
+//! they name (file, stdin or `--hex`), with a progress bar for large files.
 //!
-//! A tool's `decode` is then: [`open_input`], and for each event either handle
-//! it directly (UDP datagrams are whole messages) or hand it to
-//! [`Streams::handle`], which keeps a [`Framer`] per stream and reports framed
-//! messages, skipped garbage, gaps and oversize input with the stream's
-//! timestamp, direction and endpoints.
+//! A tool's `decode` is then: [`open_input`], and the device library's
+//! decoder over the capture events (see `rewire_host::stream::Streams`).
 
 use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use foldhash::HashMap;
 use rewire_transport::capture::{
-    self, CaptureEvent, CaptureOptions, CaptureReader, Direction, Endpoints, HexDumpReader,
-    PacketCaptureReader, RawFileReader, RawLogReader, StreamId,
+    self, CaptureEvent, CaptureOptions, CaptureReader, HexDumpReader, PacketCaptureReader,
+    RawFileReader, RawLogReader,
 };
-use rewire_transport::framing::{self, Framer, Framing, FramingError};
 
 use crate::input::{InputFormat, InputSource};
 
@@ -143,7 +136,9 @@ pub fn open_input(
         }
         InputSource::Stdin => (None, None, Box::new(io::stdin())),
         InputSource::Inline(text) => {
-            let bytes = parse_hex_arg(text).context("--hex")?;
+            let bytes = crate::value::hex(text)
+                .map_err(anyhow::Error::msg)
+                .context("--hex")?;
             (None, None, Box::new(Cursor::new(bytes)))
         }
     };
@@ -219,257 +214,4 @@ pub fn open_input(
         reader,
         progress,
     })
-}
-
-/// Parses `--hex` text: hex byte pairs, optionally separated by spaces,
-/// colons, commas or dashes, with an optional `0x` on each byte.
-///
-/// # Errors
-/// Names the first character that is not hex, or an odd digit count.
-pub fn parse_hex_arg(text: &str) -> anyhow::Result<Vec<u8>> {
-    let mut digits = String::with_capacity(text.len());
-    for token in text.split(|c: char| c.is_ascii_whitespace() || matches!(c, ':' | ',' | '-')) {
-        let token = token
-            .strip_prefix("0x")
-            .or_else(|| token.strip_prefix("0X"))
-            .unwrap_or(token);
-        if let Some((i, c)) = token.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
-            bail!("not hex: {c:?} in {token:?} (at character {})", i + 1);
-        }
-        if token.len() % 2 != 0 {
-            bail!("odd number of hex digits in {token:?}");
-        }
-        digits.push_str(token);
-    }
-    if digits.is_empty() {
-        bail!("no hex bytes given");
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            digits
-                .get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                .context("not hex")
-        })
-        .collect()
-}
-
-/// Returns `time` as seconds since the Unix epoch (the `ts` of records).
-pub fn epoch_seconds(time: SystemTime) -> f64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs_f64(),
-        Err(e) => -e.duration().as_secs_f64(),
-    }
-}
-
-/// What a stream knows about where its bytes came from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Meta {
-    /// The stream.
-    pub stream: StreamId,
-    /// Timestamp of the chunk that completed the item, if the input has one.
-    pub timestamp: Option<SystemTime>,
-    /// Direction of the stream, if known.
-    pub direction: Option<Direction>,
-    /// Endpoints of the stream, for network captures.
-    pub endpoints: Option<Endpoints>,
-}
-
-impl Meta {
-    /// Returns the timestamp as epoch seconds.
-    pub fn ts(&self) -> Option<f64> {
-        self.timestamp.map(epoch_seconds)
-    }
-
-    /// Returns `ip:port` of the sender, for network captures.
-    pub fn src_addr(&self) -> Option<String> {
-        self.endpoints.map(|e| crate::json::socket_addr(&e.src))
-    }
-
-    /// Returns `ip:port` of the receiver, for network captures.
-    pub fn dst_addr(&self) -> Option<String> {
-        self.endpoints.map(|e| crate::json::socket_addr(&e.dst))
-    }
-}
-
-/// What [`Streams::handle`] reports for a stream.
-#[derive(Debug)]
-pub enum StreamItem<'a> {
-    /// A framed message, or a run of skipped bytes (see [`framing::Event`]).
-    Framed(framing::Event),
-    /// Bytes of the stream were never captured; the framer restarted after them.
-    Gap {
-        /// Stream offset (counting the bytes delivered so far) where the hole is.
-        offset: u64,
-        /// How many bytes are missing.
-        missing_bytes: u64,
-    },
-    /// The framer dropped a message that outgrew its buffer limit.
-    Overflow(&'a FramingError),
-}
-
-struct StreamState<F> {
-    framer: Framer<F>,
-    meta: Meta,
-}
-
-/// One framer per captured stream, created on first sight and dropped when
-/// the stream ends.
-pub struct Streams<F, M> {
-    make: M,
-    streams: HashMap<StreamId, StreamState<F>>,
-}
-
-impl<F, M> std::fmt::Debug for Streams<F, M> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Streams")
-            .field("open", &self.streams.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<F: Framing, M: FnMut() -> Framer<F>> Streams<F, M> {
-    /// Creates a demultiplexer that makes each stream's framer with `make`.
-    pub fn new(make: M) -> Self {
-        Self {
-            make,
-            streams: HashMap::default(),
-        }
-    }
-
-    /// Feeds one capture event and calls `out` for everything it yields, in
-    /// stream order.
-    ///
-    /// # Errors
-    /// Returns the first error `out` returns.
-    pub fn handle<E>(
-        &mut self,
-        event: CaptureEvent,
-        mut out: impl FnMut(&Meta, StreamItem<'_>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        match event {
-            CaptureEvent::Chunk(chunk) => {
-                let make = &mut self.make;
-                let state = self
-                    .streams
-                    .entry(chunk.stream)
-                    .or_insert_with(|| StreamState {
-                        framer: make(),
-                        meta: Meta {
-                            stream: chunk.stream,
-                            timestamp: None,
-                            direction: None,
-                            endpoints: None,
-                        },
-                    });
-                state.meta.timestamp = chunk.timestamp.or(state.meta.timestamp);
-                state.meta.direction = chunk.direction.or(state.meta.direction);
-                state.meta.endpoints = chunk.endpoints.or(state.meta.endpoints);
-                let pushed = state.framer.push_owned(chunk.bytes);
-                drain(state, &mut out)?;
-                if let Err(err) = pushed {
-                    out(&state.meta, StreamItem::Overflow(&err))?;
-                }
-                Ok(())
-            }
-            CaptureEvent::Gap(gap) => {
-                if let Some(state) = self.streams.get_mut(&gap.stream) {
-                    state.meta.timestamp = gap.timestamp.or(state.meta.timestamp);
-                    state.framer.finish();
-                    drain(state, &mut out)?;
-                    out(
-                        &state.meta,
-                        StreamItem::Gap {
-                            offset: state.framer.stream_offset(),
-                            missing_bytes: gap.missing_bytes,
-                        },
-                    )?;
-                    state.framer.clear();
-                } else {
-                    let meta = Meta {
-                        stream: gap.stream,
-                        timestamp: gap.timestamp,
-                        direction: gap.direction,
-                        endpoints: gap.endpoints,
-                    };
-                    out(
-                        &meta,
-                        StreamItem::Gap {
-                            offset: 0,
-                            missing_bytes: gap.missing_bytes,
-                        },
-                    )?;
-                }
-                Ok(())
-            }
-            CaptureEvent::End(end) => {
-                if let Some(mut state) = self.streams.remove(&end.stream) {
-                    state.framer.finish();
-                    drain(&mut state, &mut out)?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Ends every open stream (at end of input), reporting what their
-    /// framers still held.
-    ///
-    /// # Errors
-    /// Returns the first error `out` returns.
-    pub fn finish<E>(
-        &mut self,
-        mut out: impl FnMut(&Meta, StreamItem<'_>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let mut ids: Vec<StreamId> = self.streams.keys().copied().collect();
-        ids.sort();
-        for id in ids {
-            if let Some(mut state) = self.streams.remove(&id) {
-                state.framer.finish();
-                drain(&mut state, &mut out)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn drain<F: Framing, E>(
-    state: &mut StreamState<F>,
-    out: &mut impl FnMut(&Meta, StreamItem<'_>) -> Result<(), E>,
-) -> Result<(), E> {
-    while let Some(event) = state.framer.next() {
-        out(&state.meta, StreamItem::Framed(event))?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_hex_arguments() {
-        assert_eq!(
-            parse_hex_arg("FF 08 00 01 00 01 07 10").unwrap(),
-            [0xFF, 8, 0, 1, 0, 1, 7, 0x10]
-        );
-        assert_eq!(parse_hex_arg("ff:08,0x00-01").unwrap(), [0xFF, 8, 0, 1]);
-        assert_eq!(parse_hex_arg("ff0800").unwrap(), [0xFF, 8, 0]);
-        let err = parse_hex_arg("FF 0G").unwrap_err().to_string();
-        assert!(err.contains("'G'"), "{err}");
-        assert!(
-            parse_hex_arg("FFF")
-                .unwrap_err()
-                .to_string()
-                .contains("odd")
-        );
-        assert!(parse_hex_arg("  ").is_err());
-    }
-
-    #[test]
-    fn epoch_seconds_has_fractions() {
-        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_500);
-        assert!((epoch_seconds(t) - 1.5).abs() < 1e-9);
-    }
 }

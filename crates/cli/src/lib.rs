@@ -1,21 +1,18 @@
-//! What the three rewire command-line tools (`upsilon`, `websentry`,
-//! `powerone`) share, written once: exit statuses and error reporting, the
-//! record sink (readable lines or NDJSON), input opening and format
-//! detection, the progress bar and shell completions.
+//! What the rewire command-line tools (`upsilon`, `websentry`, `powerone`)
+//! share, written once, and only what needs clap or a terminal: exit
+//! statuses and error reporting, the stderr logger, the `decode` flags with
+//! input opening and format detection, the progress bar, the confirmation
+//! prompt and shell completions. Everything else lives in the libraries
+//! (`rewire-host` and the device host crates).
 //!
 //! The tools themselves only parse arguments and wire these pieces to the
 //! protocol libraries.
 #![forbid(unsafe_code)]
 
 pub mod decode;
-/// A `HashMap` with a fast, randomly seeded hasher (foldhash) for the
-/// per-packet flow and stream tables of the decode paths.
-pub use foldhash::HashMap as FastHashMap;
 pub mod input;
-pub mod json;
 pub mod logging;
-pub mod metrics;
-pub mod output;
+pub mod value;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;

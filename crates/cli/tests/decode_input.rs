@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use rewire_cli::decode::{DecodeArgs, StreamItem, Streams, open_input};
+use rewire_cli::decode::{DecodeArgs, open_input};
+use rewire_host::stream::{Meta, StreamItem, Streams};
 use rewire_transport::capture::{Direction, InputFormat};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 
@@ -44,7 +45,7 @@ fn frames_every_websentry_capture_format_alike() {
         assert_eq!(input.format(), format, "{file}");
         let mut streams = Streams::new(|| Framer::new(WebSentry));
         let (mut c2s, mut s2c, mut stamped) = (Vec::new(), Vec::new(), 0);
-        let mut sink = |meta: &rewire_cli::decode::Meta, item: StreamItem<'_>| {
+        let mut sink = |meta: &Meta, item: StreamItem<'_>| {
             match item {
                 StreamItem::Framed(Event::Message(m)) => {
                     stamped += usize::from(meta.ts().is_some_and(|t| t > 1.0e9));

@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use rewire_cli::decode::{DecodeArgs, Meta, StreamItem, Streams, open_input};
-use rewire_cli::output::Sink;
+use rewire_cli::decode::{DecodeArgs, open_input};
+use rewire_host::stream::{Meta, StreamItem, Streams};
+use rewire_host::output::Sink;
 use rewire_transport::capture::{CaptureEvent, StreamId};
 use rewire_transport::framing::{Framer, PowerOne};
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use rewire_cli::output::{Format, Sink};
+use rewire_host::output::{Format, Sink};
 use rewire_cli::{EXIT_STATUS_HELP, Exit, exit};
 use rewire_powerone::DateTime;
 use rewire_powerone_cli::link::{LinkSpec, open_link};

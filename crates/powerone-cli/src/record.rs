@@ -320,7 +320,7 @@ impl fmt::Display for Record {
 
 fn write_context(f: &mut fmt::Formatter<'_>, c: &Context) -> fmt::Result {
     if let Some(ts) = c.ts {
-        write!(f, "{}", rewire_cli::output::Timestamp(ts))?;
+        write!(f, "{}", rewire_host::output::Timestamp(ts))?;
         f.write_str(" ")?;
     }
     if let Some(line) = &c.line {

@@ -6,10 +6,10 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use rewire_cli::FastHashMap as HashMap;
+use rewire_host::FastHashMap as HashMap;
 use rewire_cli::decode::{DecodeArgs, open_input};
-use rewire_cli::json;
-use rewire_cli::output::Sink;
+use rewire_host::json;
+use rewire_host::output::Sink;
 use rewire_transport::capture::{CaptureEvent, Endpoints, StreamId, Transport};
 use rewire_transport::framing::{Framer, Upsilon};
 use rewire_upsilon::{parse_heartbeat, parse_sms_alert, sms};
@@ -140,8 +140,8 @@ impl StreamDecoder {
             framer: Framer::new(Upsilon::default()),
             sms: Vec::new(),
             sms_offset: 0,
-            src_text: src.as_ref().map(rewire_cli::json::socket_addr),
-            dst_text: dst.as_ref().map(rewire_cli::json::socket_addr),
+            src_text: src.as_ref().map(rewire_host::json::socket_addr),
+            dst_text: dst.as_ref().map(rewire_host::json::socket_addr),
             last_ts: None,
         }
     }

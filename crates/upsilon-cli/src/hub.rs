@@ -7,7 +7,7 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use rewire_cli::output::Sink;
+use rewire_host::output::Sink;
 use rewire_host::http::HttpServer;
 
 use crate::record::{Body, HeartbeatRecord, Record, StatusRecord};

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rewire_cli::output::Format;
+use rewire_host::output::Format;
 use rewire_cli::{EXIT_STATUS_HELP, Exit, exit};
 use rewire_transport::link::{Backoff, SerialSettings, open_serial};
 use rewire_upsilon::usb::{PRODUCT_ID, VENDOR_ID};
@@ -439,7 +439,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rewire_cli::print_completions::<Cli>(shell)?;
         }
         Cmd::Decode(a) => {
-            let mut sink = rewire_cli::output::Sink::stdout(Format::from_flag(a.json), false);
+            let mut sink = rewire_host::output::Sink::stdout(Format::from_flag(a.json), false);
             rewire_upsilon_cli::decode::run(&a, &mut sink)?;
         }
         Cmd::Monitor(a) => {

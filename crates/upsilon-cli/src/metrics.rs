@@ -135,7 +135,7 @@ pub fn render(snap: &Snapshot) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &reg);
-    rewire_cli::metrics::to_prometheus_text(&out)
+    rewire_host::metrics::to_prometheus_text(&out)
 }
 
 /// Answers one HTTP request from the shared snapshot: `GET /metrics`
@@ -148,7 +148,7 @@ pub fn respond(shared: &Shared, request: &Request) -> Response {
     match request.path() {
         "/metrics" => Response::new(
             200,
-            rewire_cli::metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
+            rewire_host::metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
             render(&shared.lock()),
         ),
         _ => Response::text(404, "see /metrics\n"),

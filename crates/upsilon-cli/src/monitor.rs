@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
-use rewire_cli::output::{Format, Sink};
+use rewire_host::output::{Format, Sink};
 use rewire_transport::framing::{Event, Framer, Upsilon};
 use rewire_transport::link::{
     Backoff, ConnectionEvent, Listener, TcpClient, TcpClientConfig, TcpRead, UdpReceiver,

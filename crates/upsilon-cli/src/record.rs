@@ -11,7 +11,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rewire_cli::json::{self, WriteJson};
+use rewire_host::json::{self, WriteJson};
 use rewire_upsilon::{Decimal, Heartbeat, SmsAlert, Status, StatusBits};
 use serde::Serialize;
 
@@ -480,7 +480,7 @@ impl fmt::Display for F {
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(ts) = self.ts {
-            write!(f, "{} ", rewire_cli::output::Timestamp(ts))?;
+            write!(f, "{} ", rewire_host::output::Timestamp(ts))?;
         }
         match (&self.src_addr, &self.dst_addr) {
             (Some(s), Some(d)) => write!(f, "{s} > {d} ")?,

@@ -626,7 +626,7 @@ mod tests {
     #[test]
     fn polling_over_the_bridge_publishes_status_and_usb_link_changes() {
         use crate::hub::Publisher;
-        use rewire_cli::output::{Format, Sink};
+        use rewire_host::output::{Format, Sink};
         use std::sync::atomic::AtomicBool;
 
         // Reads: I, F, Q1 (answered), Q1 ×3 (silent), Q1 (answered).

@@ -6,9 +6,10 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::net::SocketAddr;
 
-use rewire_cli::FastHashMap as HashMap;
-use rewire_cli::decode::{DecodeArgs, Meta, StreamItem, Streams, open_input};
-use rewire_cli::output::Sink;
+use rewire_host::FastHashMap as HashMap;
+use rewire_cli::decode::{DecodeArgs, open_input};
+use rewire_host::stream::{Meta, StreamItem, Streams};
+use rewire_host::output::Sink;
 use rewire_transport::capture::{self, Endpoints, StreamId};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{Frame, Function};
@@ -127,8 +128,8 @@ fn fill_origin(
             addrs.clear();
         }
         let text = (
-            rewire_cli::json::socket_addr(&e.src),
-            rewire_cli::json::socket_addr(&e.dst),
+            rewire_host::json::socket_addr(&e.src),
+            rewire_host::json::socket_addr(&e.dst),
         );
         addrs.insert(meta.stream, (e, text.0, text.1));
     }
@@ -257,7 +258,7 @@ impl Decoder {
                 offset: s.offset,
                 len: s.len,
                 reason: s.reason.to_string(),
-                raw: rewire_cli::json::hex(&s.head),
+                raw: rewire_host::json::hex(&s.head),
             })),
             StreamItem::Gap {
                 offset,

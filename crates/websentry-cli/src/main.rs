@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use rewire_cli::output::{Format, Sink};
+use rewire_host::output::{Format, Sink};
 use rewire_websentry_cli::proxy::ProxyConfig;
 use rewire_websentry_cli::simulate::{self, CloudConfig, UnitConfig};
 

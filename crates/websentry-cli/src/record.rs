@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use rewire_cli::json::{self, WriteJson};
+use rewire_host::json::{self, WriteJson};
 use rewire_websentry::{Frame, Function, Pairs, QueryIds, SetStatuses, Value, Values, registry};
 use serde::Serialize;
 
@@ -567,7 +567,7 @@ impl WriteJson for FrameRecord {
 
 fn write_origin(f: &mut fmt::Formatter<'_>, origin: &Origin) -> fmt::Result {
     match origin.ts {
-        Some(ts) => write!(f, "{} ", rewire_cli::output::Timestamp(ts))?,
+        Some(ts) => write!(f, "{} ", rewire_host::output::Timestamp(ts))?,
         None => f.write_str("- ")?,
     }
     if let (Some(src), Some(dst)) = (&origin.src_addr, &origin.dst_addr) {

@@ -403,7 +403,7 @@ impl Store {
     }
 
     /// Renders `/metrics` in the OpenMetrics text format (see
-    /// [`rewire_cli::metrics::to_prometheus_text`] for the classic format).
+    /// [`rewire_host::metrics::to_prometheus_text`] for the classic format).
     ///
     /// Property gauges, enum gauges and the info metric whose values are
     /// older than the store's maximum age are left out; counters always

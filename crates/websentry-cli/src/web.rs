@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use anyhow::anyhow;
 use rewire_host::http::{HttpConfig, HttpServer, Request, Response};
 
-use rewire_cli::metrics::to_prometheus_text;
+use rewire_host::metrics::to_prometheus_text;
 
 use crate::store::Store;
 
@@ -33,12 +33,12 @@ pub fn respond(
     match path.split('?').next().unwrap_or("") {
         "/metrics" if accept.contains("application/openmetrics-text") => (
             200,
-            rewire_cli::metrics::OPENMETRICS_CONTENT_TYPE,
+            rewire_host::metrics::OPENMETRICS_CONTENT_TYPE,
             store.render_metrics(now),
         ),
         "/metrics" => (
             200,
-            rewire_cli::metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
+            rewire_host::metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
             to_prometheus_text(&store.render_metrics(now)),
         ),
         "/props.json" => (200, "application/json", store.props_json(now)),

@@ -1,0 +1,221 @@
+//! Prometheus exposition: metrics from [`Reading`]s, and the text-format
+//! helpers the live tools share.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::reading::{Kind, Reading, Value};
+
+type Labels = Vec<(String, String)>;
+
+/// Returns the Prometheus name of `reading` for a device `family`:
+/// `family_name_unit` (`upsilon_input_voltage_volts`).
+#[must_use]
+pub fn metric_name(family: &str, reading: &Reading) -> String {
+    let suffix = reading.unit.metric_suffix();
+    let mut name = format!("{family}_{}", reading.name);
+    if !suffix.is_empty() && !name.ends_with(suffix) {
+        name.push('_');
+        name.push_str(suffix);
+    }
+    name
+}
+
+/// Renders `readings` of a device `family` as classic Prometheus text:
+/// gauges and states as gauges (a flag is 0 or 1; a text state is a
+/// `NAME_info{value="TEXT"} 1` sample), counters as counters with `_total`,
+/// unset values left out. Readings that share a name become one family with
+/// their labels; the last reading of a name and label wins.
+#[must_use]
+pub fn render(family: &str, readings: &[Reading]) -> String {
+    // name -> (help, kind, samples by labels)
+    let mut groups: BTreeMap<String, (&'static str, Kind, BTreeMap<Labels, f64>)> = BTreeMap::new();
+    for r in readings {
+        let mut name = metric_name(family, r);
+        let mut labels: Labels = r
+            .label
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_string()))
+            .collect();
+        let value = match &r.value {
+            Value::Unset => continue,
+            Value::Text(t) => {
+                name.push_str("_info");
+                labels.push(("value".to_owned(), t.to_string()));
+                1.0
+            }
+            v => match v.as_f64() {
+                Some(x) => x,
+                None => continue,
+            },
+        };
+        let kind = if r.kind == Kind::Counter {
+            Kind::Counter
+        } else {
+            Kind::Gauge
+        };
+        groups
+            .entry(name)
+            .or_insert_with(|| (r.help, kind, BTreeMap::new()))
+            .2
+            .insert(labels, value);
+    }
+    let mut registry = Registry::default();
+    for (name, (help, kind, samples)) in groups {
+        let name = if kind == Kind::Counter {
+            name.strip_suffix("_total")
+                .map_or(name.clone(), str::to_owned)
+        } else {
+            name
+        };
+        let plain = samples.len() == 1 && samples.keys().all(Vec::is_empty);
+        match (kind, plain) {
+            (Kind::Counter, true) => {
+                let counter = Counter::<f64, AtomicU64>::default();
+                counter.inc_by(samples.values().sum());
+                registry.register(name, help, counter);
+            }
+            (Kind::Counter, false) => {
+                let family = Family::<Labels, Counter<f64, AtomicU64>>::default();
+                for (labels, v) in samples {
+                    family.get_or_create(&labels).inc_by(v);
+                }
+                registry.register(name, help, family);
+            }
+            (_, true) => {
+                let gauge = Gauge::<f64, AtomicU64>::default();
+                gauge.set(samples.values().sum());
+                registry.register(name, help, gauge);
+            }
+            (_, false) => {
+                let family = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+                for (labels, v) in samples {
+                    family.get_or_create(&labels).set(v);
+                }
+                registry.register(name, help, family);
+            }
+        }
+    }
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    to_prometheus_text(&out)
+}
+
+/// `Content-Type` of OpenMetrics text, for scrapers that ask for it.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `Content-Type` of the classic Prometheus text format.
+pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Rewrites `prometheus-client`'s OpenMetrics text as the classic Prometheus
+/// text format (version 0.0.4), which every scraper and `promtool check
+/// metrics` read: a counter family's `# HELP`/`# TYPE` lines take the
+/// `_total` name its samples carry, and the OpenMetrics-only `# UNIT` and
+/// `# EOF` lines go. Sample lines pass through unchanged.
+///
+/// ```
+/// let text = rewire_host::metrics::to_prometheus_text(
+///     "# HELP jobs Jobs run.\n# TYPE jobs counter\njobs_total 3\n# EOF\n",
+/// );
+/// assert_eq!(text, "# HELP jobs_total Jobs run.\n# TYPE jobs_total counter\njobs_total 3\n");
+/// ```
+#[must_use]
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 64);
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let (name, tail) = line.strip_prefix(prefix)?.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        // Writing into a String cannot fail.
+        let _ = writeln!(out, "{}", renamed.as_deref().unwrap_or(line));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use crate::reading::Unit;
+
+    #[test]
+    fn renders_readings_as_prometheus_families() {
+        let t = UNIX_EPOCH;
+        let readings = [
+            Reading::gauge(
+                "input_voltage",
+                "Input voltage",
+                Value::Number(230.5),
+                Unit::Volt,
+                t,
+            ),
+            Reading::gauge("temperature", "Temperature", Value::Unset, Unit::Celsius, t),
+            Reading::state("status_bit", "Status bits", Value::Bool(true), t)
+                .with_label("bit", "utility_fail"),
+            Reading::state("status_bit", "Status bits", Value::Bool(false), t)
+                .with_label("bit", "battery_low"),
+            Reading::state("model", "Model", Value::Text("X1".into()), t),
+            Reading::counter("sms_alerts", "SMS alerts received", 2, t),
+        ];
+        let text = render("upsilon", &readings);
+        assert!(
+            text.contains(
+                "# TYPE upsilon_input_voltage_volts gauge\nupsilon_input_voltage_volts 230.5\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("temperature"), "{text}");
+        assert!(
+            text.contains("upsilon_status_bit{bit=\"utility_fail\"} 1.0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("upsilon_status_bit{bit=\"battery_low\"} 0.0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("upsilon_model_info{value=\"X1\"} 1.0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "# TYPE upsilon_sms_alerts_total counter\nupsilon_sms_alerts_total 2.0\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"));
+    }
+
+    use super::*;
+
+    #[test]
+    fn counters_take_their_total_name_and_openmetrics_lines_go() {
+        let text = to_prometheus_text(
+            "# HELP a_b Things.\n# TYPE a_b counter\n# UNIT a_b x\na_b_total 1\n# TYPE g gauge\ng 2\n# EOF\n",
+        );
+        assert_eq!(
+            text,
+            "# HELP a_b_total Things.\n# TYPE a_b_total counter\na_b_total 1\n# TYPE g gauge\ng 2\n"
+        );
+    }
+}
