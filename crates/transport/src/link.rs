@@ -13,6 +13,8 @@ mod udp;
 
 pub use error::{LinkError, LinkErrorKind};
 pub use exchange::{Exchange, Outcome, RequestPolicy, Requester};
+#[cfg(unix)]
+pub use serial::Pty;
 pub use serial::{
     DataBits, FlowControl, Parity, SerialSettings, StopBits, apply_settings, open_serial,
 };

@@ -205,3 +205,24 @@ fn closed_peer_is_a_typed_error() {
         Ok(exchange) => panic!("a closed pty answered: {exchange:?}"),
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_pty_pair_carries_bytes_from_its_path_to_the_master() {
+    use std::io::{Read, Write};
+    let mut pty = rewire_transport::link::Pty::open(std::time::Duration::from_secs(2)).unwrap();
+    assert!(pty.path().starts_with("/dev/"), "{}", pty.path());
+    let mut client = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(pty.path())
+        .unwrap();
+    client.write_all(b"Q1\r").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    while got.len() < 3 {
+        let n = pty.master().read(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"Q1\r");
+}

@@ -203,3 +203,48 @@ pub fn apply_settings(
     };
     configure(port).map_err(|e| LinkError::with_source(LinkErrorKind::Configure, name, e))
 }
+
+/// A pseudo-terminal pair standing in for a serial line (Unix only): the
+/// simulators serve the master side and clients open [`Pty::path`] as if it
+/// were a serial port.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct Pty {
+    master: serialport::TTYPort,
+    // Kept open: a pty whose slave side is closed reports hang-ups.
+    _slave: serialport::TTYPort,
+    path: String,
+}
+
+#[cfg(unix)]
+impl Pty {
+    /// Opens a pseudo-terminal pair whose master side reads with `timeout`.
+    ///
+    /// # Errors
+    /// [`LinkErrorKind::OpenSerial`] if the system has none to give,
+    /// [`LinkErrorKind::Configure`] if the timeout cannot be set.
+    pub fn open(timeout: Duration) -> Result<Self, LinkError> {
+        let (mut master, slave) = serialport::TTYPort::pair()
+            .map_err(|e| LinkError::with_source(LinkErrorKind::OpenSerial, "pty", e))?;
+        let path = slave.name().unwrap_or_default();
+        master
+            .set_timeout(timeout)
+            .map_err(|e| LinkError::with_source(LinkErrorKind::Configure, &path, e))?;
+        Ok(Self {
+            master,
+            _slave: slave,
+            path,
+        })
+    }
+
+    /// Returns the device path clients open (`/dev/pts/N`).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Returns the master side, to read and write as the device.
+    pub fn master(&mut self) -> &mut serialport::TTYPort {
+        &mut self.master
+    }
+}
