@@ -34,7 +34,8 @@ pub struct DecodeArgs {
     /// Ports to decode in captures (repeatable); replaces the device's defaults.
     #[arg(long = "port", value_name = "N")]
     pub ports: Vec<u16>,
-    /// Decode these hex bytes instead of a file (e.g. "FF 08 00 01 00 01 07 10").
+    /// Decode these hex bytes instead of a file: pairs of hex digits, with
+    /// spaces, colons, commas or `0x` allowed between them.
     #[arg(long, value_name = "HEX", conflicts_with = "file")]
     pub hex: Option<String>,
 }

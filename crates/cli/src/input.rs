@@ -15,7 +15,9 @@ pub enum InputFormat {
     Hex,
     /// Raw bytes, as read from the line.
     Raw,
-    /// The JSON raw log of the original WebSentry exporter.
+    /// The JSON raw log of the original WebSentry exporter (websentry only,
+    /// so not listed in the other tools' help; websentry's help names it).
+    #[value(hide = true)]
     WmpeJson,
 }
 

@@ -23,7 +23,8 @@ use clap::CommandFactory;
 pub mod exit {
     /// The job was done (decoding may still have met bad frames).
     pub const OK: u8 = 0;
-    /// The device answered negatively (for example a wrong password).
+    /// The device answered negatively (for example a wrong password), or the
+    /// confirmation prompt was declined.
     pub const NEGATIVE: u8 = 1;
     /// Usage error, or the input could not be read or is not the format asked for.
     pub const USAGE: u8 = 2;
@@ -33,7 +34,7 @@ pub mod exit {
 
 /// The `--help` paragraph that lists the exit statuses.
 pub const EXIT_STATUS_HELP: &str = "Exit status: 0 done (bad frames in the input are reported, not fatal), \
-1 the device answered negatively, 2 usage error or unreadable input, 3 no answer after the retries.";
+1 the device answered negatively or the confirmation was declined, 2 usage error or unreadable input, 3 no answer after the retries.";
 
 /// An error that asks for a particular exit status instead of the default 2.
 #[derive(Debug)]
@@ -67,7 +68,7 @@ impl std::error::Error for Exit {}
 
 /// Runs a tool's `run` function and turns its outcome into an exit status.
 ///
-/// An error prints one line, `tool: error: cause: cause`, on stderr and exits
+/// An error prints one line, `tool: cause: cause`, on stderr and exits
 /// with 2 (or the status an [`Exit`] in the chain asks for). A broken pipe
 /// (`tool decode … | head`) is not an error: it exits 0 silently.
 pub fn main_with(tool: &str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
@@ -102,7 +103,9 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 ///
 /// # Errors
 /// Refuses with exit status 2 when stdin is not a terminal to ask on (a
-/// script must say `--yes`), and when the answer is anything but yes.
+/// script must say `--yes`: a usage error), and with exit status 1 when the
+/// answer is anything but yes (a declined prompt is an answer, not a usage
+/// error).
 pub fn confirm(tool: &str, action: &str, yes: bool) -> anyhow::Result<()> {
     if yes {
         return Ok(());
@@ -115,14 +118,29 @@ pub fn confirm(tool: &str, action: &str, yes: bool) -> anyhow::Result<()> {
         )
         .into());
     }
-    eprint!("{tool}: {action}? [y/N] ");
-    io::stderr().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    if is_yes(&answer) {
+    let mut err = io::stderr();
+    ask(tool, action, &mut stdin.lock(), &mut err)
+}
+
+/// Asks `tool: ACTION? [y/N]` on `prompt` and reads the answer from `answer`.
+///
+/// # Errors
+/// Exit status 1 when the answer is not yes (end of input included); the
+/// error of reading or writing.
+pub fn ask(
+    tool: &str,
+    action: &str,
+    answer: &mut impl BufRead,
+    prompt: &mut impl Write,
+) -> anyhow::Result<()> {
+    write!(prompt, "{tool}: {action}? [y/N] ")?;
+    prompt.flush()?;
+    let mut line = String::new();
+    answer.read_line(&mut line)?;
+    if is_yes(&line) {
         Ok(())
     } else {
-        Err(Exit::new(exit::USAGE, "cancelled; nothing was sent").into())
+        Err(Exit::new(exit::NEGATIVE, "cancelled; nothing was sent").into())
     }
 }
 
@@ -131,16 +149,30 @@ pub fn is_yes(answer: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-/// Writes shell completions for the tool `C` to stdout.
+/// Writes shell completions for the tool `C` to stdout, for the command
+/// name `C` declares (`#[command(name = "upsilon")]`, not the package name).
+///
+/// The script is generated in memory and written in one go, so a reader
+/// that closes early (`| head -1`) is a broken pipe that
+/// [`main_with`] turns into a quiet exit 0, not a panic in the generator.
 ///
 /// # Errors
 /// Returns the error of writing to stdout.
 pub fn print_completions<C: CommandFactory>(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let script = completions::<C>(shell);
+    let mut out = io::stdout().lock();
+    out.write_all(&script)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Returns the shell completion script for the tool `C`.
+pub fn completions<C: CommandFactory>(shell: clap_complete::Shell) -> Vec<u8> {
     let mut cmd = C::command();
     let name = cmd.get_name().to_owned();
-    let mut out = io::stdout().lock();
-    clap_complete::generate(shell, &mut cmd, name, &mut out);
-    Ok(())
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut script);
+    script
 }
 
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
@@ -179,5 +211,40 @@ mod tests {
     #[test]
     fn yes_flag_skips_the_prompt() {
         assert!(confirm("tool", "do it", true).is_ok());
+    }
+
+    #[test]
+    fn a_declined_prompt_exits_1_not_as_a_usage_error() {
+        for answer in ["n\n", "\n", ""] {
+            let mut prompt = Vec::new();
+            let err = ask(
+                "upsilon",
+                "shut the UPS down",
+                &mut answer.as_bytes(),
+                &mut prompt,
+            )
+            .unwrap_err();
+            let exit = err.downcast_ref::<Exit>().unwrap();
+            assert_eq!(exit.code(), exit::NEGATIVE, "{answer:?}");
+            assert_eq!(
+                String::from_utf8(prompt).unwrap(),
+                "upsilon: shut the UPS down? [y/N] "
+            );
+        }
+        assert!(ask("t", "go", &mut "yes\n".as_bytes(), &mut Vec::new()).is_ok());
+    }
+
+    #[derive(clap::Parser)]
+    #[command(name = "tool")]
+    struct Tool {
+        #[arg(long)]
+        flag: bool,
+    }
+
+    #[test]
+    fn completions_name_the_command_not_the_package() {
+        let bash = String::from_utf8(completions::<Tool>(clap_complete::Shell::Bash)).unwrap();
+        assert!(bash.contains("complete -F _tool"), "{bash}");
+        assert!(!bash.contains("rewire-cli"));
     }
 }
