@@ -19,8 +19,8 @@ pub use serial::{
     DataBits, FlowControl, Parity, SerialSettings, StopBits, apply_settings, open_serial,
 };
 pub use tcp::{
-    Backoff, BackoffTimer, ConnectionEvent, ConnectionState, Listener, TcpClient, TcpClientConfig,
-    TcpRead,
+    Backoff, BackoffTimer, ConnectionEvent, ConnectionState, DEFAULT_BACKLOG,
+    DEFAULT_MAX_CONNECTIONS, Listener, ListenerStats, TcpClient, TcpClientConfig, TcpRead,
 };
 pub use udp::{Datagram, UdpReceiver};
 

@@ -330,3 +330,37 @@ fn binding_a_used_port_names_the_address() {
     assert_eq!(err.kind(), LinkErrorKind::Bind);
     assert_eq!(err.endpoint(), addr.to_string());
 }
+
+#[test]
+fn serve_closes_connections_beyond_its_cap_and_counts_them() {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    let listener = rewire_transport::link::Listener::bind("127.0.0.1:0")
+        .unwrap()
+        .with_max_connections(2);
+    let addr = listener.local_addr();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let server = scope.spawn(|| {
+            listener.serve(&stop, &|mut s: std::net::TcpStream, _| {
+                // Hold the connection until the client closes it.
+                let mut buf = [0u8; 8];
+                let _ = s.read(&mut buf);
+            })
+        });
+        let a = std::net::TcpStream::connect(addr).unwrap();
+        let b = std::net::TcpStream::connect(addr).unwrap();
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 8];
+        assert!(
+            matches!(c.read(&mut buf), Ok(0) | Err(_)),
+            "a third was served"
+        );
+        assert_eq!(listener.stats().rejected, 1);
+        drop((a, b));
+        stop.store(true, Ordering::Relaxed);
+        server.join().unwrap().unwrap();
+    });
+}

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -471,30 +471,151 @@ impl TcpClient {
     }
 }
 
+/// Connections [`Listener::serve`] runs at once unless told otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// The listen backlog [`Listener::bind`] asks for (std asks for 128, which a
+/// fleet of units reconnecting at once overflows).
+pub const DEFAULT_BACKLOG: i32 = 1024;
+
+/// The longest pause between accept retries while the process is out of
+/// file descriptors.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What a [`Listener`] has counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenerStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections closed at once by [`Listener::serve`] because
+    /// [`Listener::max_connections`] handlers were running.
+    pub rejected: u64,
+    /// Failed accepts that were retried (out of file descriptors, say).
+    pub accept_errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+    accept_errors: AtomicU64,
+    /// Current retry pause in ms while accepting fails; 0 when it works.
+    backoff_ms: AtomicU64,
+}
+
+/// Returns whether an accept error means the process or system ran out of
+/// something that comes back (descriptors, buffers, memory): the listener
+/// should wait and retry, not end.
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::OutOfMemory {
+        return true;
+    }
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM (Linux numbers) and WSAEMFILE,
+    // WSAENOBUFS on Windows.
+    #[cfg(target_os = "linux")]
+    const CODES: &[i32] = &[24, 23, 105, 12];
+    #[cfg(all(unix, not(target_os = "linux")))]
+    const CODES: &[i32] = &[24, 23, 55, 12];
+    #[cfg(windows)]
+    const CODES: &[i32] = &[10024, 10055];
+    #[cfg(not(any(unix, windows)))]
+    const CODES: &[i32] = &[];
+    e.raw_os_error().is_some_and(|c| CODES.contains(&c))
+}
+
 /// A TCP listener with an accept timeout and an accept-loop helper.
+///
+/// It outlives descriptor exhaustion: when `accept` fails with `EMFILE`
+/// (or `ENFILE`, `ENOBUFS`, `ENOMEM`), the condition is logged once, the
+/// listener waits with a backoff capped at a second, counts the failure,
+/// and accepts again once descriptors free up.
 #[derive(Debug)]
 pub struct Listener {
     inner: TcpListener,
     local: SocketAddr,
+    max_connections: usize,
+    counters: Counters,
 }
 
 impl Listener {
-    /// Binds to `addr` (for example `127.0.0.1:0` for any free port).
+    /// Binds to `addr` (for example `127.0.0.1:0` for any free port) with a
+    /// backlog of [`DEFAULT_BACKLOG`].
     ///
     /// # Errors
     ///
     /// [`LinkErrorKind::Bind`] naming the address; [`LinkErrorKind::Configure`]
     /// if the socket cannot be made non-blocking.
     pub fn bind(addr: impl ToSocketAddrs + fmt::Display) -> Result<Self, LinkError> {
-        let inner = TcpListener::bind(&addr)
-            .map_err(|e| LinkError::with_source(LinkErrorKind::Bind, addr.to_string(), e))?;
-        let local = inner
-            .local_addr()
-            .map_err(|e| LinkError::with_source(LinkErrorKind::Bind, addr.to_string(), e))?;
+        Self::bind_with_backlog(addr, DEFAULT_BACKLOG)
+    }
+
+    /// Binds to `addr` with a listen backlog of `backlog` pending connections
+    /// (the system may cap it: `net.core.somaxconn` on Linux).
+    ///
+    /// # Errors
+    ///
+    /// [`LinkErrorKind::Bind`] naming the address; [`LinkErrorKind::Configure`]
+    /// if the socket cannot be made non-blocking.
+    pub fn bind_with_backlog(
+        addr: impl ToSocketAddrs + fmt::Display,
+        backlog: i32,
+    ) -> Result<Self, LinkError> {
+        let bind_err = |e| LinkError::with_source(LinkErrorKind::Bind, addr.to_string(), e);
+        let mut last = None;
+        let mut bound = None;
+        for a in addr.to_socket_addrs().map_err(bind_err)? {
+            match bind_socket(a, backlog) {
+                Ok(l) => {
+                    bound = Some(l);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let inner = match (bound, last) {
+            (Some(l), _) => l,
+            (None, Some(e)) => return Err(bind_err(e)),
+            (None, None) => {
+                return Err(bind_err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "resolves to no address",
+                )));
+            }
+        };
+        let local = inner.local_addr().map_err(bind_err)?;
         inner
             .set_nonblocking(true)
             .map_err(|e| LinkError::with_source(LinkErrorKind::Configure, local.to_string(), e))?;
-        Ok(Self { inner, local })
+        Ok(Self {
+            inner,
+            local,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            counters: Counters::default(),
+        })
+    }
+
+    /// Sets how many handlers [`Listener::serve`] runs at once; connections
+    /// beyond are closed on accept and counted.
+    #[must_use]
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// Returns how many handlers [`Listener::serve`] runs at once.
+    #[must_use]
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// Returns what the listener has counted so far.
+    #[must_use]
+    pub fn stats(&self) -> ListenerStats {
+        ListenerStats {
+            accepted: self.counters.accepted.load(Ordering::Relaxed),
+            rejected: self.counters.rejected.load(Ordering::Relaxed),
+            accept_errors: self.counters.accept_errors.load(Ordering::Relaxed),
+        }
     }
 
     /// Returns the bound address (with the real port when bound to port 0).
@@ -503,13 +624,15 @@ impl Listener {
         self.local
     }
 
-    /// Waits up to `timeout` for a connection; `None` if none came.
+    /// Waits up to `timeout` for a connection; `None` if none came (also
+    /// while the process is out of descriptors: see [`Listener`]).
     ///
     /// The returned stream is in blocking mode.
     ///
     /// # Errors
     ///
-    /// [`LinkErrorKind::Accept`] if accepting fails.
+    /// [`LinkErrorKind::Accept`] if accepting fails for a reason that does
+    /// not pass.
     pub fn accept_timeout(
         &self,
         timeout: Duration,
@@ -518,6 +641,10 @@ impl Listener {
         loop {
             match self.inner.accept() {
                 Ok((stream, peer)) => {
+                    if self.counters.backoff_ms.swap(0, Ordering::Relaxed) > 0 {
+                        log::info!("{}: accepting connections again", self.local);
+                    }
+                    self.counters.accepted.fetch_add(1, Ordering::Relaxed);
                     stream.set_nonblocking(false).map_err(|e| {
                         LinkError::with_source(LinkErrorKind::Configure, peer.to_string(), e)
                     })?;
@@ -531,6 +658,24 @@ impl Listener {
                     thread::sleep(POLL_INTERVAL.min(deadline - now));
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) if is_resource_exhaustion(&e) => {
+                    self.counters.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    let previous = self.counters.backoff_ms.load(Ordering::Relaxed);
+                    if previous == 0 {
+                        log::warn!(
+                            "{}: cannot accept connections: {e}; retrying until descriptors free up",
+                            self.local
+                        );
+                    }
+                    let max = u64::try_from(MAX_ACCEPT_BACKOFF.as_millis()).unwrap_or(1000);
+                    let pause = (previous * 2).clamp(20, max);
+                    self.counters.backoff_ms.store(pause, Ordering::Relaxed);
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Ok(None);
+                    }
+                    thread::sleep(Duration::from_millis(pause).min(deadline - now));
+                }
                 Err(e) => {
                     return Err(LinkError::with_source(
                         LinkErrorKind::Accept,
@@ -543,24 +688,57 @@ impl Listener {
     }
 
     /// Accepts connections until `stop` is set, running `handler` for each
-    /// on its own thread; returns once `stop` is set and every handler has
-    /// returned (handlers should watch `stop` too).
+    /// on its own thread, at most [`Listener::max_connections`] at once
+    /// (more are closed on accept and counted); returns once `stop` is set
+    /// and every handler has returned (handlers should watch `stop` too).
     ///
     /// # Errors
     ///
-    /// [`LinkErrorKind::Accept`] if accepting fails; handlers already
-    /// started are still joined first.
+    /// [`LinkErrorKind::Accept`] if accepting fails for a reason that does
+    /// not pass; handlers already started are still joined first.
     pub fn serve<F>(&self, stop: &AtomicBool, handler: &F) -> Result<(), LinkError>
     where
         F: Fn(TcpStream, SocketAddr) + Sync,
     {
+        let open = AtomicUsize::new(0);
+        let mut refusing = false;
         thread::scope(|scope| {
             while !stop.load(Ordering::Relaxed) {
                 if let Some((stream, peer)) = self.accept_timeout(POLL_INTERVAL * 5)? {
-                    scope.spawn(move || handler(stream, peer));
+                    if open.load(Ordering::Acquire) >= self.max_connections {
+                        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                        if !refusing {
+                            refusing = true;
+                            log::warn!(
+                                "{}: {} connections open; closing new ones until some end",
+                                self.local,
+                                self.max_connections
+                            );
+                        }
+                        drop(stream);
+                        continue;
+                    }
+                    refusing = false;
+                    open.fetch_add(1, Ordering::AcqRel);
+                    let open = &open;
+                    scope.spawn(move || {
+                        handler(stream, peer);
+                        open.fetch_sub(1, Ordering::AcqRel);
+                    });
                 }
             }
             Ok(())
         })
     }
+}
+
+fn bind_socket(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std does: a restarted service can bind again at once.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
 }
