@@ -69,10 +69,30 @@ fn hex_dump_table() {
             "00000000  00 01 00 01  |....|\n*\n0000000c  ff  |.|\n0000000d\n",
             vec![(None, vec![0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0xff])],
         ),
+        // Offsets longer than 8 digits, where an offset is expected.
+        (
+            "000000000000  ff 0d  |..|\n000000000002  01  |.|\n",
+            vec![(None, vec![0xff, 0x0d, 0x01])],
+        ),
     ];
     for (text, want) in rows {
         assert_eq!(hex_chunks(text).ok(), Some(want), "{text:?}");
     }
+}
+
+#[test]
+fn a_long_offset_after_a_repeat_is_an_offset_not_data() {
+    // hexdump -C past 4 GiB: the offset after '*' has 12 digits. It is
+    // read as an offset (so the repeat is too long to expand, an error),
+    // never as the bytes 00 01 00 00 00 00.
+    let text = "00000000  00 01 00 01  |....|\n*\n000100000000\n";
+    let err = hex_chunks(text).unwrap_err().to_string();
+    assert!(err.contains("'*' repeat"), "{err}");
+    let text = "00000000  00 01 00 01  |....|\n*\n000000000008  ff  |.|\n";
+    assert_eq!(
+        hex_chunks(text).unwrap(),
+        vec![(None, vec![0, 1, 0, 1, 0, 1, 0, 1, 0xff])]
+    );
 }
 
 #[test]

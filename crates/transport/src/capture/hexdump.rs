@@ -189,13 +189,19 @@ fn strip_offset<'t, 'a>(
     {
         return (Some(v), rest);
     }
-    if (4..=8).contains(&first.len())
+    if (4..=16).contains(&first.len())
         && let Some(v) = parse_hex_number(first)
     {
+        // Offsets past 4 GiB take more than 8 digits (`hexdump -C` writes
+        // as many as it needs); such a long token is only an offset where
+        // one is expected, never a guess.
+        let long = first.len() > 8;
         let plausible = match expected {
             // After a '*' line the next offset is past the repeated bytes.
-            Some((e, repeat)) => v == e || (v == 0 && !rest.is_empty()) || (repeat && v > e),
-            None => first.len() == 8 && !rest.is_empty(),
+            Some((e, repeat)) => {
+                v == e || (!long && v == 0 && !rest.is_empty()) || (repeat && v > e)
+            }
+            None => !long && first.len() == 8 && !rest.is_empty(),
         };
         if plausible {
             return (Some(v), rest);
