@@ -41,6 +41,7 @@ mod error;
 mod hexdump;
 mod link;
 mod pcap;
+pub mod pcap_out;
 mod raw;
 mod rawlog;
 mod tcp;
