@@ -1,33 +1,42 @@
 //! `powerone`: talk to a Power-One PCU over serial or TCP, tap the line,
 //! simulate a PCU, and decode captured traffic.
 //!
-//! This file only parses arguments and turns them into library calls; see
-//! the `rewire_powerone_cli` library for the logic.
+//! This file only parses arguments, turns them into library configs with
+//! pure functions, and wires the `rewire_powerone_host` library to its
+//! outputs.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, Parser, Subcommand};
-use rewire_host::output::{Format, Sink};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use rewire_cli::decode::{DecodeArgs, open_input};
+use rewire_cli::input::InputSource;
+use rewire_cli::value;
 use rewire_cli::{EXIT_STATUS_HELP, Exit, exit};
+use rewire_host::output::Format;
+use rewire_host::sink::Fanout;
 use rewire_powerone::DateTime;
-use rewire_powerone_cli::link::{LinkSpec, open_link};
-use rewire_powerone_cli::master::{Action, Master, Verdict};
-use rewire_powerone_cli::record::{Codes, Context, Record};
-use rewire_powerone_cli::simulator::{self, Pcu, Pty, SimConfig, SimEvent};
-use rewire_powerone_cli::tap::{self, Source, TapLimits};
+use rewire_powerone_host::decode::{DEFAULT_PORT, Decoder};
+use rewire_powerone_host::link::{LinkSpec, error_chain, open_link};
+use rewire_powerone_host::master::{self, Action, Master, MasterError, Verdict};
+use rewire_powerone_host::message::{Codes, Message, Seen};
+use rewire_powerone_host::record::{RecordSink, RecordWriter, WriteFailure};
+use rewire_powerone_host::simulator::{self, Pcu, SimConfig, Simulator};
+use rewire_powerone_host::tally::{TallySink, serve_metrics};
+use rewire_powerone_host::tap::{Source, Tap, TapConfig};
 use rewire_transport::link::{LinkError, LinkErrorKind, Listener, RequestPolicy};
+
+mod live_input;
 
 const EXAMPLES: &str = "Examples:
   powerone decode testdata/powerone/powerone-lo.pcap
   powerone decode --hex 'FF 08 00 01 00 01 07 10' --json
   powerone decode --input hex requests.xxd.hex
-  powerone set-time --serial /dev/ttyS0 --now --yes
+  powerone --serial /dev/ttyS0 set-time --now --yes
   powerone set-time --tcp 10.0.0.7:4001 2011-03-15T15:13 --yes
   powerone verify-password --serial /dev/ttyUSB0 --function 0x0a 8888
   powerone send --tcp 10.0.0.7:4001 --function 0x20 --data '01 02' --json --yes
@@ -35,12 +44,41 @@ const EXAMPLES: &str = "Examples:
   powerone listen --tcp-relay 0.0.0.0:4001 --upstream 10.0.0.7:4001
   powerone simulate --pty --verify-function 0x0a --noise";
 
+/// Messages a live output may hold per lane before it drops and counts.
+const QUEUE: usize = 4096;
+
 /// Talk to, tap, simulate and decode Power-One PCU controllers.
 #[derive(Parser, Debug)]
-#[command(version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_STATUS_HELP}"))]
+#[command(name = "powerone", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_STATUS_HELP}"))]
 struct Cli {
+    #[command(flatten)]
+    link: LinkArgs,
+    /// Say more on stderr (debug messages, the simulator's frames).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Say only warnings and errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The link options, accepted before or after the subcommand.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+struct LinkArgs {
+    /// Serial device of the PCU line (listen: the port hearing the line).
+    #[arg(long, value_name = "DEV", global = true)]
+    serial: Option<String>,
+    /// A serial server carrying the PCU line, HOST:PORT (simulate: the
+    /// address to serve on; a bare port means 127.0.0.1:PORT).
+    #[arg(long, value_name = "HOST:PORT", global = true)]
+    tcp: Option<String>,
+    /// Serial bit rate (8N1).
+    #[arg(long, default_value = "9600", value_parser = value::baud, global = true)]
+    baud: u32,
+    /// The PCU module address, 1..=255 (simulate: the simulated module's).
+    #[arg(long, default_value = "1", value_parser = parse_addr, global = true)]
+    addr: u8,
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,7 +86,7 @@ enum Command {
     /// Decode a capture (pcap/pcapng), a hex dump or raw bytes.
     Decode {
         #[command(flatten)]
-        args: rewire_cli::decode::DecodeArgs,
+        args: DecodeArgs,
         /// Decode this function code as verify-password.
         #[arg(long, value_parser = parse_byte)]
         verify_function: Option<u8>,
@@ -56,7 +94,7 @@ enum Command {
     /// Set the PCU's clock (function 0x07).
     SetTime {
         #[command(flatten)]
-        link: LinkArgs,
+        request: RequestArgs,
         /// Use the local time now.
         #[arg(long, conflicts_with = "time")]
         now: bool,
@@ -70,7 +108,7 @@ enum Command {
     /// Set the PCU's password (function 0x08).
     SetPassword {
         #[command(flatten)]
-        link: LinkArgs,
+        request: RequestArgs,
         /// The new password, ASCII digits.
         password: String,
         /// Do not ask for confirmation.
@@ -80,7 +118,7 @@ enum Command {
     /// Check a password; exit 1 when the PCU says it is wrong.
     VerifyPassword {
         #[command(flatten)]
-        link: LinkArgs,
+        request: RequestArgs,
         /// The verify-password function code (not documented: give it).
         #[arg(long, value_parser = parse_byte)]
         function: u8,
@@ -90,7 +128,7 @@ enum Command {
     /// Send any function with raw data and show the answer.
     Send {
         #[command(flatten)]
-        link: LinkArgs,
+        request: RequestArgs,
         /// Function code, e.g. 0x20.
         #[arg(long, value_parser = parse_byte)]
         function: u8,
@@ -104,9 +142,10 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Print every frame on the line, both directions, in order (passive tap).
+    /// Print every frame on the line, both directions, in order (passive
+    /// tap): on --serial [--serial2], on a --tcp stream, or as a relay.
     Listen(ListenArgs),
-    /// Run a simulated PCU on a pseudo-terminal or a TCP port.
+    /// Run a simulated PCU on a pseudo-terminal (--pty) or a TCP port (--tcp).
     Simulate(SimulateArgs),
     /// Print shell completions.
     Completions {
@@ -115,27 +154,11 @@ enum Command {
     },
 }
 
+/// What the request commands take besides the link.
 #[derive(Args, Debug, Clone)]
-struct LinkArgs {
-    /// Serial device of the PCU line.
-    #[arg(
-        long,
-        value_name = "DEV",
-        conflicts_with = "tcp",
-        required_unless_present = "tcp"
-    )]
-    serial: Option<String>,
-    /// Serial bit rate (8N1).
-    #[arg(long, default_value_t = 9600)]
-    baud: u32,
-    /// A serial server carrying the PCU line, HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
-    tcp: Option<String>,
-    /// The PCU module address, 1..=255.
-    #[arg(long, default_value = "1", value_parser = parse_addr)]
-    addr: u8,
-    /// How long each attempt waits for the reply: 1s, 250ms, 0.5.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+struct RequestArgs {
+    /// How long each attempt waits for the reply: 1s, 250ms.
+    #[arg(long, default_value = "1s", value_parser = value::duration)]
     timeout: Duration,
     /// Retries after the first attempt.
     #[arg(long, default_value_t = 2)]
@@ -147,29 +170,15 @@ struct LinkArgs {
 
 #[derive(Args, Debug, Clone)]
 struct ListenArgs {
-    /// Serial port hearing the line (both directions on a shared line, or
-    /// one wire of a Y-cable with --serial2 on the other).
-    #[arg(long, value_name = "DEV", group = "source")]
-    serial: Option<String>,
-    /// Second serial port: the other wire of a Y-cable.
-    #[arg(long, value_name = "DEV", requires = "serial")]
+    /// Second serial port: the other wire of a Y-cable (with --serial).
+    #[arg(long, value_name = "DEV")]
     serial2: Option<String>,
-    /// Serial bit rate (8N1).
-    #[arg(long, default_value_t = 9600)]
-    baud: u32,
-    /// Read a TCP stream that carries the line (a serial server).
-    #[arg(long, value_name = "HOST:PORT", group = "source")]
-    tcp: Option<String>,
-    /// Relay mode: accept PowCom here and forward to --upstream, decoding both ways.
-    #[arg(
-        long,
-        value_name = "ADDR:PORT",
-        group = "source",
-        requires = "upstream"
-    )]
-    tcp_relay: Option<String>,
+    /// Relay mode: accept PowCom here and forward to --upstream, decoding
+    /// both ways (a bare port means 127.0.0.1:PORT).
+    #[arg(long, value_name = "ADDR:PORT", requires = "upstream", value_parser = value::listen_addr)]
+    tcp_relay: Option<SocketAddr>,
     /// Where the relay connects (the PCU's serial server).
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = value::target)]
     upstream: Option<String>,
     /// Decode this function code as verify-password.
     #[arg(long, value_parser = parse_byte)]
@@ -180,19 +189,17 @@ struct ListenArgs {
     /// Print records as NDJSON (one JSON object per line).
     #[arg(long)]
     json: bool,
+    /// Serve Prometheus metrics on http://ADDR/metrics (a bare port means
+    /// 127.0.0.1:PORT).
+    #[arg(long, value_name = "ADDR:PORT", value_parser = value::listen_addr)]
+    http: Option<SocketAddr>,
 }
 
 #[derive(Args, Debug, Clone)]
 struct SimulateArgs {
-    /// Serve on a new pseudo-terminal and print its path.
-    #[arg(long, conflicts_with = "tcp", required_unless_present = "tcp")]
+    /// Serve on a new pseudo-terminal and say its path on stderr.
+    #[arg(long)]
     pty: bool,
-    /// Serve on this TCP address and print the bound address (port 0: any).
-    #[arg(long, value_name = "ADDR:PORT")]
-    tcp: Option<String>,
-    /// The simulated module's address.
-    #[arg(long, default_value = "1", value_parser = parse_addr)]
-    addr: u8,
     /// The starting password.
     #[arg(long, default_value = "8888")]
     password: String,
@@ -211,86 +218,125 @@ struct SimulateArgs {
     /// Seed for the noise.
     #[arg(long)]
     seed: Option<u64>,
-    /// Log frames and state changes on stderr.
-    #[arg(short, long)]
-    verbose: bool,
 }
 
 fn main() -> ExitCode {
     rewire_cli::main_with("powerone", || run(Cli::parse()))
 }
 
+/// Returns the log level the -v/-q flags ask for.
+fn log_level(verbose: bool, quiet: bool) -> log::LevelFilter {
+    match (verbose, quiet) {
+        (true, _) => log::LevelFilter::Debug,
+        (false, true) => log::LevelFilter::Warn,
+        (false, false) => log::LevelFilter::Info,
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    log::set_max_level(log_level(cli.verbose, cli.quiet));
+    let link = &cli.link;
     match cli.command {
         Command::Decode {
             args,
             verify_function,
-        } => {
-            let mut sink = Sink::stdout(Format::from_flag(args.json), false);
-            let codes = Codes {
-                verify_password: verify_function,
-            };
-            rewire_powerone_cli::decode::run(&args, codes, &mut sink)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => decode(&args, verify_function),
         Command::SetTime {
-            link,
+            request,
             now,
             time,
             yes,
         } => {
+            let spec = link_spec(link)?;
             let time = match (now, time) {
                 (true, _) => local_now_minute()?,
                 (false, Some(text)) => parse_time(&text)?,
                 (false, None) => bail!("give a time or --now"),
             };
-            live(&link, &Action::SetTime(time), yes)
+            live(&spec, link.addr, &request, &Action::SetTime(time), yes)
         }
         Command::SetPassword {
-            link,
+            request,
             password,
             yes,
-        } => live(&link, &Action::SetPassword(password), yes),
+        } => live(
+            &link_spec(link)?,
+            link.addr,
+            &request,
+            &Action::SetPassword(password),
+            yes,
+        ),
         Command::VerifyPassword {
-            link,
+            request,
             function,
             password,
-        } => live(&link, &Action::VerifyPassword { function, password }, false),
+        } => live(
+            &link_spec(link)?,
+            link.addr,
+            &request,
+            &Action::VerifyPassword { function, password },
+            false,
+        ),
         Command::Send {
-            link,
+            request,
             function,
             data,
             no_reply,
             yes,
         } => {
-            let data = parse_hex(&data)?;
+            let spec = link_spec(link)?;
+            let data = if data.trim().is_empty() {
+                Vec::new()
+            } else {
+                value::hex(&data)
+                    .map_err(anyhow::Error::msg)
+                    .context("--data")?
+            };
             let action = Action::Send {
                 function,
                 data,
                 reply: !no_reply,
             };
-            live(&link, &action, yes)
+            live(&spec, link.addr, &request, &action, yes)
         }
-        Command::Listen(args) => listen(&args),
-        Command::Simulate(args) => simulate(&args),
+        Command::Listen(args) => listen(link, &args),
+        Command::Simulate(args) => simulate(link, &args),
         Command::Completions { shell } => {
-            rewire_cli::print_completions::<Cli>(shell)?;
+            completions(shell, &mut io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Turns the link flags into a link spec.
-fn link_spec(serial: Option<&str>, baud: u32, tcp: Option<&str>) -> anyhow::Result<LinkSpec> {
-    match (serial, tcp) {
+/// Writes the completions of `powerone` for `shell` to `out`: generated
+/// into memory first, so a reader that goes away (`| head -1`) is a broken
+/// pipe (exit 0), not a panic inside the generator.
+fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> io::Result<()> {
+    let mut cmd = Cli::command();
+    let mut text = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "powerone", &mut text);
+    match out.write_all(&text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Turns the link flags into the line a request command talks on.
+fn link_spec(link: &LinkArgs) -> anyhow::Result<LinkSpec> {
+    match (&link.serial, &link.tcp) {
         (Some(path), None) => Ok(LinkSpec::Serial {
-            path: path.to_owned(),
-            baud,
+            path: path.clone(),
+            baud: link.baud,
         }),
         (None, Some(target)) => Ok(LinkSpec::Tcp {
-            target: target.to_owned(),
+            target: value::target(target)
+                .map_err(anyhow::Error::msg)
+                .context("--tcp")?,
         }),
-        _ => bail!("give exactly one of --serial DEV and --tcp HOST:PORT"),
+        (Some(_), Some(_)) => bail!("give one of --serial DEV or --tcp HOST:PORT, not both"),
+        (None, None) => {
+            bail!("no link to the PCU: give one of --serial DEV or --tcp HOST:PORT")
+        }
     }
 }
 
@@ -312,140 +358,225 @@ fn link_exit(e: LinkError) -> anyhow::Error {
         }
         _ => exit::USAGE,
     };
-    Exit::new(code, chain(&e)).into()
+    Exit::new(code, error_chain(&e)).into()
 }
 
-fn live(args: &LinkArgs, action: &Action, yes: bool) -> anyhow::Result<ExitCode> {
-    let format = Format::from_flag(args.json);
-    let spec = link_spec(args.serial.as_deref(), args.baud, args.tcp.as_deref())?;
+/// The line said when no answer came.
+fn no_answer(addr: u8, spec: &LinkSpec, attempts: u32) -> String {
+    format!(
+        "no answer from PCU {addr:#04x} on {spec} after {}",
+        master::count(attempts, "attempt")
+    )
+}
+
+/// A fan-out whose one sink writes records to stdout, and the handle that
+/// says whether writing failed.
+fn stdout_records(format: Format) -> (Fanout<Message>, WriteFailure) {
+    let sink = RecordSink::new(io::stdout(), format);
+    let failure = sink.failure();
+    let mut fanout = Fanout::new();
+    fanout.add(sink, QUEUE);
+    (fanout, failure)
+}
+
+/// Returns the write error the record sink met, if any (a closed pipe
+/// among them: `main_with` exits 0 for that).
+fn write_result(failure: &WriteFailure) -> anyhow::Result<()> {
+    failure
+        .take()
+        .map_or(Ok(()), |e| Err(anyhow::Error::new(e).context("stdout")))
+}
+
+fn live(
+    spec: &LinkSpec,
+    addr: u8,
+    args: &RequestArgs,
+    action: &Action,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
     // Check the request builds before asking anything.
-    action.request(args.addr)?;
+    action.request(addr)?;
     if action.changes_pcu() {
-        rewire_cli::confirm("powerone", &action.describe(args.addr), yes)?;
+        rewire_cli::confirm("powerone", &action.describe(addr), yes)?;
     }
-    let link = open_link(&spec, args.timeout.max(Duration::from_secs(1))).map_err(link_exit)?;
+    let link = open_link(spec, args.timeout.max(Duration::from_secs(1))).map_err(link_exit)?;
     let mut master = Master::new(
         link,
         &spec.to_string(),
-        args.addr,
+        addr,
         policy(args.timeout, args.retries),
     );
-    let mut sink = Sink::stdout(format, true);
-    let report = match master.run(action, &mut |r: &Record| sink.emit(r)) {
+    let (mut fanout, failure) = stdout_records(Format::from_flag(args.json));
+    let outcome = master.run(action, &mut |m| fanout.publish(m));
+    fanout.close();
+    let report = match outcome {
         Ok(report) => report,
-        Err(e) => match e.downcast::<LinkError>() {
-            Ok(link) => return Err(link_exit(link)),
-            Err(e) => return Err(e),
-        },
+        Err(MasterError::Link(e)) => return Err(link_exit(e)),
+        Err(e) => return Err(e.into()),
     };
-    sink.flush()?;
+    write_result(&failure)?;
     if report.garbage_bytes > 0 {
-        eprintln!(
-            "powerone: {} bytes skipped as noise or bad checksums",
+        log::info!(
+            "{} bytes skipped as noise or bad checksums",
             report.garbage_bytes
         );
     }
     match report.verdict {
         Verdict::Done { attempts } => {
             if attempts > 1 {
-                eprintln!("powerone: answered on attempt {attempts}");
+                log::info!("answered on attempt {attempts}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Verdict::Negative(why) | Verdict::BadAnswer(why) => {
             Err(Exit::new(exit::NEGATIVE, why).into())
         }
-        Verdict::NoAnswer { attempts } => Err(Exit::new(
-            exit::NO_ANSWER,
-            format!(
-                "no answer from PCU {:#04x} on {spec} after {attempts} attempts",
-                args.addr
-            ),
-        )
-        .into()),
+        Verdict::NoAnswer { attempts } => {
+            Err(Exit::new(exit::NO_ANSWER, no_answer(addr, spec, attempts)).into())
+        }
     }
 }
 
-/// Formats an error with its causes: `error: cause: cause`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// Where `listen` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ListenPlan {
+    /// A relay between clients on `bind` and `upstream`.
+    Relay { bind: SocketAddr, upstream: String },
+    /// One or two lines; `named` says whether frames name their line.
+    Lines { specs: Vec<LinkSpec>, named: bool },
 }
 
-fn listen(args: &ListenArgs) -> anyhow::Result<ExitCode> {
-    let format = Format::from_flag(args.json);
-    let codes = Codes {
-        verify_password: args.verify_function,
-    };
-    let limits = TapLimits { count: args.count };
-    let mut sink = Sink::stdout(format, true);
-    let mut emit = |r: &Record| sink.emit(r);
-    if let Some(bind) = &args.tcp_relay {
+/// Turns the listen flags into what to read.
+fn listen_plan(link: &LinkArgs, args: &ListenArgs) -> anyhow::Result<ListenPlan> {
+    if let Some(bind) = args.tcp_relay {
+        if link.serial.is_some() || link.tcp.is_some() {
+            bail!("--tcp-relay takes no --serial or --tcp: it listens on its own address");
+        }
         let upstream = args
             .upstream
-            .as_deref()
+            .clone()
             .context("--tcp-relay needs --upstream HOST:PORT")?;
-        let listener = Listener::bind(bind.as_str()).map_err(link_exit)?;
-        eprintln!("powerone: relaying {} -> {upstream}", listener.local_addr());
-        tap::relay(
-            &listener,
-            upstream,
-            Duration::from_secs(3),
-            codes,
-            limits,
-            &mut emit,
-            &|e| eprintln!("powerone: dropped a client: {}", chain(e)),
-        )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ListenPlan::Relay { bind, upstream });
     }
-    let mut sources = Vec::new();
-    let mut names = Vec::new();
-    let two = args.serial2.is_some();
-    for path in [&args.serial, &args.serial2].into_iter().flatten() {
-        let spec = link_spec(Some(path), args.baud, None)?;
-        let reader = open_link(&spec, Duration::from_secs(3)).map_err(link_exit)?;
-        names.push(spec.to_string());
-        sources.push(Source {
-            reader,
-            endpoint: path.clone(),
-            context: Context {
-                line: two.then(|| path.clone()),
-                ..Context::default()
-            },
+    let mut specs = Vec::new();
+    for path in [&link.serial, &args.serial2].into_iter().flatten() {
+        specs.push(LinkSpec::Serial {
+            path: path.clone(),
+            baud: link.baud,
         });
     }
-    if let Some(target) = &args.tcp {
-        let spec = link_spec(None, args.baud, Some(target))?;
-        let reader = open_link(&spec, Duration::from_secs(3)).map_err(link_exit)?;
-        names.push(spec.to_string());
-        sources.push(Source {
-            reader,
-            endpoint: target.clone(),
-            context: Context::default(),
-        });
+    if args.serial2.is_some() && link.serial.is_none() {
+        bail!("--serial2 is the second wire of a Y-cable: give --serial too");
     }
-    if sources.is_empty() {
+    if let Some(target) = &link.tcp {
+        if !specs.is_empty() {
+            bail!("give --serial DEV [--serial2 DEV] or --tcp HOST:PORT, not both");
+        }
+        let target = value::target(target)
+            .map_err(anyhow::Error::msg)
+            .context("--tcp")?;
+        specs.push(LinkSpec::Tcp { target });
+    }
+    if specs.is_empty() {
         bail!(
-            "give --serial DEV [--serial2 DEV], --tcp HOST:PORT or --tcp-relay ADDR --upstream HOST:PORT"
+            "nothing to listen on: give --serial DEV [--serial2 DEV], --tcp HOST:PORT or --tcp-relay ADDR --upstream HOST:PORT"
         );
     }
-    eprintln!("powerone: listening on {}", names.join(" and "));
-    tap::tap(sources, codes, limits, &mut emit)?;
-    sink.flush()?;
+    Ok(ListenPlan::Lines {
+        named: specs.len() > 1,
+        specs,
+    })
+}
+
+fn listen(link: &LinkArgs, args: &ListenArgs) -> anyhow::Result<ExitCode> {
+    let config = TapConfig {
+        codes: Codes {
+            verify_password: args.verify_function,
+        },
+        count: args.count,
+    };
+    let (mut fanout, failure) = stdout_records(Format::from_flag(args.json));
+    let metrics = match args.http {
+        Some(addr) => {
+            let tally = TallySink::new();
+            fanout.add(tally.clone(), QUEUE);
+            let server = serve_metrics(addr, tally)?;
+            log::info!("metrics on http://{}/metrics", server.local_addr());
+            Some(server)
+        }
+        None => None,
+    };
+    let tap = match listen_plan(link, args)? {
+        ListenPlan::Relay { bind, upstream } => {
+            let listener = Listener::bind(bind).map_err(link_exit)?;
+            log::info!("relaying {} -> {upstream}", listener.local_addr());
+            Tap::relay(listener, upstream, Duration::from_secs(1), config, fanout)?
+        }
+        ListenPlan::Lines { specs, named } => {
+            let mut sources = Vec::new();
+            for spec in &specs {
+                let reader = open_link(spec, Duration::from_secs(3)).map_err(link_exit)?;
+                let endpoint = match spec {
+                    LinkSpec::Serial { path, .. } => path.clone(),
+                    LinkSpec::Tcp { target } => target.clone(),
+                };
+                sources.push(Source {
+                    reader,
+                    seen: Seen {
+                        line: named.then(|| endpoint.clone()),
+                        ..Seen::default()
+                    },
+                    endpoint,
+                });
+            }
+            let names: Vec<String> = specs.iter().map(ToString::to_string).collect();
+            log::info!("listening on {}", names.join(" and "));
+            Tap::start(sources, config, fanout)?
+        }
+    };
+    while !tap.is_finished() && !failure.failed() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if let Some(server) = metrics {
+        server.shutdown();
+    }
+    tap.shutdown().map_err(link_exit)?;
+    write_result(&failure)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
+/// Where `simulate` serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SimOn {
+    /// A new pseudo-terminal.
+    Pty,
+    /// A TCP address.
+    Tcp(SocketAddr),
+}
+
+/// Turns --pty and --tcp into where the simulator serves.
+fn sim_on(pty: bool, link: &LinkArgs) -> anyhow::Result<SimOn> {
+    if link.serial.is_some() {
+        bail!("simulate serves on --pty or --tcp ADDR:PORT; --serial is for the other commands");
+    }
+    match (pty, &link.tcp) {
+        (true, None) => Ok(SimOn::Pty),
+        (false, Some(addr)) => Ok(SimOn::Tcp(
+            value::listen_addr(addr)
+                .map_err(anyhow::Error::msg)
+                .context("--tcp")?,
+        )),
+        (true, Some(_)) => bail!("give one of --pty or --tcp ADDR:PORT, not both"),
+        (false, None) => bail!("nowhere to serve: give one of --pty or --tcp ADDR:PORT"),
+    }
+}
+
+fn simulate(link: &LinkArgs, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
+    let on = sim_on(args.pty, link)?;
     rewire_powerone::Password::new(args.password.as_bytes())
         .map_err(|e| anyhow::anyhow!("--password {:?}: {e}", args.password))?;
     let config = SimConfig {
-        addr: args.addr,
+        addr: link.addr,
         password: args.password.clone(),
         verify_function: args.verify_function,
         echo_unknown: args.echo_unknown,
@@ -453,30 +584,77 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         corrupt_every: args.corrupt_every,
         seed: args.seed,
     };
-    let pcu = Mutex::new(Pcu::new(config, simulator::local_now()));
-    let stop = AtomicBool::new(false);
-    let verbose = args.verbose;
-    let log = move |event: SimEvent| {
-        if verbose {
-            match event {
-                SimEvent::Frame(record) => eprintln!("{record}"),
-                SimEvent::Change(change) => eprintln!("powerone: simulator: {change}"),
+    let pcu = Pcu::new(config, simulator::local_now());
+    let _simulator = match on {
+        SimOn::Tcp(addr) => {
+            let listener = Listener::bind(addr).map_err(link_exit)?;
+            log::info!(
+                "simulating PCU {:#04x}, listening on {}",
+                link.addr,
+                listener.local_addr()
+            );
+            Simulator::serve_tcp(listener, pcu, Fanout::new())?
+        }
+        SimOn::Pty => serve_pty(link.addr, pcu)?,
+    };
+    // Runs until the process is ended.
+    loop {
+        std::thread::park();
+    }
+}
+
+#[cfg(unix)]
+fn serve_pty(addr: u8, pcu: Pcu) -> anyhow::Result<Simulator> {
+    let pty = rewire_transport::link::Pty::open(rewire_powerone_host::link::READ_TICK)
+        .map_err(link_exit)?;
+    log::info!("simulating PCU {addr:#04x}, listening on {}", pty.path());
+    Ok(Simulator::serve_pty(pty, pcu, Fanout::new())?)
+}
+
+#[cfg(not(unix))]
+fn serve_pty(_addr: u8, _pcu: Pcu) -> anyhow::Result<Simulator> {
+    bail!("--pty needs a Unix system")
+}
+
+fn decode(args: &DecodeArgs, verify_function: Option<u8>) -> anyhow::Result<ExitCode> {
+    let codes = Codes {
+        verify_password: verify_function,
+    };
+    let source = args.source();
+    // A live feed (a pipe, a terminal) shows each record as it comes.
+    let live = live_input::is_live(&source);
+    let mut out = RecordWriter::new(io::stdout(), Format::from_flag(args.json), live);
+    let (name, events): (String, live_input::Events) = if live && source == InputSource::Stdin {
+        (
+            source.to_string(),
+            live_input::open_stdin(args, &[DEFAULT_PORT])?,
+        )
+    } else {
+        let input = open_input(args, &[DEFAULT_PORT], false).map_err(once_each)?;
+        (input.name().to_owned(), Box::new(input))
+    };
+    let mut decoder = Decoder::new(&name, codes);
+    let mut write = |m: Message| out.write(&m);
+    let mut result = Ok(());
+    for event in events {
+        match event {
+            Ok(event) => decoder.push(event, &mut write)?,
+            Err(e) => {
+                result = Err(once_each(e));
+                break;
             }
         }
-    };
-    let mut stdout = io::stdout();
-    if let Some(bind) = &args.tcp {
-        let listener = Listener::bind(bind.as_str()).map_err(link_exit)?;
-        writeln!(stdout, "{}", listener.local_addr())?;
-        stdout.flush()?;
-        simulator::serve_tcp(&listener, &pcu, &stop, &log)?;
-    } else {
-        let mut pty = Pty::open()?;
-        writeln!(stdout, "{}", pty.path())?;
-        stdout.flush()?;
-        simulator::serve_pty(&mut pty, &pcu, &stop, &log)?;
     }
-    Ok(ExitCode::SUCCESS)
+    decoder.finish(&mut write)?;
+    out.flush()?;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Rewrites an input error so that each cause appears once: a capture
+/// error's text already ends with its cause's (`truncated input: Error
+/// reading bytes`), which the error chain would repeat.
+fn once_each(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::msg(error_chain(&*e))
 }
 
 /// Parses a byte: decimal, or hex with 0x.
@@ -495,25 +673,6 @@ fn parse_addr(text: &str) -> Result<u8, String> {
         0 => Err("0 is the PC's address; modules are 1..=255".into()),
         addr => Ok(addr),
     }
-}
-
-/// Parses `250ms`, `2s` or bare seconds (`0.5`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (number, scale) = if let Some(ms) = t.strip_suffix("ms") {
-        (ms, 1e-3)
-    } else if let Some(s) = t.strip_suffix('s') {
-        (s, 1.0)
-    } else {
-        (t, 1.0)
-    };
-    number
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v > 0.0 && *v * scale <= 3600.0)
-        .map(|v| Duration::from_secs_f64(v * scale))
-        .ok_or_else(|| format!("{text:?} is not a duration like 1s, 250ms or 0.5 (at most 1 h)"))
 }
 
 /// Parses `2011-03-15T15:13` (a space works too; seconds must be 0: the PCU
@@ -549,18 +708,22 @@ fn local_now_minute() -> anyhow::Result<DateTime> {
     civil_to_pcu(jiff::Zoned::now().datetime()).context("the local clock cannot be set on the PCU")
 }
 
-/// Parses hex data bytes, ignoring spaces, colons and a 0x prefix per byte.
-fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
-    let cleaned: String = text
-        .split(|c: char| c.is_whitespace() || c == ':' || c == ',')
-        .map(|part| part.trim_start_matches("0x"))
-        .collect();
-    hex::decode(&cleaned).with_context(|| format!("--data {text:?} is not hex bytes"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("powerone").chain(args.iter().copied()))
+    }
+
+    fn link(serial: Option<&str>, tcp: Option<&str>) -> LinkArgs {
+        LinkArgs {
+            serial: serial.map(str::to_owned),
+            tcp: tcp.map(str::to_owned),
+            baud: 9600,
+            addr: 1,
+        }
+    }
 
     #[test]
     fn bytes_and_addresses() {
@@ -570,16 +733,6 @@ mod tests {
         assert!(parse_byte("0xzz").is_err());
         assert_eq!(parse_addr("1"), Ok(1));
         assert!(parse_addr("0").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("0").is_err());
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("fast").is_err());
     }
 
     #[test]
@@ -595,38 +748,162 @@ mod tests {
     }
 
     #[test]
-    fn hex_data() {
-        assert_eq!(parse_hex("01 02 ff").unwrap(), [1, 2, 255]);
-        assert_eq!(parse_hex("0x01:0x02").unwrap(), [1, 2]);
-        assert_eq!(parse_hex("").unwrap(), Vec::<u8>::new());
-        assert!(parse_hex("0g").is_err());
-        assert!(parse_hex("123").is_err());
-    }
-
-    #[test]
     fn links_and_policy() {
         assert_eq!(
-            link_spec(Some("/dev/ttyS0"), 9600, None).unwrap(),
+            link_spec(&link(Some("/dev/ttyS0"), None)).unwrap(),
             LinkSpec::Serial {
                 path: "/dev/ttyS0".into(),
                 baud: 9600
             }
         );
         assert_eq!(
-            link_spec(None, 9600, Some("h:4001")).unwrap(),
+            link_spec(&link(None, Some("h:4001"))).unwrap(),
             LinkSpec::Tcp {
                 target: "h:4001".into()
             }
         );
-        assert!(link_spec(None, 9600, None).is_err());
-        assert!(link_spec(Some("a"), 9600, Some("b")).is_err());
+        assert!(link_spec(&link(Some("a"), Some("b:1"))).is_err());
+        assert!(link_spec(&link(None, Some("h"))).is_err());
         let p = policy(Duration::from_millis(300), 2);
         assert_eq!((p.timeout, p.attempts), (Duration::from_millis(300), 3));
     }
 
     #[test]
+    fn a_missing_link_names_both_options() {
+        let text = link_spec(&link(None, None)).unwrap_err().to_string();
+        assert!(
+            text.contains("--serial") && text.contains("--tcp"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn one_attempt_is_singular() {
+        let spec = LinkSpec::Tcp {
+            target: "h:1".into(),
+        };
+        assert!(no_answer(1, &spec, 1).ends_with("after 1 attempt"));
+        assert!(no_answer(1, &spec, 3).ends_with("after 3 attempts"));
+    }
+
+    #[test]
+    fn link_options_go_before_or_after_the_subcommand() {
+        let before = parse(&[
+            "--serial",
+            "/dev/x",
+            "--baud",
+            "2400",
+            "--addr",
+            "5",
+            "set-password",
+            "1",
+        ])
+        .unwrap();
+        let after = parse(&[
+            "set-password",
+            "1",
+            "--serial",
+            "/dev/x",
+            "--baud",
+            "2400",
+            "--addr",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(before.link, after.link);
+        assert_eq!(before.link.baud, 2400);
+        assert_eq!(after.link.addr, 5);
+        let tcp = parse(&["--tcp", "h:1", "verify-password", "--function", "1", "2"]).unwrap();
+        assert_eq!(tcp.link.tcp.as_deref(), Some("h:1"));
+        assert!(parse(&["simulate", "--pty", "-v"]).unwrap().verbose);
+    }
+
+    #[test]
+    fn baud_rates_are_bounded() {
+        for bad in ["0", "4294967295", "fast"] {
+            assert!(
+                parse(&["--baud", bad, "set-password", "1"]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_need_units() {
+        assert!(parse(&["set-password", "1", "--timeout", "0.5"]).is_err());
+        let cli = parse(&["set-password", "1", "--timeout", "250ms"]).unwrap();
+        let Command::SetPassword { request, .. } = cli.command else {
+            panic!()
+        };
+        assert_eq!(request.timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn listen_plans() {
+        let args =
+            |serial2: Option<&str>, relay: Option<&str>, upstream: Option<&str>| ListenArgs {
+                serial2: serial2.map(str::to_owned),
+                tcp_relay: relay.map(|r| value::listen_addr(r).unwrap()),
+                upstream: upstream.map(str::to_owned),
+                verify_function: None,
+                count: None,
+                json: false,
+                http: None,
+            };
+        assert_eq!(
+            listen_plan(&link(None, None), &args(None, Some("4001"), Some("h:1"))).unwrap(),
+            ListenPlan::Relay {
+                bind: "127.0.0.1:4001".parse().unwrap(),
+                upstream: "h:1".into()
+            }
+        );
+        let two = listen_plan(&link(Some("a"), None), &args(Some("b"), None, None)).unwrap();
+        assert!(matches!(two, ListenPlan::Lines { named: true, ref specs } if specs.len() == 2));
+        assert!(listen_plan(&link(None, None), &args(None, None, None)).is_err());
+        assert!(listen_plan(&link(None, None), &args(Some("b"), None, None)).is_err());
+        assert!(listen_plan(&link(Some("a"), Some("h:1")), &args(None, None, None)).is_err());
+    }
+
+    #[test]
+    fn simulator_places() {
+        assert_eq!(sim_on(true, &link(None, None)).unwrap(), SimOn::Pty);
+        assert_eq!(
+            sim_on(false, &link(None, Some("4001"))).unwrap(),
+            SimOn::Tcp("127.0.0.1:4001".parse().unwrap())
+        );
+        assert!(sim_on(true, &link(None, Some("1"))).is_err());
+        assert!(sim_on(false, &link(None, None)).is_err());
+        assert!(sim_on(true, &link(Some("/dev/x"), None)).is_err());
+    }
+
+    #[test]
+    fn log_levels() {
+        assert_eq!(log_level(true, false), log::LevelFilter::Debug);
+        assert_eq!(log_level(false, true), log::LevelFilter::Warn);
+        assert_eq!(log_level(false, false), log::LevelFilter::Info);
+    }
+
+    #[test]
+    fn completions_name_the_binary_and_survive_a_closed_pipe() {
+        let mut out = Vec::new();
+        completions(clap_complete::Shell::Zsh, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("#compdef powerone\n"), "{}", &text[..40]);
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        completions(clap_complete::Shell::Bash, &mut Closed).unwrap();
+    }
+
+    #[test]
     fn cli_is_well_formed() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
+        assert_eq!(Cli::command().get_name(), "powerone");
     }
 }

@@ -126,19 +126,37 @@ fn inline_hex_flags_bad_checksums_and_noise_and_goes_on() {
     let records = json(&stdout(&out));
     let kinds: Vec<_> = records
         .iter()
-        .map(|r| format!("{}:{}", r["kind"], r["reason"].as_str().unwrap_or("")))
+        .map(|r| {
+            let reason = r["reason"].as_str().unwrap_or("");
+            format!("{}:{}", r["kind"], reason.split(':').next().unwrap())
+        })
         .collect();
     assert_eq!(
         kinds,
         ["\"error\":garbage", "\"error\":bad_checksum", "\"frame\":"]
     );
     assert_eq!(records[1]["offset"], 2);
-    assert_eq!(records[1]["detail"], "checksum 0x11, expected 0x10");
-    assert_eq!(records[1]["frame"]["checksum_ok"], false);
+    assert_eq!(records[1]["len"], 8);
+    assert_eq!(
+        records[1]["reason"],
+        "bad_checksum: checksum 0x11, expected 0x10"
+    );
+    assert_eq!(records[1]["raw"], "ff08000100010711");
+    // The shared envelope: every key present, null when unknown.
+    for key in [
+        "kind", "ts", "src_addr", "dst_addr", "offset", "len", "reason", "raw",
+    ] {
+        assert!(
+            records[0].get(key).is_some(),
+            "{key} missing: {}",
+            records[0]
+        );
+    }
+    assert_eq!(records[0]["ts"], Value::Null);
     assert_eq!(records[2]["offset"], 10);
     // Text output flags it too.
     let out = run(&["decode", "--hex", "FF 08 00 01 00 01 07 11"], b"");
-    assert!(stdout(&out).contains("bad checksum"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("bad_checksum"), "{}", stdout(&out));
 }
 
 #[test]
@@ -205,7 +223,7 @@ fn bad_inputs_fail_cleanly() {
     let covered: u64 = records
         .iter()
         .map(|r| {
-            r["length"]
+            r["len"]
                 .as_u64()
                 .unwrap_or_else(|| 8 + r["data"].as_str().unwrap().len() as u64 / 2)
         })
@@ -223,4 +241,54 @@ fn bad_inputs_fail_cleanly() {
     );
     assert_fails_naming(&run(&["decode", "--hex", "FF 0G"], b""), "--hex");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn input_errors_say_each_cause_once() {
+    let dir = std::env::temp_dir().join(format!("powerone-cause-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = std::fs::read(testdata().join("powerone-lo.pcap")).unwrap();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &pcap[..pcap.len() - 30]).unwrap();
+    let out = run(&["decode", cut.to_str().unwrap()], b"");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let parts: Vec<&str> = err.trim_end().split(": ").collect();
+    for (i, part) in parts.iter().enumerate() {
+        assert!(!parts[i + 1..].contains(part), "{part:?} repeated: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_live_pipe_gets_each_record_at_once() {
+    use std::io::{BufRead, BufReader};
+    use std::time::Duration;
+    let mut child = Command::new(BIN)
+        .args(["decode", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    input
+        .write_all(&[0xFF, 0x08, 0x00, 0x01, 0x00, 0x01, 0x07, 0x10])
+        .unwrap();
+    input.flush().unwrap();
+    // stdin stays open: the record must come anyway.
+    let line = rx.recv_timeout(Duration::from_secs(2));
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(input);
+    let line = line.expect("no record within 2 s while stdin is open");
+    let record: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(record["function"], 7);
 }

@@ -55,11 +55,10 @@ impl Sim {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn simulator");
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
+        let _stdout = collect(child.stdout.take().unwrap());
+        let log = collect(child.stderr.take().unwrap());
         let guard = Guard(child);
-        let first = first_line(stdout, Duration::from_secs(10));
-        let log = collect(stderr);
+        let first = listening_on(&log);
         let link = match transport {
             Transport::Pty => vec!["--serial".into(), first],
             Transport::Tcp => vec!["--tcp".into(), first],
@@ -91,18 +90,18 @@ enum Transport {
 
 const BOTH: [Transport; 2] = [Transport::Pty, Transport::Tcp];
 
-/// Reads the first line of a child's stdout within `limit`, then keeps
-/// draining it so the child never blocks.
-fn first_line(stdout: impl Read + Send + 'static, limit: Duration) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
+/// Waits (10 s at most) for the start-up line on a child's stderr,
+/// `powerone: … listening on WHERE`, and returns WHERE.
+fn listening_on(log: &Arc<Mutex<String>>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = log.lock().unwrap().clone();
+        if let Some(line) = text.lines().find(|l| l.contains("listening on ")) {
+            return line.rsplit(' ').next().unwrap().to_owned();
         }
-        for _ in lines {}
-    });
-    rx.recv_timeout(limit).expect("first line of the child")
+        assert!(Instant::now() < deadline, "no start-up line: {text}");
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Collects a child's stream into a shared string.
@@ -475,7 +474,10 @@ fn summary(records: &[Value]) -> Vec<String> {
         .iter()
         .map(|r| match r["kind"].as_str().unwrap() {
             "frame" => format!("{}>{} f{}", r["src"], r["dst"], r["function"]),
-            _ => format!("error {}", r["reason"].as_str().unwrap()),
+            _ => format!(
+                "error {}",
+                r["reason"].as_str().unwrap().split(':').next().unwrap()
+            ),
         })
         .collect()
 }
@@ -514,7 +516,7 @@ fn listen_on_one_shared_line_decodes_both_directions_in_order() {
     );
     assert_eq!(records[0]["decoded"]["year"], 2011);
     assert_eq!(records[2]["decoded"]["password"], "8888");
-    assert_eq!(records[3]["frame"]["function"], 7);
+    assert_eq!(records[3]["raw"], "ff08000100010711");
     assert!(records[0]["ts"].as_f64().unwrap() > 1e9);
 }
 
@@ -592,7 +594,7 @@ fn listen_on_a_tcp_stream_decodes_it_and_stops_at_end_of_file() {
     let records = json_lines(&r.stdout);
     assert_eq!(summary(&records), ["error garbage", "0>1 f7", "1>0 f7"]);
     assert_eq!(
-        (&records[0]["offset"], &records[0]["length"]),
+        (&records[0]["offset"], &records[0]["len"]),
         (&Value::from(0), &Value::from(3))
     );
 }
@@ -606,4 +608,275 @@ fn help_lists_the_exit_statuses_and_completions_work() {
     let r = run(&["completions", "bash"]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("powerone"));
+    assert!(!r.stdout.contains("rewire-powerone-cli"), "{}", r.stdout);
+    let r = run(&["completions", "zsh"]);
+    assert!(r.stdout.starts_with("#compdef powerone\n"), "{}", r.stdout);
+    let r = run(&["--version"]);
+    assert_eq!(
+        r.stdout.trim(),
+        format!("powerone {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn completions_into_a_closed_pipe_do_not_panic() {
+    for shell in ["bash", "zsh", "fish"] {
+        let mut child = Command::new(BIN)
+            .args(["completions", shell])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the first byte (`| head -0`).
+        drop(child.stdout.take());
+        let err = collect(child.stderr.take().unwrap());
+        let mut guard = Guard(child);
+        let status = guard.0.wait().unwrap();
+        thread::sleep(Duration::from_millis(30));
+        let err = err.lock().unwrap().clone();
+        assert_eq!(status.code(), Some(0), "{shell}: {err}");
+        assert!(!err.contains("panicked"), "{shell}: {err}");
+    }
+}
+
+#[test]
+fn a_missing_link_names_both_options() {
+    let r = run(&["set-time", "--now", "--yes"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--serial") && r.stderr.contains("--tcp"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bad_baud_rates_are_refused() {
+    for baud in ["0", "4294967295"] {
+        let r = run(&[
+            "set-password",
+            "1",
+            "--yes",
+            "--serial",
+            "/dev/null",
+            "--baud",
+            baud,
+        ]);
+        assert_eq!(r.code, 2, "--baud {baud}: {}", r.stderr);
+        assert!(r.stderr.contains("baud"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn link_options_before_the_subcommand_and_one_attempt() {
+    let sim = Sim::start(Transport::Tcp, &[]);
+    let mut args: Vec<&str> = sim.link.iter().map(String::as_str).collect();
+    args.extend(["--addr", "1", "set-time", "2011-03-15T15:13", "--yes"]);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(sim.log_contains("listening on"));
+    // Nobody at module 9: one attempt, said in the singular.
+    let r = run_on(
+        &sim.link,
+        &[
+            "set-password",
+            "1",
+            "--yes",
+            "--addr",
+            "9",
+            "--timeout",
+            "150ms",
+            "--retries",
+            "0",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("after 1 attempt"), "{}", r.stderr);
+    assert!(!r.stderr.contains("attempts"), "{}", r.stderr);
+}
+
+#[test]
+fn a_half_closing_client_still_gets_its_reply_through_the_relay() {
+    use std::net::{Shutdown, TcpStream};
+    let sim = Sim::start(Transport::Tcp, &[]);
+    let upstream = sim.link[1].clone();
+    let (_guard, _stdout, err) =
+        spawn_listen(&["--tcp-relay", "127.0.0.1:0", "--upstream", &upstream]);
+    let text = err.lock().unwrap().clone();
+    let relay = text
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap()
+        .to_owned();
+    for (name, addr) in [("direct", &upstream), ("relay", &relay)] {
+        let mut got = 0;
+        for _ in 0..5 {
+            let mut conn = TcpStream::connect(addr.as_str()).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            conn.write_all(&SET_TIME).unwrap();
+            conn.shutdown(Shutdown::Write).unwrap();
+            let mut reply = Vec::new();
+            let _ = conn.read_to_end(&mut reply);
+            if reply.ends_with(&TIME_SET) {
+                got += 1;
+            }
+        }
+        assert_eq!(got, 5, "{name}: {got}/5 replies after a half-close");
+    }
+}
+
+#[test]
+fn listen_serves_prometheus_metrics_from_its_readings() {
+    use std::net::TcpStream;
+    let (mut master, slave) = TTYPort::pair().unwrap();
+    let path = slave.name().unwrap();
+    let (_guard, _stdout, err) = spawn_listen(&["--serial", &path, "--http", "127.0.0.1:0"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        let text = err.lock().unwrap().clone();
+        // The line is opened (its input cleared) before "listening on".
+        if let Some(line) = text
+            .lines()
+            .find(|l| l.contains("metrics on http://"))
+            .filter(|_| text.contains("listening on"))
+        {
+            let url = line.rsplit("http://").next().unwrap();
+            break url.trim_end_matches("/metrics").to_owned();
+        }
+        assert!(Instant::now() < deadline, "no metrics line: {text}");
+        thread::sleep(Duration::from_millis(20));
+    };
+    master.write_all(&SET_TIME).unwrap();
+    master.write_all(&[0x13, 0x37]).unwrap();
+    master.write_all(&TIME_SET).unwrap();
+    master.flush().unwrap();
+    let get = || {
+        let mut conn = TcpStream::connect(addr.as_str()).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        text
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = get();
+        if text.contains("powerone_frames_total 2") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("powerone_function_frames_total{function=\"0x07\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("powerone_skipped_bytes_total{reason=\"garbage\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("powerone_link_up") || !text.contains("link_up"),
+        "{text}"
+    );
+}
+
+/// Sends set-time on a new connection to `addr` and says whether the reply
+/// came within a second.
+fn served(addr: &str) -> bool {
+    let Ok(mut conn) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    conn.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    if conn.write_all(&SET_TIME).is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 8];
+    conn.read_exact(&mut reply).is_ok() && reply == TIME_SET
+}
+
+#[test]
+fn out_of_descriptors_the_simulator_and_the_relay_wait_and_serve_again() {
+    for relay in [false, true] {
+        let sim = Sim::start(Transport::Tcp, &[]);
+        let mut cmd = Command::new("prlimit");
+        cmd.args(["--nofile=24:24", BIN]);
+        if relay {
+            cmd.args([
+                "listen",
+                "--tcp-relay",
+                "127.0.0.1:0",
+                "--upstream",
+                &sim.link[1],
+            ]);
+        } else {
+            cmd.args(["simulate", "--tcp", "127.0.0.1:0"]);
+        }
+        let Ok(mut child) = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("prlimit not installed: not checked");
+            return;
+        };
+        let log = collect(child.stderr.take().unwrap());
+        let mut guard = Guard(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr = loop {
+            let text = log.lock().unwrap().clone();
+            if let Some(w) = text
+                .split_whitespace()
+                .find(|w| w.starts_with("127.0.0.1:"))
+            {
+                break w.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no start-up line: {text}");
+            thread::sleep(Duration::from_millis(20));
+        };
+        assert!(served(&addr), "relay={relay}: not served at first");
+        // Hold connections until the process has no descriptor left.
+        let hogs: Vec<_> = (0..40)
+            .filter_map(|_| std::net::TcpStream::connect(addr.as_str()).ok())
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !log.lock().unwrap().contains("open files") {
+            assert!(
+                Instant::now() < deadline,
+                "relay={relay}: no EMFILE said: {}",
+                log.lock().unwrap()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        thread::sleep(Duration::from_millis(300));
+        assert!(
+            guard.0.try_wait().unwrap().is_none(),
+            "relay={relay}: exited: {}",
+            log.lock().unwrap()
+        );
+        drop(hogs);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !served(&addr) {
+            assert!(
+                Instant::now() < deadline,
+                "relay={relay}: not served again: {}",
+                log.lock().unwrap()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        // Said now and then, not once per client.
+        let text = log.lock().unwrap().clone();
+        assert!(
+            text.matches("dropped a client").count() <= 1,
+            "relay={relay}: {text}"
+        );
+        assert!(
+            text.matches("open files").count() < 20,
+            "relay={relay}: {text}"
+        );
+    }
 }

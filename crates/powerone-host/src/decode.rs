@@ -1,137 +1,178 @@
-//! `powerone decode`: captures, hex dumps and raw bytes into [`Record`]s,
-//! through the shared decode driver (`rewire_cli::decode`).
+//! Decoding captures: capture events (pcap/pcapng, hex dumps, raw bytes,
+//! from `rewire_transport::capture`) into [`Message`]s.
 //!
-//! The driver keeps one framer per captured stream (each TCP direction is
-//! its own stream). Alongside it, this module keeps each stream's recent
-//! bytes ([`History`]) so that a skipped run can be shown and a frame whose
-//! only fault is its checksum told apart from noise.
+//! One framer per captured stream (each TCP direction is its own stream,
+//! through `rewire_host::stream::Streams`). Alongside, each stream's recent
+//! bytes are kept ([`History`]) so that a skipped run can be shown and a
+//! frame whose only fault is its checksum told apart from noise.
+//!
+//! ```
+//! use rewire_powerone_host::decode::Decoder;
+//! use rewire_powerone_host::message::{Body, Codes};
+//! use rewire_transport::capture::{CaptureEvent, Chunk, StreamId};
+//!
+//! let mut decoder = Decoder::new("example", Codes::default());
+//! let bytes = vec![0xFF, 0x08, 0x00, 0x01, 0x00, 0x01, 0x07, 0x10];
+//! let chunk = Chunk { stream: StreamId(0), timestamp: None, direction: None, endpoints: None, bytes };
+//! let mut frames = 0;
+//! decoder.push(CaptureEvent::Chunk(chunk), &mut |m| {
+//!     frames += usize::from(matches!(m.body, Body::Frame(_)));
+//!     Ok::<(), ()>(())
+//! })?;
+//! decoder.finish(&mut |_| Ok::<(), ()>(()))?;
+//! assert_eq!(frames, 1);
+//! # Ok::<(), ()>(())
+//! ```
 
-use std::collections::HashMap;
-use std::io::Write;
-
-use rewire_cli::decode::{DecodeArgs, open_input};
+use rewire_host::FastHashMap;
+use rewire_host::reading::DeviceId;
 use rewire_host::stream::{Meta, StreamItem, Streams};
-use rewire_host::output::Sink;
 use rewire_transport::capture::{CaptureEvent, StreamId};
 use rewire_transport::framing::{Framer, PowerOne};
 
-use crate::record::{Codes, Context, ErrorReason, ErrorRecord, Record};
+use crate::message::{Body, Codes, Message, Seen, SkipReason, Skipped, device};
 use crate::stream::History;
 
 /// The TCP port of the bundled captures (a serial server's usual first
-/// port); `--port` replaces it.
+/// port); callers may keep others.
 pub const DEFAULT_PORT: u16 = 4001;
 
-/// Turns the driver's stream items into records.
-#[derive(Debug, Default)]
-pub struct Decoder {
-    codes: Codes,
-    histories: HashMap<StreamId, History>,
+type MakeFramer = fn() -> Framer<PowerOne>;
+
+fn make_framer() -> Framer<PowerOne> {
+    Framer::new(PowerOne)
 }
 
-fn context(meta: &Meta) -> Context {
-    Context {
-        ts: meta.ts(),
+/// Turns capture events into messages, in stream order.
+pub struct Decoder {
+    codes: Codes,
+    device: DeviceId,
+    streams: Streams<PowerOne, MakeFramer>,
+    histories: FastHashMap<StreamId, History>,
+    scratch: Vec<Message>,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("device", &self.device)
+            .field("codes", &self.codes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn seen(meta: &Meta) -> Seen {
+    Seen {
+        ts: meta.timestamp,
         src_addr: meta.src_addr(),
         dst_addr: meta.dst_addr(),
-        ..Context::default()
+        ..Seen::default()
     }
 }
 
 impl Decoder {
-    /// Creates a decoder; `codes` names functions the evidence does not.
+    /// Creates a decoder for the input called `name` (the messages'
+    /// device); `codes` names functions the evidence does not.
     #[must_use]
-    pub fn new(codes: Codes) -> Self {
+    pub fn new(name: &str, codes: Codes) -> Self {
         Self {
             codes,
-            ..Self::default()
+            device: device(name),
+            streams: Streams::new(make_framer as MakeFramer),
+            histories: FastHashMap::default(),
+            scratch: Vec::new(),
         }
     }
 
-    /// Records a capture event's bytes before the driver frames them.
-    pub fn observe(&mut self, event: &CaptureEvent) {
-        if let CaptureEvent::Chunk(chunk) = event {
-            self.histories
-                .entry(chunk.stream)
-                .or_default()
-                .push(&chunk.bytes);
-        }
-    }
-
-    /// Forgets a stream once the driver has ended it.
-    pub fn ended(&mut self, stream: StreamId) {
-        self.histories.remove(&stream);
-    }
-
-    /// Returns the records of one stream item.
-    pub fn records(&mut self, meta: &Meta, item: StreamItem<'_>) -> Vec<Record> {
-        let context = context(meta);
-        match item {
-            StreamItem::Framed(event) => self
-                .histories
-                .entry(meta.stream)
-                .or_default()
-                .records(event, &context, self.codes),
-            StreamItem::Gap {
-                offset,
-                missing_bytes,
-            } => {
-                vec![Record::Error(ErrorRecord {
-                    context,
-                    offset,
-                    length: missing_bytes,
-                    reason: ErrorReason::Gap,
-                    detail: format!("{missing_bytes} bytes of the stream were never captured"),
-                    raw: String::new(),
-                    raw_truncated: false,
-                    frame: None,
-                })]
+    /// Feeds one capture event and hands every message it completes to
+    /// `out`, in stream order.
+    ///
+    /// # Errors
+    /// The first error `out` returns.
+    pub fn push<E>(
+        &mut self,
+        event: CaptureEvent,
+        out: &mut dyn FnMut(Message) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let ended = match &event {
+            CaptureEvent::Chunk(chunk) => {
+                self.histories
+                    .entry(chunk.stream)
+                    .or_default()
+                    .push(&chunk.bytes);
+                None
             }
-            // The framer reports the discarded run again as a Skipped event.
-            StreamItem::Overflow(_) => Vec::new(),
+            CaptureEvent::End(end) => Some(end.stream),
+            CaptureEvent::Gap(_) => None,
+        };
+        let Self {
+            codes,
+            device,
+            streams,
+            histories,
+            scratch,
+        } = self;
+        streams.handle(event, |meta, item| {
+            items(*codes, device, histories, scratch, meta, item);
+            scratch.drain(..).try_for_each(&mut *out)
+        })?;
+        if let Some(stream) = ended {
+            self.histories.remove(&stream);
         }
+        Ok(())
+    }
+
+    /// Ends every open stream (at end of input) and hands what their
+    /// framers still held to `out`.
+    ///
+    /// # Errors
+    /// The first error `out` returns.
+    pub fn finish<E>(&mut self, out: &mut dyn FnMut(Message) -> Result<(), E>) -> Result<(), E> {
+        let Self {
+            codes,
+            device,
+            streams,
+            histories,
+            scratch,
+        } = self;
+        streams.finish(|meta, item| {
+            items(*codes, device, histories, scratch, meta, item);
+            scratch.drain(..).try_for_each(&mut *out)
+        })?;
+        self.histories.clear();
+        Ok(())
     }
 }
 
-/// Decodes the input `args` names into `sink`.
-///
-/// # Errors
-/// When the input cannot be opened or read or is not the format asked for
-/// (naming it), or when writing fails.
-pub fn run<W: Write>(args: &DecodeArgs, codes: Codes, sink: &mut Sink<W>) -> anyhow::Result<()> {
-    let input = open_input(args, &[DEFAULT_PORT], false)?;
-    let mut decoder = Decoder::new(codes);
-    let mut streams = Streams::new(|| Framer::new(PowerOne));
-    let mut result = Ok(());
-    for event in input {
-        let event = match event {
-            Ok(event) => event,
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        };
-        decoder.observe(&event);
-        let ended = match &event {
-            CaptureEvent::End(end) => Some(end.stream),
-            _ => None,
-        };
-        streams.handle(event, |meta: &Meta, item: StreamItem<'_>| {
-            decoder
-                .records(meta, item)
-                .iter()
-                .try_for_each(|r| sink.emit(r))
-        })?;
-        if let Some(stream) = ended {
-            decoder.ended(stream);
-        }
+fn items(
+    codes: Codes,
+    device: &DeviceId,
+    histories: &mut FastHashMap<StreamId, History>,
+    out: &mut Vec<Message>,
+    meta: &Meta,
+    item: StreamItem<'_>,
+) {
+    let seen = seen(meta);
+    match item {
+        StreamItem::Framed(event) => histories
+            .entry(meta.stream)
+            .or_default()
+            .messages(event, device, &seen, codes, out),
+        StreamItem::Gap {
+            offset,
+            missing_bytes,
+        } => out.push(Message {
+            device: device.clone(),
+            seen,
+            body: Body::Skipped(Skipped {
+                reason: SkipReason::Gap,
+                offset,
+                len: missing_bytes,
+                bytes: Vec::new(),
+                detail: format!("{missing_bytes} bytes of the stream were never captured"),
+            }),
+        }),
+        // The framer reports the discarded run again as a Skipped event.
+        StreamItem::Overflow(_) => {}
     }
-    streams.finish(|meta: &Meta, item: StreamItem<'_>| {
-        decoder
-            .records(meta, item)
-            .iter()
-            .try_for_each(|r| sink.emit(r))
-    })?;
-    sink.flush()?;
-    result
 }

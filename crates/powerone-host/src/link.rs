@@ -1,6 +1,6 @@
-//! Opening the line to a PCU: a serial port (9600 8N1 unless told
-//! otherwise) or a TCP connection to a serial server that carries the same
-//! frames.
+//! Opening the line to a PCU: a serial port ([`SerialSettings::POWERONE`],
+//! 9600 8N1, at another speed if told) or a TCP connection to a serial
+//! server that carries the same frames.
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -56,7 +56,11 @@ pub const READ_TICK: Duration = Duration::from_millis(30);
 pub fn open_link(spec: &LinkSpec, connect_timeout: Duration) -> Result<Box<dyn Link>, LinkError> {
     match spec {
         LinkSpec::Serial { path, baud } => {
-            let settings = SerialSettings::new_8n1(*baud).with_read_timeout(READ_TICK);
+            let settings = SerialSettings {
+                baud: *baud,
+                ..SerialSettings::POWERONE
+            }
+            .with_read_timeout(READ_TICK);
             let port = open_serial(path, &settings)?;
             port.clear(ClearBuffer::Input)
                 .map_err(|e| LinkError::with_source(LinkErrorKind::Configure, path, e))?;
@@ -78,4 +82,21 @@ pub fn open_link(spec: &LinkSpec, connect_timeout: Duration) -> Result<Box<dyn L
             Ok(Box::new(stream))
         }
     }
+}
+
+/// Formats an error and its causes, each once: `error: cause: cause`.
+#[must_use]
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their cause in their own text: say it once.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -4,15 +4,18 @@
 
 use std::fmt;
 use std::io::Write as _;
+use std::time::SystemTime;
 
 use rewire_powerone::{
     DateTime, Frame, FunctionCode, MAX_DATA_LEN, PC_ADDRESS, Password, PasswordCheck, Repr,
 };
-use rewire_transport::framing::{Framer, Message, PowerOne};
+use rewire_transport::framing::{Framer, Message as Framed, PowerOne};
 use rewire_transport::link::{LinkError, LinkErrorKind, Outcome, RequestPolicy, Requester};
 
+use rewire_host::reading::DeviceId;
+
 use crate::link::Link;
-use crate::record::{Codes, Context, Direction, FrameRecord, Record};
+use crate::message::{Body, Codes, Direction, FrameSeen, Message, Seen, device};
 
 /// What to ask the PCU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +177,57 @@ pub enum Verdict {
     },
 }
 
+/// Returns `N thing` with the plural `s` when N is not 1 (`1 attempt`,
+/// `3 attempts`).
+#[must_use]
+pub fn count(n: u32, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+/// Why an action could not be run.
+#[derive(Debug)]
+pub enum MasterError {
+    /// The request cannot be built.
+    Action(ActionError),
+    /// The link failed.
+    Link(LinkError),
+}
+
+impl fmt::Display for MasterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Action(e) => e.fmt(f),
+            Self::Link(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for MasterError {
+    // Each variant shows its own text; the link error's cause is its source.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Action(_) => None,
+            Self::Link(e) => e.source(),
+        }
+    }
+}
+
+impl From<ActionError> for MasterError {
+    fn from(e: ActionError) -> Self {
+        Self::Action(e)
+    }
+}
+
+impl From<LinkError> for MasterError {
+    fn from(e: LinkError) -> Self {
+        Self::Link(e)
+    }
+}
+
 /// What a finished action produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -195,10 +249,26 @@ pub fn is_reply_to(request: &[u8], message: &[u8]) -> bool {
         && msg.destination() == PC_ADDRESS
 }
 
-/// Talks to one PCU over a link.
+/// Talks to one PCU over a link: one action at a time, each bounded by the
+/// request policy (timeout × attempts), so it needs no stop flag.
+///
+/// ```no_run
+/// use rewire_powerone_host::link::{LinkSpec, open_link};
+/// use rewire_powerone_host::master::{Action, Master};
+/// use rewire_transport::link::RequestPolicy;
+///
+/// let spec = LinkSpec::Tcp { target: "127.0.0.1:4001".into() };
+/// let link = open_link(&spec, std::time::Duration::from_secs(1))?;
+/// let mut master = Master::new(link, &spec.to_string(), 1, RequestPolicy::default());
+/// let t = rewire_powerone::DateTime::new(2011, 3, 15, 15, 13)?;
+/// let report = master.run(&Action::SetTime(t), &mut |m| println!("{m:?}"))?;
+/// println!("{:?}", report.verdict);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Master {
     requester: Requester<Box<dyn Link>, PowerOne>,
     addr: u8,
+    device: DeviceId,
 }
 
 impl fmt::Debug for Master {
@@ -208,36 +278,48 @@ impl fmt::Debug for Master {
 }
 
 impl Master {
-    /// Wraps an open link to module `addr`; `endpoint` names it in errors.
+    /// Wraps an open link to module `addr`; `endpoint` names it in errors
+    /// and in the messages' device id.
     pub fn new(link: Box<dyn Link>, endpoint: &str, addr: u8, policy: RequestPolicy) -> Self {
         Self {
             requester: Requester::new(link, Framer::new(PowerOne), endpoint).with_policy(policy),
             addr,
+            device: device(format!("{endpoint}#{addr}")),
         }
     }
 
-    /// Runs `action`: emits the request record (`tx`), then every frame
+    fn emit(&self, frame: FrameSeen, direction: Direction, out: &mut dyn FnMut(Message)) {
+        out(Message {
+            device: self.device.clone(),
+            seen: Seen {
+                ts: Some(SystemTime::now()),
+                direction: Some(direction),
+                ..Seen::default()
+            },
+            body: Body::Frame(frame),
+        });
+    }
+
+    /// Runs `action`: reports the request (`tx`), then every frame
     /// received while waiting (`rx`; frames that are not the reply carry the
     /// note `unexpected`, or `echo` for our own request heard back), and
     /// judges the reply.
     ///
     /// # Errors
-    /// [`ActionError`] (as an I/O-free error) when the request cannot be
-    /// built; the link's errors; and whatever `emit` returns.
+    /// [`MasterError::Action`] when the request cannot be built;
+    /// [`MasterError::Link`] when the link fails.
     pub fn run(
         &mut self,
         action: &Action,
-        emit: &mut dyn FnMut(&Record) -> std::io::Result<()>,
-    ) -> anyhow::Result<Report> {
+        out: &mut dyn FnMut(Message),
+    ) -> Result<Report, MasterError> {
         let request = action.request(self.addr)?;
         let codes = action.codes();
-        let tx = FrameRecord::from_bytes(
-            &request,
-            Context::now().with_direction(Direction::Tx),
-            None,
-            codes,
+        self.emit(
+            FrameSeen::new(request.clone(), None, codes),
+            Direction::Tx,
+            out,
         );
-        emit(&Record::Frame(tx))?;
         if !action.wants_reply() {
             let endpoint = format!("{:#04x}", self.addr);
             let link = self.requester.link_mut();
@@ -251,33 +333,26 @@ impl Master {
         }
         let exchange = self
             .requester
-            .request(&request, |m: &Message| is_reply_to(&request, &m.bytes))?;
-        for other in &exchange.unexpected {
+            .request(&request, |m: &Framed| is_reply_to(&request, &m.bytes))?;
+        for other in exchange.unexpected {
             let note = if other.bytes == request {
                 "echo"
             } else {
                 "unexpected"
             };
-            let record = FrameRecord::from_bytes(
-                &other.bytes,
-                Context::now().with_direction(Direction::Rx),
-                None,
-                codes,
-            )
-            .with_note(note);
-            emit(&Record::Frame(record))?;
+            let frame = FrameSeen::new(other.bytes, None, codes).with_note(note);
+            self.emit(frame, Direction::Rx, out);
         }
         let verdict = match exchange.outcome {
             Outcome::NoReply { attempts } => Verdict::NoAnswer { attempts },
             Outcome::Reply { message, attempts } => {
-                let record = FrameRecord::from_bytes(
-                    &message.bytes,
-                    Context::now().with_direction(Direction::Rx),
-                    None,
-                    codes,
+                let verdict = judge(action, &message.bytes, attempts);
+                self.emit(
+                    FrameSeen::new(message.bytes, None, codes),
+                    Direction::Rx,
+                    out,
                 );
-                emit(&Record::Frame(record))?;
-                judge(action, &message.bytes, attempts)
+                verdict
             }
         };
         Ok(Report {
@@ -380,6 +455,13 @@ mod tests {
         };
         assert!(send(true).changes_pcu());
         assert!(!send(false).changes_pcu());
+    }
+
+    #[test]
+    fn counts_are_pluralised() {
+        assert_eq!(count(1, "attempt"), "1 attempt");
+        assert_eq!(count(3, "attempt"), "3 attempts");
+        assert_eq!(count(0, "attempt"), "0 attempts");
     }
 
     #[test]

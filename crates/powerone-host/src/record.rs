@@ -1,24 +1,30 @@
-//! The record model: what every mode (decode, live master, tap, simulator)
-//! prints, as one readable line (`Display`) or one NDJSON object
-//! (`Serialize`).
+//! The NDJSON and text output: records built from [`Message`]s when they
+//! are written, one readable line (`Display`) or one NDJSON object
+//! (`Serialize`) each, and the [`RecordSink`] that writes them.
 //!
 //! Two kinds, told apart by `kind`: a `frame` (a checksum-valid frame, with
 //! its fields and, for the known functions, its decoded payload) and an
 //! `error` (bytes that did not form a frame: line noise, a frame with a bad
-//! checksum, a truncated frame), with the stream offset and the reason.
+//! checksum, a truncated frame, a capture gap) in the envelope all rewire
+//! tools share ([`ErrorRecord`]). Link events and simulator state changes
+//! have no record: they go to the log and the readings.
 
 use std::fmt;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use jiff::Timestamp;
-use rewire_powerone::{DateTime, Frame, FunctionCode, Password, PasswordCheck};
+use rewire_host::epoch_seconds;
+use rewire_host::output::{Format, Sink as Writer, Timestamp};
+pub use rewire_host::record::ErrorRecord;
+use rewire_host::sink::Sink;
+use rewire_powerone::{FunctionCode, PasswordCheck};
 use serde::Serialize;
 
-/// At most this many bytes of a skipped run are kept as hex in an error record.
-pub const MAX_RAW_BYTES: usize = 64;
+use crate::message::{Body, Direction, FrameSeen, Message, Payload, Seen, Skipped};
 
 /// One output record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(untagged)]
 pub enum Record {
     /// A checksum-valid frame.
     Frame(FrameRecord),
@@ -26,7 +32,20 @@ pub enum Record {
     Error(ErrorRecord),
 }
 
-/// Where a record's bytes were seen: time, addresses and direction.
+impl Record {
+    /// Returns the record of `message`, if it has one (frames and skipped
+    /// bytes do; link events and state changes do not).
+    #[must_use]
+    pub fn from_message(message: &Message) -> Option<Self> {
+        match &message.body {
+            Body::Frame(f) => Some(Self::Frame(FrameRecord::new(f, &message.seen))),
+            Body::Skipped(s) => Some(Self::Error(error_record(s, &message.seen))),
+            Body::Link { .. } | Body::Change(_) => None,
+        }
+    }
+}
+
+/// Where a frame record's bytes were seen: time, addresses and direction.
 ///
 /// Every field is optional; absent fields are left out of the JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -46,44 +65,25 @@ pub struct Context {
     /// `tx` for what this tool sent, `rx` for what it received (live master
     /// and simulator only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<Direction>,
+    pub direction: Option<&'static str>,
 }
 
-impl Context {
-    /// Returns a context stamped with the current time.
-    #[must_use]
-    pub fn now() -> Self {
+impl From<&Seen> for Context {
+    fn from(seen: &Seen) -> Self {
         Self {
-            ts: Some(now_seconds()),
-            ..Self::default()
+            ts: seen.ts.map(epoch_seconds),
+            src_addr: seen.src_addr.clone(),
+            dst_addr: seen.dst_addr.clone(),
+            line: seen.line.clone(),
+            direction: seen.direction.map(|d| match d {
+                Direction::Tx => "tx",
+                Direction::Rx => "rx",
+            }),
         }
     }
-
-    /// Returns this context with a direction.
-    #[must_use]
-    pub fn with_direction(mut self, direction: Direction) -> Self {
-        self.direction = Some(direction);
-        self
-    }
 }
 
-/// Returns the current time as seconds since the Unix epoch.
-#[must_use]
-pub fn now_seconds() -> f64 {
-    Timestamp::now().as_microsecond() as f64 / 1e6
-}
-
-/// Whether this tool sent or received a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Sent by this tool.
-    Tx,
-    /// Received by this tool.
-    Rx,
-}
-
-/// The payload of a known function, decoded.
+/// The payload of a known function, decoded, as the JSON shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Decoded {
@@ -112,6 +112,26 @@ pub enum Decoded {
     },
 }
 
+impl From<&Payload> for Decoded {
+    fn from(p: &Payload) -> Self {
+        match p {
+            Payload::DateTime(t) => Self::DateTime {
+                year: t.year(),
+                month: t.month(),
+                day: t.day(),
+                hour: t.hour(),
+                minute: t.minute(),
+            },
+            Payload::Password(p) => Self::Password {
+                password: p.clone(),
+            },
+            Payload::PasswordCheck(c) => Self::PasswordCheck {
+                password_ok: *c == PasswordCheck::Right,
+            },
+        }
+    }
+}
+
 impl fmt::Display for Decoded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -132,21 +152,11 @@ impl fmt::Display for Decoded {
     }
 }
 
-impl From<DateTime> for Decoded {
-    fn from(t: DateTime) -> Self {
-        Self::DateTime {
-            year: t.year(),
-            month: t.month(),
-            day: t.day(),
-            hour: t.hour(),
-            minute: t.minute(),
-        }
-    }
-}
-
 /// A checksum-valid frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrameRecord {
+    /// Always `"frame"`.
+    pub kind: &'static str,
     /// Where and when it was seen.
     #[serde(flatten)]
     pub context: Context,
@@ -167,7 +177,8 @@ pub struct FrameRecord {
     pub function_name: Option<&'static str>,
     /// The data field as lowercase hex, no separators.
     pub data: String,
-    /// Whether the checksum is right (always true: bad ones are errors).
+    /// Whether the checksum is right (always true for frames the framer
+    /// delivered).
     pub checksum_ok: bool,
     /// The decoded payload of a known function, else null.
     pub decoded: Option<Decoded>,
@@ -180,31 +191,22 @@ pub struct FrameRecord {
     pub note: Option<&'static str>,
 }
 
-/// How to read the payload of a function the evidence does not name.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Codes {
-    /// The verify-password code, when the user gave it: its requests decode
-    /// as passwords and its replies as password checks.
-    pub verify_password: Option<u8>,
-}
-
 impl FrameRecord {
-    /// Builds the record of a checksum-valid frame's bytes.
-    ///
-    /// `bytes` should be one whole frame (as the framer hands it out); if it
-    /// is not, the record still comes out, with the fields read leniently
-    /// and `checksum_ok` false.
+    /// Builds the record of a frame seen in `seen`.
     #[must_use]
-    pub fn from_bytes(bytes: &[u8], context: Context, offset: Option<u64>, codes: Codes) -> Self {
-        let frame = Frame::new_unchecked(bytes);
+    pub fn new(f: &FrameSeen, seen: &Seen) -> Self {
+        let frame = &f.frame;
         let well_formed = frame.check_len().is_ok();
-        let checksum_ok = well_formed && frame.verify_checksum();
-        let function = frame.function();
         let data = if well_formed { frame.data() } else { &[] };
-        let (decoded, decode_error) = decode_payload(function, frame.reply_required(), data, codes);
+        let (decoded, decode_error) = match &f.payload {
+            Ok(p) => (p.as_ref().map(Decoded::from), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let function = frame.function();
         Self {
-            context,
-            offset,
+            kind: "frame",
+            context: Context::from(seen),
+            offset: f.offset,
             dst: frame.destination(),
             src: frame.source(),
             reply_required: frame.reply_required(),
@@ -212,101 +214,27 @@ impl FrameRecord {
             function: function.0,
             function_name: function.name(),
             data: hex::encode(data),
-            checksum_ok,
+            checksum_ok: well_formed && frame.verify_checksum(),
             decoded,
             decode_error,
-            note: None,
+            note: f.note,
         }
-    }
-
-    /// Returns this record with a note.
-    #[must_use]
-    pub fn with_note(mut self, note: &'static str) -> Self {
-        self.note = Some(note);
-        self
     }
 }
 
-fn decode_payload(
-    function: FunctionCode,
-    request: bool,
-    data: &[u8],
-    codes: Codes,
-) -> (Option<Decoded>, Option<String>) {
-    let result = match function {
-        // The PCU's answers to 0x07 and 0x08 carry no data: nothing to decode.
-        FunctionCode::SET_DATE_TIME if request => DateTime::parse(data).map(Decoded::from),
-        FunctionCode::SET_PASSWORD if request => Password::parse(data).map(|p| Decoded::Password {
-            password: p.as_str().to_owned(),
-        }),
-        FunctionCode(code) if Some(code) == codes.verify_password && request => {
-            Password::parse(data).map(|p| Decoded::Password {
-                password: p.as_str().to_owned(),
-            })
-        }
-        FunctionCode(code) if Some(code) == codes.verify_password => PasswordCheck::parse(data)
-            .map(|c| Decoded::PasswordCheck {
-                password_ok: c.is_right(),
-            }),
-        _ => return (None, None),
+/// Builds the shared error envelope of skipped bytes: `reason` is the
+/// machine reason, then the detail (`bad_checksum: checksum 0x11, expected
+/// 0x10`).
+#[must_use]
+pub fn error_record(s: &Skipped, seen: &Seen) -> ErrorRecord {
+    let reason = if s.detail.is_empty() {
+        s.reason.name().to_owned()
+    } else {
+        format!("{}: {}", s.reason.name(), s.detail)
     };
-    match result {
-        Ok(decoded) => (Some(decoded), None),
-        Err(e) => (None, Some(e.to_string())),
-    }
-}
-
-/// Why bytes were skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorReason {
-    /// A well-formed frame whose checksum is wrong.
-    BadChecksum,
-    /// Bytes that cannot begin a frame (line noise).
-    Garbage,
-    /// The stream ended inside a would-be frame.
-    Truncated,
-    /// A would-be frame outgrew the framer's buffer.
-    Oversize,
-    /// Bytes of a captured stream were never captured (packet loss).
-    Gap,
-}
-
-impl fmt::Display for ErrorReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::BadChecksum => "bad checksum",
-            Self::Garbage => "garbage",
-            Self::Truncated => "truncated",
-            Self::Oversize => "oversize",
-            Self::Gap => "gap",
-        })
-    }
-}
-
-/// Bytes that did not form a frame.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ErrorRecord {
-    /// Where and when they were seen.
-    #[serde(flatten)]
-    pub context: Context,
-    /// Stream offset of the first byte.
-    pub offset: u64,
-    /// How many bytes.
-    pub length: u64,
-    /// Why they were skipped.
-    pub reason: ErrorReason,
-    /// A sentence with the numbers (expected vs found checksum, …).
-    pub detail: String,
-    /// The bytes as hex (at most [`MAX_RAW_BYTES`]; `raw_truncated` says
-    /// when more were skipped).
-    pub raw: String,
-    /// Whether `raw` holds fewer bytes than `length`.
-    pub raw_truncated: bool,
-    /// For a bad-checksum frame: its record, as if the checksum were right
-    /// (`checksum_ok` false), so the fields can still be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub frame: Option<Box<FrameRecord>>,
+    ErrorRecord::new(s.offset, s.len, reason, &s.bytes)
+        .at(seen.ts.map(epoch_seconds))
+        .between(seen.src_addr.clone(), seen.dst_addr.clone())
 }
 
 impl fmt::Display for Record {
@@ -320,8 +248,7 @@ impl fmt::Display for Record {
 
 fn write_context(f: &mut fmt::Formatter<'_>, c: &Context) -> fmt::Result {
     if let Some(ts) = c.ts {
-        write!(f, "{}", rewire_host::output::Timestamp(ts))?;
-        f.write_str(" ")?;
+        write!(f, "{} ", Timestamp(ts))?;
     }
     if let Some(line) = &c.line {
         write!(f, "[{line}] ")?;
@@ -329,10 +256,8 @@ fn write_context(f: &mut fmt::Formatter<'_>, c: &Context) -> fmt::Result {
     if let (Some(src), Some(dst)) = (&c.src_addr, &c.dst_addr) {
         write!(f, "{src} > {dst}: ")?;
     }
-    match c.direction {
-        Some(Direction::Tx) => f.write_str("tx ")?,
-        Some(Direction::Rx) => f.write_str("rx ")?,
-        None => {}
+    if let Some(direction) = c.direction {
+        write!(f, "{direction} ")?;
     }
     Ok(())
 }
@@ -387,49 +312,150 @@ impl fmt::Display for FrameRecord {
     }
 }
 
-impl fmt::Display for ErrorRecord {
-    /// Writes e.g. `error at 13 (8 bytes): bad checksum: … raw ff 08 …`.
+/// Writes the records of messages as text lines or NDJSON.
+pub struct RecordWriter<W: Write> {
+    out: Writer<W>,
+}
+
+impl<W: Write> fmt::Debug for RecordWriter<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_context(f, &self.context)?;
-        write!(
-            f,
-            "error at {} ({} bytes): {}: {} raw ",
-            self.offset, self.length, self.reason, self.detail
-        )?;
-        write_spaced_hex(f, &self.raw)?;
-        if self.raw_truncated {
-            f.write_str(" …")?;
+        f.debug_struct("RecordWriter")
+            .field("format", &self.out.format())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> RecordWriter<W> {
+    /// Writes to `out` in `format`; `flush_each` flushes after every record
+    /// (live output, pipes), else only when asked or at the end.
+    pub fn new(out: W, format: Format, flush_each: bool) -> Self {
+        Self {
+            out: Writer::new(out, format, flush_each),
         }
-        Ok(())
+    }
+
+    /// Writes the record of `message`, if it has one.
+    ///
+    /// # Errors
+    /// The writer's error (a closed pipe among them).
+    pub fn write(&mut self, message: &Message) -> io::Result<()> {
+        match Record::from_message(message) {
+            Some(record) => self.out.emit(&record),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes buffered records.
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Where a [`RecordSink`] keeps the first write error, for its owner to
+/// look at.
+#[derive(Debug, Clone, Default)]
+pub struct WriteFailure(Arc<Mutex<Option<io::Error>>>);
+
+impl WriteFailure {
+    /// Returns whether writing failed.
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Takes the error, if writing failed.
+    #[must_use]
+    pub fn take(&self) -> Option<io::Error> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn set(&self, e: io::Error) {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+}
+
+/// A [`Sink`] that writes each message's record: the live modes' stdout.
+/// After a write error it writes nothing more and keeps the error in its
+/// [`WriteFailure`].
+#[derive(Debug)]
+pub struct RecordSink<W: Write> {
+    writer: RecordWriter<W>,
+    failure: WriteFailure,
+}
+
+impl<W: Write> RecordSink<W> {
+    /// Writes to `out` in `format`, flushing after every record.
+    pub fn new(out: W, format: Format) -> Self {
+        Self {
+            writer: RecordWriter::new(out, format, true),
+            failure: WriteFailure::default(),
+        }
+    }
+
+    /// Returns the handle that tells whether writing failed.
+    #[must_use]
+    pub fn failure(&self) -> WriteFailure {
+        self.failure.clone()
+    }
+}
+
+impl<W: Write + Send> Sink<Message> for RecordSink<W> {
+    fn name(&self) -> &str {
+        "records"
+    }
+
+    fn observe(&mut self, message: &Message) {
+        if self.failure.failed() {
+            return;
+        }
+        if let Err(e) = self.writer.write(message) {
+            self.failure.set(e);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Err(e) = self.writer.flush() {
+            self.failure.set(e);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
     use super::*;
+    use crate::message::{Codes, SkipReason, device};
 
     const SET_TIME: [u8; 13] = [
         0xFF, 0x0D, 0x01, 0x00, 0x01, 0x01, 0x07, 0x0B, 0x03, 0x0F, 0x0F, 0x0D, 0x4F,
     ];
     const TIME_SET: [u8; 8] = [0xFF, 0x08, 0x00, 0x01, 0x00, 0x01, 0x07, 0x10];
 
+    fn record(bytes: &[u8], seen: &Seen, offset: Option<u64>, codes: Codes) -> FrameRecord {
+        FrameRecord::new(&FrameSeen::new(bytes.to_vec(), offset, codes), seen)
+    }
+
     #[test]
     fn set_time_request_json_has_the_schema_keys() {
-        let r = Record::Frame(FrameRecord::from_bytes(
+        let r = Record::Frame(record(
             &SET_TIME,
-            Context::default(),
+            &Seen::default(),
             Some(0),
             Codes::default(),
         ));
-        let v = serde_json::to_value(&r).unwrap();
         assert_eq!(
-            v,
-            serde_json::json!({
-                "kind": "frame", "offset": 0, "dst": 1, "src": 0, "reply_required": true,
-                "control": 1, "function": 7, "function_name": "set date/time",
-                "data": "0b030f0f0d", "checksum_ok": true,
-                "decoded": {"year": 2011, "month": 3, "day": 15, "hour": 15, "minute": 13}
-            })
+            serde_json::to_string(&r).unwrap(),
+            r#"{"kind":"frame","offset":0,"dst":1,"src":0,"reply_required":true,"control":1,"function":7,"function_name":"set date/time","data":"0b030f0f0d","checksum_ok":true,"decoded":{"year":2011,"month":3,"day":15,"hour":15,"minute":13}}"#
         );
         assert_eq!(
             r.to_string(),
@@ -440,14 +466,14 @@ mod tests {
 
     #[test]
     fn reply_and_unknown_function_have_null_decoded() {
-        let r = FrameRecord::from_bytes(&TIME_SET, Context::default(), None, Codes::default());
+        let r = record(&TIME_SET, &Seen::default(), None, Codes::default());
         assert_eq!((r.decoded.clone(), r.decode_error.clone()), (None, None));
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["decoded"], serde_json::Value::Null);
         assert_eq!(v["data"], "");
         let mut unknown = [0xFF, 0x09, 0x00, 0x01, 0x00, 0x01, 0x42, 0x01, 0x00];
         unknown[8] = rewire_powerone::checksum(&unknown[..8]);
-        let r = FrameRecord::from_bytes(&unknown, Context::default(), None, Codes::default());
+        let r = record(&unknown, &Seen::default(), None, Codes::default());
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["function_name"], serde_json::Value::Null);
         assert_eq!(v["decoded"], serde_json::Value::Null);
@@ -455,7 +481,7 @@ mod tests {
         let codes = Codes {
             verify_password: Some(0x42),
         };
-        let r = FrameRecord::from_bytes(&unknown, Context::default(), None, codes);
+        let r = record(&unknown, &Seen::default(), None, codes);
         assert_eq!(
             r.decoded,
             Some(Decoded::PasswordCheck { password_ok: true })
@@ -470,19 +496,19 @@ mod tests {
             0xFF, 0x0D, 0x01, 0x00, 0x01, 0x01, 0x07, 0x0B, 0x02, 0x1E, 0x0F, 0x0D, 0x00,
         ];
         bytes[12] = rewire_powerone::checksum(&bytes[..12]);
-        let r = FrameRecord::from_bytes(&bytes, Context::default(), None, Codes::default());
+        let r = record(&bytes, &Seen::default(), None, Codes::default());
         assert_eq!(r.decoded, None);
         assert!(r.decode_error.as_deref().unwrap().contains("day"), "{r:?}");
     }
 
     #[test]
     fn context_prints_time_in_utc_and_direction() {
-        let ctx = Context {
-            ts: Some(1_300_201_980.25),
+        let seen = Seen {
+            ts: Some(UNIX_EPOCH + Duration::from_millis(1_300_201_980_250)),
             direction: Some(Direction::Rx),
-            ..Context::default()
+            ..Seen::default()
         };
-        let r = FrameRecord::from_bytes(&TIME_SET, ctx, None, Codes::default());
+        let r = record(&TIME_SET, &seen, None, Codes::default());
         assert_eq!(
             r.to_string(),
             "2011-03-15 15:13:00.250000Z rx 0x01 > 0x00 set date/time (0x07) no-reply ctrl 0x01 data[0]"
@@ -490,5 +516,51 @@ mod tests {
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["direction"], "rx");
         assert_eq!(v["ts"], 1_300_201_980.25);
+    }
+
+    #[test]
+    fn skipped_bytes_use_the_shared_envelope() {
+        let m = Message {
+            device: device("t"),
+            seen: Seen::default(),
+            body: Body::Skipped(Skipped {
+                reason: SkipReason::BadChecksum,
+                offset: 2,
+                len: 8,
+                bytes: vec![0xFF, 0x08],
+                detail: "checksum 0x11, expected 0x10".into(),
+            }),
+        };
+        let r = Record::from_message(&m).unwrap();
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"kind":"error","ts":null,"src_addr":null,"dst_addr":null,"offset":2,"len":8,"reason":"bad_checksum: checksum 0x11, expected 0x10","raw":"ff08"}"#
+        );
+        let mut w = RecordWriter::new(Vec::new(), Format::Text, false);
+        w.write(&m).unwrap();
+        w.flush().unwrap();
+    }
+
+    #[test]
+    fn a_record_sink_keeps_its_first_write_error() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+        }
+        let mut sink = RecordSink::new(Closed, Format::Json);
+        let failure = sink.failure();
+        let m = Message {
+            device: device("t"),
+            seen: Seen::default(),
+            body: Body::Frame(FrameSeen::new(TIME_SET.to_vec(), None, Codes::default())),
+        };
+        sink.observe(&m);
+        assert!(failure.failed());
+        assert_eq!(failure.take().unwrap().kind(), io::ErrorKind::BrokenPipe);
     }
 }

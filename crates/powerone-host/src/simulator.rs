@@ -4,24 +4,26 @@
 //! checksums to exercise resynchronisation and retries.
 //!
 //! [`Pcu`] is the sans-IO state machine (frame in, reply bytes out);
-//! [`serve`] drives it over any byte link; [`serve_pty`] and [`serve_tcp`]
-//! open the pseudo-terminal or the TCP listener.
+//! [`Simulator`] serves it on a pseudo-terminal or a TCP listener as a
+//! service that stops within a second.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use jiff::civil;
+use rewire_host::service::{Service, StopFlag};
+use rewire_host::sink::Fanout;
 use rewire_powerone::{DateTime, Frame, FunctionCode, NO_REPLY, Password, PasswordCheck, Repr};
 use rewire_transport::framing::{Event, Framer, PowerOne};
+#[cfg(unix)]
+use rewire_transport::link::Pty;
 use rewire_transport::link::{LinkError, LinkErrorKind, Listener};
-use serialport::{SerialPort, TTYPort};
 
 use crate::link::READ_TICK;
-use crate::record::{Codes, Context, Direction, FrameRecord, Record};
+use crate::message::{Body, Change, Codes, Direction, FrameSeen, Message, Publisher, Seen, device};
+use crate::record::Record;
 
 /// How the simulated PCU behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,36 +56,6 @@ impl Default for SimConfig {
             noise: false,
             corrupt_every: None,
             seed: None,
-        }
-    }
-}
-
-/// A change of the simulated PCU's state, for its log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// The clock was set.
-    Clock(DateTime),
-    /// The password was set.
-    Password(String),
-    /// A password was checked.
-    Checked {
-        /// Whether it was right.
-        right: bool,
-    },
-}
-
-impl std::fmt::Display for Change {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Clock(t) => write!(f, "clock set to {t}"),
-            Self::Password(p) => write!(f, "password set to {p}"),
-            Self::Checked { right } => {
-                write!(
-                    f,
-                    "password checked: {}",
-                    if *right { "right" } else { "wrong" }
-                )
-            }
         }
     }
 }
@@ -232,16 +204,114 @@ impl Pcu {
     }
 }
 
-/// Where the simulator reports what it saw, answered and changed.
-pub type Log<'a> = &'a (dyn Fn(SimEvent) + Sync);
+/// A running simulator: [`Simulator::shutdown`] stops it within a second.
+///
+/// Every frame it receives (`rx`) and sends (`tx`) and every change of its
+/// state goes to the fan-out it was given, and to the log at debug level.
+pub struct Simulator {
+    service: Service,
+    pcu: Arc<Mutex<Pcu>>,
+    publisher: Publisher,
+}
 
-/// One thing the simulator did.
-#[derive(Debug, Clone)]
-pub enum SimEvent {
-    /// A frame received (`rx`) or sent (`tx`).
-    Frame(Record),
-    /// Its state changed.
-    Change(Change),
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    fn new(name: &str, pcu: Pcu, fanout: Fanout<Message>) -> Self {
+        Self {
+            service: Service::new(name),
+            pcu: Arc::new(Mutex::new(pcu)),
+            publisher: Publisher::new(fanout),
+        }
+    }
+
+    /// Serves `pcu` on the master side of a pseudo-terminal; clients open
+    /// [`Pty::path`] as a serial port.
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    #[cfg(unix)]
+    pub fn serve_pty(mut pty: Pty, pcu: Pcu, fanout: Fanout<Message>) -> io::Result<Self> {
+        let mut sim = Self::new("simulator", pcu, fanout);
+        let (shared, publisher) = (Arc::clone(&sim.pcu), sim.publisher.clone());
+        sim.service.spawn("pty", move |stop| {
+            let path = pty.path().to_owned();
+            // Reads must time out for the stop flag to be seen.
+            if let Err(e) = serialport::SerialPort::set_timeout(pty.master(), READ_TICK) {
+                log::warn!("simulator: {path}: {e}");
+            }
+            if let Err(e) = serve(pty.master(), &shared, stop, &path, &publisher) {
+                log::warn!("simulator: {e}");
+            }
+        })?;
+        Ok(sim)
+    }
+
+    /// Serves `pcu` to every TCP client of `listener` (each on its own
+    /// thread, sharing one state).
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub fn serve_tcp(listener: Listener, pcu: Pcu, fanout: Fanout<Message>) -> io::Result<Self> {
+        let mut sim = Self::new("simulator", pcu, fanout);
+        let (shared, publisher) = (Arc::clone(&sim.pcu), sim.publisher.clone());
+        sim.service.spawn("tcp", move |stop| {
+            let mut last_warning: Option<Instant> = None;
+            std::thread::scope(|scope| {
+                while !stop.is_set() {
+                    match listener.accept_timeout(Duration::from_millis(100)) {
+                        Ok(Some((mut stream, peer))) => {
+                            let (shared, publisher) = (&shared, &publisher);
+                            scope.spawn(move || {
+                                if stream.set_read_timeout(Some(READ_TICK)).is_err() {
+                                    return;
+                                }
+                                let _ = stream.set_nodelay(true);
+                                // A client that vanishes ends only its own session.
+                                let _ =
+                                    serve(&mut stream, shared, stop, &peer.to_string(), publisher);
+                            });
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            // Out of descriptors, say: tell now and then, retry.
+                            if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
+                            {
+                                log::warn!("simulator: {e}");
+                                last_warning = Some(Instant::now());
+                            }
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
+                }
+            });
+        })?;
+        Ok(sim)
+    }
+
+    /// Returns the simulated PCU, to look at its clock and password.
+    #[must_use]
+    pub fn pcu(&self) -> &Arc<Mutex<Pcu>> {
+        &self.pcu
+    }
+
+    /// Returns the fan-out's counts (messages dropped per sink).
+    #[must_use]
+    pub fn stats(&self) -> Vec<rewire_host::sink::SinkStats> {
+        self.publisher.stats()
+    }
+
+    /// Stops serving, joins the threads and closes the fan-out.
+    pub fn shutdown(self) {
+        self.service.shutdown();
+        self.publisher.close();
+    }
 }
 
 /// Serves the PCU over one byte link until `stop` is set or the peer closes
@@ -249,22 +319,43 @@ pub enum SimEvent {
 ///
 /// The link's reads must time out (a few tens of ms): on each timeout the
 /// framer is told the line is idle, and `stop` is checked.
-///
-/// # Errors
-/// Read or write failures of the link (`endpoint` names it).
-pub fn serve<L: Read + Write + ?Sized>(
+fn serve<L: Read + Write + ?Sized>(
     link: &mut L,
     pcu: &Mutex<Pcu>,
-    stop: &AtomicBool,
+    stop: &StopFlag,
     endpoint: &str,
-    log: Log<'_>,
+    publisher: &Publisher,
 ) -> Result<(), LinkError> {
     let mut framer = Framer::new(PowerOne);
     let mut buf = [0u8; 1024];
     let codes = Codes {
         verify_password: pcu.lock().map_or(None, |p| p.config.verify_function),
     };
-    while !stop.load(Ordering::Relaxed) {
+    let id = device(endpoint);
+    let report = |body: Body, direction: Option<Direction>| {
+        let seen = Seen {
+            ts: Some(SystemTime::now()),
+            direction,
+            ..Seen::default()
+        };
+        let message = Message {
+            device: id.clone(),
+            seen,
+            body,
+        };
+        if log::log_enabled!(log::Level::Debug) {
+            match &message.body {
+                Body::Change(c) => log::debug!("simulator: {c}"),
+                _ => {
+                    if let Some(record) = Record::from_message(&message) {
+                        log::debug!("simulator: {record}");
+                    }
+                }
+            }
+        }
+        publisher.publish(message);
+    };
+    while !stop.is_set() {
         match link.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => {
@@ -280,12 +371,6 @@ pub fn serve<L: Read + Write + ?Sized>(
             let Event::Message(message) = event else {
                 continue;
             };
-            log(SimEvent::Frame(Record::Frame(FrameRecord::from_bytes(
-                &message.bytes,
-                Context::now().with_direction(Direction::Rx),
-                None,
-                codes,
-            ))));
             let (reply, noise, change) = {
                 let Ok(mut pcu) = pcu.lock() else {
                     return Ok(());
@@ -298,8 +383,12 @@ pub fn serve<L: Read + Write + ?Sized>(
                 };
                 (reply, noise, change)
             };
+            report(
+                Body::Frame(FrameSeen::new(message.bytes, None, codes)),
+                Some(Direction::Rx),
+            );
             if let Some(change) = change {
-                log(SimEvent::Change(change));
+                report(Body::Change(change), None);
             }
             let Some(reply) = reply else { continue };
             let mut out = noise;
@@ -307,93 +396,13 @@ pub fn serve<L: Read + Write + ?Sized>(
             link.write_all(&out)
                 .and_then(|()| link.flush())
                 .map_err(|e| LinkError::with_source(LinkErrorKind::Write, endpoint, e))?;
-            log(SimEvent::Frame(Record::Frame(FrameRecord::from_bytes(
-                &reply,
-                Context::now().with_direction(Direction::Tx),
-                None,
-                codes,
-            ))));
+            report(
+                Body::Frame(FrameSeen::new(reply, None, codes)),
+                Some(Direction::Tx),
+            );
         }
     }
     Ok(())
-}
-
-/// A pseudo-terminal for the simulator: the master end it serves, and the
-/// slave end it keeps open so the line stays up between clients.
-pub struct Pty {
-    master: TTYPort,
-    /// Held open: without a slave, reads on the master fail once a client
-    /// closes the device.
-    _slave: TTYPort,
-    path: String,
-}
-
-impl std::fmt::Debug for Pty {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pty").field("path", &self.path).finish()
-    }
-}
-
-impl Pty {
-    /// Opens a pseudo-terminal pair.
-    ///
-    /// # Errors
-    /// [`LinkErrorKind::OpenSerial`] if the system has none to give.
-    pub fn open() -> Result<Self, LinkError> {
-        let (mut master, slave) = TTYPort::pair()
-            .map_err(|e| LinkError::with_source(LinkErrorKind::OpenSerial, "pty", e))?;
-        let path = slave.name().unwrap_or_default();
-        master
-            .set_timeout(READ_TICK)
-            .map_err(|e| LinkError::with_source(LinkErrorKind::Configure, &path, e))?;
-        Ok(Self {
-            master,
-            _slave: slave,
-            path,
-        })
-    }
-
-    /// Returns the device path clients open (`/dev/pts/N`).
-    #[must_use]
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-}
-
-/// Serves the PCU on a pseudo-terminal until `stop` is set.
-///
-/// # Errors
-/// Read or write failures on the pseudo-terminal.
-pub fn serve_pty(
-    pty: &mut Pty,
-    pcu: &Mutex<Pcu>,
-    stop: &AtomicBool,
-    log: Log<'_>,
-) -> Result<(), LinkError> {
-    let path = pty.path.clone();
-    serve(&mut pty.master, pcu, stop, &path, log)
-}
-
-/// Serves the PCU to every TCP client of `listener` (each on its own
-/// thread, sharing one state) until `stop` is set.
-///
-/// # Errors
-/// Accept failures of the listener.
-pub fn serve_tcp(
-    listener: &Listener,
-    pcu: &Mutex<Pcu>,
-    stop: &AtomicBool,
-    log: Log<'_>,
-) -> Result<(), LinkError> {
-    let handler = |mut stream: std::net::TcpStream, peer: SocketAddr| {
-        if stream.set_read_timeout(Some(READ_TICK)).is_err() {
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        // A client that vanishes ends only its own session.
-        let _ = serve(&mut stream, pcu, stop, &peer.to_string(), log);
-    };
-    listener.serve(stop, &handler)
 }
 
 /// Returns the local wall-clock time, the simulator's starting clock.

@@ -1,17 +1,19 @@
-//! Turns a byte stream into records: frames from the transport's Power-One
-//! framer, and error records for what it skipped, with a frame whose only
-//! fault is its checksum told apart from line noise.
+//! Turns a byte stream into messages: frames from the transport's Power-One
+//! framer, and skipped runs for what it left, with a frame whose only fault
+//! is its checksum told apart from line noise.
 
+use rewire_host::reading::DeviceId;
+use rewire_host::record::RAW_LIMIT;
 use rewire_powerone::{CONTROL, Frame, NO_REPLY, REPLY_REQUIRED};
-use rewire_transport::framing::{Event, Framer, PowerOne, SkipReason, Skipped};
+use rewire_transport::framing::{self, Event, Framer, PowerOne};
 
-use crate::record::{Codes, Context, ErrorReason, ErrorRecord, FrameRecord, MAX_RAW_BYTES, Record};
+use crate::message::{Body, Codes, FrameSeen, Message, Seen, SkipReason, Skipped};
 
 /// Bytes of stream history kept to show skipped runs (beyond the framer's
 /// own buffer); older bytes of a very long garbage run are forgotten.
 const HISTORY_LIMIT: usize = 256 * 1024;
 
-/// The bytes of one stream that no record has covered yet, addressed by
+/// The bytes of one stream that no message has covered yet, addressed by
 /// stream offset, so a skipped run can be shown and examined.
 #[derive(Debug, Default)]
 pub struct History {
@@ -54,75 +56,87 @@ impl History {
         self.start += n as u64;
     }
 
-    /// Turns one framer event into records (a frame, or the error records of
-    /// a skipped run) and forgets the bytes it covered.
-    pub fn records(&mut self, event: Event, context: &Context, codes: Codes) -> Vec<Record> {
+    /// Turns one framer event into messages (a frame, or the skipped runs
+    /// of a skipped range) and forgets the bytes it covered.
+    pub fn messages(
+        &mut self,
+        event: Event,
+        device: &DeviceId,
+        seen: &Seen,
+        codes: Codes,
+        out: &mut Vec<Message>,
+    ) {
+        let message = |body| Message {
+            device: device.clone(),
+            seen: seen.clone(),
+            body,
+        };
         match event {
             Event::Message(m) => {
                 let end = m.offset + m.bytes.len() as u64;
                 self.forget_before(end);
-                vec![Record::Frame(FrameRecord::from_bytes(
-                    &m.bytes,
-                    context.clone(),
+                out.push(message(Body::Frame(FrameSeen::new(
+                    m.bytes,
                     Some(m.offset),
                     codes,
-                ))]
+                ))));
             }
             Event::Skipped(s) => {
-                let records = skipped_records(&s, self.run(s.offset, s.len), codes)
-                    .into_iter()
-                    .map(|mut r| {
-                        r.context = context.clone();
-                        Record::Error(r)
-                    })
-                    .collect();
+                out.extend(
+                    skipped(&s, self.run(s.offset, s.len))
+                        .into_iter()
+                        .map(|k| message(Body::Skipped(k))),
+                );
                 self.forget_before(s.offset + s.len);
-                records
             }
         }
     }
 }
 
-/// Decodes one direction of a byte stream into [`Record`]s, in stream order.
+/// Decodes one direction of a live byte stream into [`Message`]s, in
+/// stream order.
 #[derive(Debug)]
 pub struct StreamDecoder {
     framer: Framer<PowerOne>,
     history: History,
     codes: Codes,
+    device: DeviceId,
 }
 
 impl StreamDecoder {
-    /// Creates a decoder; `codes` names the functions the evidence does not.
+    /// Creates a decoder for the line of `device`; `codes` names the
+    /// functions the evidence does not.
     #[must_use]
-    pub fn new(codes: Codes) -> Self {
+    pub fn new(device: DeviceId, codes: Codes) -> Self {
         Self {
             framer: Framer::new(PowerOne),
             history: History::default(),
             codes,
+            device,
         }
     }
 
-    /// Feeds the next chunk and returns the records it completes; each
-    /// gets `context`.
-    pub fn push(&mut self, chunk: &[u8], context: &Context) -> Vec<Record> {
+    /// Feeds the next chunk and appends the messages it completes to `out`;
+    /// each gets `seen`.
+    pub fn push(&mut self, chunk: &[u8], seen: &Seen, out: &mut Vec<Message>) {
         self.history.push(chunk);
         // An oversize discard is also reported as a skipped event.
         let _ = self.framer.push(chunk);
-        self.drain(context)
+        self.drain(seen, out);
     }
 
     /// Tells the decoder the line went quiet (so a stray 0xFF cannot hold a
-    /// frame back) and returns what that completes.
-    pub fn idle(&mut self, context: &Context) -> Vec<Record> {
+    /// frame back) and appends what that completes.
+    pub fn idle(&mut self, seen: &Seen, out: &mut Vec<Message>) {
         self.framer.idle();
-        self.drain(context)
+        self.drain(seen, out);
     }
 
-    /// Ends the stream and returns the last records (a truncated tail
-    /// becomes an error record).
-    pub fn finish(&mut self, context: &Context) -> Vec<Record> {
+    /// Ends the stream and appends the last messages (a truncated tail
+    /// becomes a skipped run).
+    pub fn finish(&mut self, seen: &Seen, out: &mut Vec<Message>) {
         self.framer.finish();
-        self.drain(context)
+        self.drain(seen, out);
     }
 
     /// Returns how many bytes were skipped so far.
@@ -131,12 +145,11 @@ impl StreamDecoder {
         self.framer.garbage_bytes()
     }
 
-    fn drain(&mut self, context: &Context) -> Vec<Record> {
-        let mut out = Vec::new();
+    fn drain(&mut self, seen: &Seen, out: &mut Vec<Message>) {
         while let Some(event) = self.framer.next() {
-            out.extend(self.history.records(event, context, self.codes));
+            self.history
+                .messages(event, &self.device, seen, self.codes, out);
         }
-        out
     }
 }
 
@@ -154,27 +167,27 @@ fn bad_checksum_frame(bytes: &[u8]) -> Option<usize> {
     plausible.then(|| frame.frame_len())
 }
 
-/// Splits a skipped run into error records: damaged frames (bad checksum)
-/// and the noise around them. `bytes` may be shorter than the run when its
-/// start was forgotten; the offsets stay exact for the part shown.
-fn skipped_records(s: &Skipped, bytes: &[u8], codes: Codes) -> Vec<ErrorRecord> {
+/// Splits a skipped range into runs: damaged frames (bad checksum) and the
+/// noise around them. `bytes` may be shorter than the range when its start
+/// was forgotten; the offsets stay exact for the part shown.
+fn skipped(s: &framing::Skipped, bytes: &[u8]) -> Vec<Skipped> {
     let reason = match s.reason {
-        SkipReason::Garbage => ErrorReason::Garbage,
-        SkipReason::Oversize => ErrorReason::Oversize,
-        _ => ErrorReason::Truncated,
+        framing::SkipReason::Garbage => SkipReason::Garbage,
+        framing::SkipReason::Oversize => SkipReason::Oversize,
+        _ => SkipReason::Truncated,
     };
     let lost = s.len.saturating_sub(bytes.len() as u64);
     let base = s.offset + lost;
-    let mut records = Vec::new();
-    if reason != ErrorReason::Garbage {
-        records.push(error_record(
+    let mut runs = Vec::new();
+    if reason != SkipReason::Garbage {
+        runs.push(run(
             s.offset,
             s.len,
             reason,
             bytes,
             detail_for(reason, s.len),
         ));
-        return records;
+        return runs;
     }
     let end = s.offset + s.len;
     // Noise not yet reported: from stream offset `noise_start`, shown from `bytes[noise_from..]`.
@@ -189,7 +202,7 @@ fn skipped_records(s: &Skipped, bytes: &[u8], codes: Codes) -> Vec<ErrorRecord> 
         };
         let at = base + i as u64;
         push_noise(
-            &mut records,
+            &mut runs,
             noise_start,
             at,
             bytes.get(noise_from..i).unwrap_or_default(),
@@ -201,102 +214,87 @@ fn skipped_records(s: &Skipped, bytes: &[u8], codes: Codes) -> Vec<ErrorRecord> 
             frame.checksum(),
             frame.computed_checksum()
         );
-        let mut record = error_record(
+        runs.push(run(
             at,
             len as u64,
-            ErrorReason::BadChecksum,
+            SkipReason::BadChecksum,
             frame_bytes,
             detail,
-        );
-        record.frame = Some(Box::new(FrameRecord::from_bytes(
-            frame_bytes,
-            Context::default(),
-            Some(at),
-            codes,
-        )));
-        records.push(record);
+        ));
         i += len;
         noise_start = base + i as u64;
         noise_from = i;
     }
     push_noise(
-        &mut records,
+        &mut runs,
         noise_start,
         end,
         bytes.get(noise_from..).unwrap_or_default(),
     );
-    records
+    runs
 }
 
-/// Adds a garbage record for the noise from `from` up to `until`, if any.
-fn push_noise(records: &mut Vec<ErrorRecord>, from: u64, until: u64, shown: &[u8]) {
+/// Adds a garbage run for the noise from `from` up to `until`, if any.
+fn push_noise(runs: &mut Vec<Skipped>, from: u64, until: u64, shown: &[u8]) {
     if until > from {
         let length = until - from;
-        records.push(error_record(
+        runs.push(run(
             from,
             length,
-            ErrorReason::Garbage,
+            SkipReason::Garbage,
             shown,
-            detail_for(ErrorReason::Garbage, length),
+            detail_for(SkipReason::Garbage, length),
         ));
     }
 }
 
-fn detail_for(reason: ErrorReason, len: u64) -> String {
+fn detail_for(reason: SkipReason, len: u64) -> String {
     match reason {
-        ErrorReason::Garbage => format!("{len} bytes that begin no valid frame"),
-        ErrorReason::Truncated => "the stream ended inside a would-be frame".to_owned(),
-        ErrorReason::Oversize => "a would-be frame outgrew the buffer".to_owned(),
-        ErrorReason::BadChecksum | ErrorReason::Gap => String::new(),
+        SkipReason::Garbage => format!("{len} bytes that begin no valid frame"),
+        SkipReason::Truncated => "the stream ended inside a would-be frame".to_owned(),
+        SkipReason::Oversize => "a would-be frame outgrew the buffer".to_owned(),
+        SkipReason::BadChecksum | SkipReason::Gap => String::new(),
     }
 }
 
-fn error_record(
-    offset: u64,
-    length: u64,
-    reason: ErrorReason,
-    bytes: &[u8],
-    detail: String,
-) -> ErrorRecord {
-    let shown = bytes.get(..MAX_RAW_BYTES).unwrap_or(bytes);
-    ErrorRecord {
-        context: Context::default(),
-        offset,
-        length,
+fn run(offset: u64, len: u64, reason: SkipReason, bytes: &[u8], detail: String) -> Skipped {
+    Skipped {
         reason,
+        offset,
+        len,
+        bytes: bytes.get(..RAW_LIMIT).unwrap_or(bytes).to_vec(),
         detail,
-        raw: hex::encode(shown),
-        raw_truncated: (shown.len() as u64) < length,
-        frame: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::device;
 
     const SET_TIME: [u8; 13] = [
         0xFF, 0x0D, 0x01, 0x00, 0x01, 0x01, 0x07, 0x0B, 0x03, 0x0F, 0x0F, 0x0D, 0x4F,
     ];
     const TIME_SET: [u8; 8] = [0xFF, 0x08, 0x00, 0x01, 0x00, 0x01, 0x07, 0x10];
 
-    fn all(stream: &[u8], chunk: usize) -> Vec<Record> {
-        let mut d = StreamDecoder::new(Codes::default());
-        let ctx = Context::default();
+    fn all(stream: &[u8], chunk: usize) -> Vec<Message> {
+        let mut d = StreamDecoder::new(device("test"), Codes::default());
+        let seen = Seen::default();
         let mut out = Vec::new();
         for piece in stream.chunks(chunk) {
-            out.extend(d.push(piece, &ctx));
+            d.push(piece, &seen, &mut out);
         }
-        out.extend(d.finish(&ctx));
+        d.finish(&seen, &mut out);
         out
     }
 
-    fn summary(records: &[Record]) -> Vec<String> {
-        records
+    fn summary(messages: &[Message]) -> Vec<String> {
+        messages
             .iter()
-            .map(|r| match r {
-                Record::Frame(f) => format!("frame@{} f{}", f.offset.unwrap(), f.function),
-                Record::Error(e) => format!("{}@{}+{}", e.reason, e.offset, e.length),
+            .map(|m| match &m.body {
+                Body::Frame(f) => format!("frame@{} f{}", f.offset.unwrap(), f.frame.function().0),
+                Body::Skipped(e) => format!("{}@{}+{}", e.reason, e.offset, e.len),
+                other => panic!("{other:?}"),
             })
             .collect()
     }
@@ -323,20 +321,18 @@ mod tests {
         for chunk in [1, 3, 7, 64] {
             assert_eq!(summary(&all(&stream, chunk)), want, "chunk {chunk}");
         }
-        let records = all(&stream, 64);
-        let Record::Error(e) = &records[2] else {
+        let messages = all(&stream, 64);
+        let Body::Skipped(e) = &messages[2].body else {
             panic!()
         };
         assert_eq!(e.detail, "checksum 0x11, expected 0x10");
-        assert_eq!(e.raw, "ff08000100010711");
-        assert!(!e.frame.as_ref().unwrap().checksum_ok);
+        assert_eq!(e.bytes, bad);
     }
 
     #[test]
     fn noise_ff_is_not_called_a_bad_frame() {
         // 0xFF 0x08 then bytes whose control byte is not 0x01.
         let stream = [0xFF, 0x08, 0x05, 0x05, 0x05, 0x05, 0x05, 0x05, 0xAA];
-        let records = all(&stream, 4);
-        assert_eq!(summary(&records), ["garbage@0+9"]);
+        assert_eq!(summary(&all(&stream, 4)), ["garbage@0+9"]);
     }
 }

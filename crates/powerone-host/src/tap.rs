@@ -1,262 +1,347 @@
-//! The passive tap (`powerone listen`): print every frame on the line, in
-//! both directions, in the order they arrive.
+//! The passive tap (`powerone listen`): every frame on the line, in both
+//! directions, in the order they arrive, as [`Message`]s to a fan-out.
 //!
 //! How the tap sees both directions depends on the wiring:
 //! - one stream that already carries both directions: a serial port on a
 //!   shared line (RS-485, or a monitor port that echoes both wires), or a
 //!   TCP connection to a serial server that forwards everything it hears;
 //! - two serial ports, one on each wire of an RS-232 Y-cable (each port
-//!   hears one direction; records name the port in `line`);
-//! - a TCP relay: PowCom connects to the tap, the tap connects upstream to
-//!   the PCU's serial server and forwards both ways, decoding each direction
-//!   before forwarding it (records carry `src_addr`/`dst_addr`).
+//!   hears one direction; frames name the port in `line`);
+//! - a TCP relay ([`Tap::relay`]): PowCom connects to the tap, the tap
+//!   connects upstream to the PCU's serial server and forwards both ways,
+//!   decoding each direction before forwarding it (messages carry the
+//!   socket addresses).
 //!
 //! Every source has its own [`StreamDecoder`], so bytes of two directions are
-//! never mixed inside one frame; records from all sources meet in one channel
-//! in arrival order.
+//! never mixed inside one frame. Messages go to the caller's
+//! [`Fanout`]: a slow output (stdout to a stalled pipe) drops and counts
+//! messages instead of holding them in memory or stalling the line.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
+use rewire_host::service::{Service, StopFlag};
+use rewire_host::sink::{Fanout, SinkStats};
 use rewire_transport::link::{LinkError, LinkErrorKind, Listener};
 
-use crate::link::{Link, READ_TICK};
-use crate::record::{Codes, Context, Record, now_seconds};
+use crate::link::{Link, READ_TICK, error_chain as chain};
+use crate::message::{Body, Codes, LinkState, Message, Seen, device};
 use crate::stream::StreamDecoder;
 
 /// One byte source of a tap.
 pub struct Source {
     /// What to read.
     pub reader: Box<dyn Link>,
-    /// Names the source in errors.
+    /// Names the source in errors and is its messages' device.
     pub endpoint: String,
-    /// Stamped on every record of this source (line, addresses).
-    pub context: Context,
+    /// Stamped on every message of this source (line, addresses).
+    pub seen: Seen,
 }
 
 impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Source")
             .field("endpoint", &self.endpoint)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-/// What a tap's reader threads send to the printer.
-#[derive(Debug)]
-pub enum TapMessage {
-    /// A decoded record.
-    Record(Record),
-    /// A source ended (end of file, or an error, as text).
-    Ended {
-        /// The source's endpoint.
-        endpoint: String,
-        /// Why, when it failed.
-        error: Option<String>,
-    },
-}
-
-/// Reads `source` until it ends or `stop` is set, decoding what it reads
-/// and sending the records; each chunk is decoded (and its records sent)
-/// before it is forwarded to `forward`, so a relayed request's record always
-/// precedes its reply's.
-pub fn pump(
-    mut source: Source,
-    mut forward: Option<TcpStream>,
-    codes: Codes,
-    stop: &AtomicBool,
-    out: &Sender<TapMessage>,
-) {
-    let mut decoder = StreamDecoder::new(codes);
-    let mut buf = [0u8; 4096];
-    let stamp = |context: &Context| Context {
-        ts: Some(now_seconds()),
-        ..context.clone()
-    };
-    let error = loop {
-        if stop.load(Ordering::Relaxed) {
-            break None;
-        }
-        let records = match source.reader.read(&mut buf) {
-            Ok(0) => break None,
-            Ok(n) => {
-                let chunk = buf.get(..n).unwrap_or_default();
-                let records = decoder.push(chunk, &stamp(&source.context));
-                let sent = send_all(out, records);
-                if let Some(peer) = forward.as_mut()
-                    && let Err(e) = peer.write_all(chunk)
-                {
-                    break Some(format!("cannot forward: {e}"));
-                }
-                if !sent {
-                    break None;
-                }
-                continue;
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
-                decoder.idle(&stamp(&source.context))
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => break Some(e.to_string()),
-        };
-        if !send_all(out, records) {
-            break None;
-        }
-    };
-    let _ = send_all(out, decoder.finish(&stamp(&source.context)));
-    if let Some(peer) = forward {
-        let _ = peer.shutdown(Shutdown::Both);
-    }
-    let _ = out.send(TapMessage::Ended {
-        endpoint: source.endpoint,
-        error,
-    });
-}
-
-fn send_all(out: &Sender<TapMessage>, records: Vec<Record>) -> bool {
-    records
-        .into_iter()
-        .all(|r| out.send(TapMessage::Record(r)).is_ok())
-}
-
-/// Stops the tap: after `count` frame records, or when every source ended.
+/// How a tap decodes and when it stops.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TapLimits {
-    /// Stop after this many frame records (error records do not count).
+pub struct TapConfig {
+    /// How to read functions the evidence does not name.
+    pub codes: Codes,
+    /// Stop after this many frames (skipped bytes do not count).
     pub count: Option<u64>,
 }
 
-/// Taps `sources` (each on its own thread) and hands every record to
-/// `emit`, in arrival order, until every source ended or the limit is
-/// reached.
-///
-/// # Errors
-/// The first error `emit` returns; a source that fails with a read error
-/// ends the tap with [`LinkErrorKind::Read`].
-pub fn tap(
-    sources: Vec<Source>,
-    codes: Codes,
-    limits: TapLimits,
-    emit: &mut dyn FnMut(&Record) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel();
-    let mut handles = Vec::new();
-    let live = sources.len();
-    for source in sources {
-        let (stop, tx) = (Arc::clone(&stop), tx.clone());
-        handles.push(thread::spawn(move || pump(source, None, codes, &stop, &tx)));
-    }
-    drop(tx);
-    let result = print(&rx, live, limits, emit);
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        let _ = h.join();
-    }
-    result
+struct State {
+    fanout: Fanout<Message>,
+    frames: u64,
+    limit_reached: bool,
+    error: Option<LinkError>,
 }
 
-/// Prints records from `rx` until `live` sources ended or the limit.
-fn print(
-    rx: &Receiver<TapMessage>,
-    mut live: usize,
-    limits: TapLimits,
-    emit: &mut dyn FnMut(&Record) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    let mut frames = 0u64;
-    while live > 0 {
-        let message = match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(m) => m,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        match message {
-            TapMessage::Record(record) => {
-                emit(&record)?;
-                if matches!(record, Record::Frame(_)) {
-                    frames += 1;
-                    if limits.count.is_some_and(|c| frames >= c) {
-                        return Ok(());
+struct Shared {
+    state: Mutex<State>,
+    config: TapConfig,
+    warnings: Warnings,
+}
+
+/// Warnings said at most every ten seconds, with a count of the others
+/// (a flood of clients must not flood the log).
+#[derive(Default)]
+struct Warnings(Mutex<(Option<Instant>, u64)>);
+
+impl Warnings {
+    fn warn(&self, text: impl FnOnce() -> String) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (last, unsaid) = &mut *state;
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(10)) {
+            *unsaid += 1;
+            return;
+        }
+        match std::mem::take(unsaid) {
+            0 => log::warn!("{}", text()),
+            n => log::warn!("{} ({n} more warnings since the last)", text()),
+        }
+        *last = Some(Instant::now());
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes `messages` in order, counting frames; sets `stop` and drops
+    /// the rest once the frame limit is reached.
+    fn publish(&self, messages: &mut Vec<Message>, stop: &StopFlag) {
+        if messages.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for message in messages.drain(..) {
+            if state.limit_reached {
+                break;
+            }
+            let frame = matches!(message.body, Body::Frame(_));
+            state.fanout.publish(message);
+            if frame {
+                state.frames += 1;
+                if self.config.count.is_some_and(|c| state.frames >= c) {
+                    state.limit_reached = true;
+                    stop.set();
+                }
+            }
+        }
+        messages.clear();
+    }
+
+    fn fail(&self, error: LinkError, stop: &StopFlag) {
+        let mut state = self.lock();
+        if state.error.is_none() {
+            state.error = Some(error);
+        }
+        stop.set();
+    }
+}
+
+/// A running tap or relay. [`Tap::shutdown`] stops it within a second and
+/// closes its fan-out.
+pub struct Tap {
+    service: Service,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tap")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tap {
+    fn new(name: &str, config: TapConfig, fanout: Fanout<Message>) -> Self {
+        Self {
+            service: Service::new(name),
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    fanout,
+                    frames: 0,
+                    limit_reached: false,
+                    error: None,
+                }),
+                config,
+                warnings: Warnings::default(),
+            }),
+        }
+    }
+
+    /// Taps `sources`, each on a thread of its own, until every source
+    /// ended, one failed, the frame limit is reached, or
+    /// [`Tap::shutdown`].
+    ///
+    /// # Errors
+    /// When a thread cannot be started.
+    pub fn start(
+        sources: Vec<Source>,
+        config: TapConfig,
+        fanout: Fanout<Message>,
+    ) -> io::Result<Self> {
+        let mut tap = Self::new("tap", config, fanout);
+        for source in sources {
+            let shared = Arc::clone(&tap.shared);
+            let part = source.endpoint.clone();
+            tap.service.spawn(&part, move |stop| {
+                let endpoint = source.endpoint.clone();
+                if let Some(error) = pump(source, None, &shared, stop) {
+                    shared.fail(
+                        LinkError::with_source(LinkErrorKind::Read, endpoint, error),
+                        stop,
+                    );
+                }
+            })?;
+        }
+        Ok(tap)
+    }
+
+    /// Runs a TCP relay tap: accepts clients on `listener`, connects each to
+    /// `upstream` (waiting at most `connect_timeout`), forwards both ways
+    /// and publishes what both directions carry (each chunk before it is
+    /// forwarded, so a request's frame always precedes its reply's). Runs
+    /// until the frame limit is reached or [`Tap::shutdown`].
+    ///
+    /// When one side ends its sending (end of file), the relay ends only
+    /// that direction towards the other side (`shutdown(Write)`): a client
+    /// that sends a request and half-closes still gets the reply.
+    ///
+    /// # Errors
+    /// When a thread cannot be started.
+    pub fn relay(
+        listener: Listener,
+        upstream: String,
+        connect_timeout: Duration,
+        config: TapConfig,
+        fanout: Fanout<Message>,
+    ) -> io::Result<Self> {
+        let mut tap = Self::new("relay", config, fanout);
+        let shared = Arc::clone(&tap.shared);
+        tap.service.spawn("accept", move |stop| {
+            while !stop.is_set() {
+                match listener.accept_timeout(Duration::from_millis(100)) {
+                    Ok(Some(client)) => {
+                        let (pair_shared, stop, upstream) =
+                            (Arc::clone(&shared), stop.clone(), upstream.clone());
+                        // Not joined: a connect in progress must not hold
+                        // up shutdown; the pair ends within a read tick of
+                        // the stop flag.
+                        let spawned =
+                            thread::Builder::new()
+                                .name("relay/client".into())
+                                .spawn(move || {
+                                    match connect_pair(client, &upstream, connect_timeout) {
+                                        Ok(pair) => run_pair(pair, &pair_shared, &stop),
+                                        Err(e) => pair_shared
+                                            .warnings
+                                            .warn(|| format!("dropped a client: {}", chain(&e))),
+                                    }
+                                });
+                        if let Err(e) = spawned {
+                            shared
+                                .warnings
+                                .warn(|| format!("cannot serve a client: {e}"));
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        // Out of descriptors, say: say so now and then,
+                        // wait a little, accept again.
+                        shared
+                            .warnings
+                            .warn(|| format!("cannot accept: {}", chain(&e)));
+                        thread::sleep(Duration::from_millis(100));
                     }
                 }
             }
-            TapMessage::Ended { endpoint, error } => {
-                if let Some(error) = error {
-                    return Err(LinkError::with_source(
-                        LinkErrorKind::Read,
-                        endpoint,
-                        std::io::Error::other(error),
-                    )
-                    .into());
-                }
-                live -= 1;
-            }
-        }
+        })?;
+        Ok(tap)
     }
-    Ok(())
+
+    /// Returns whether the tap has ended on its own (every source ended,
+    /// one failed, or the frame limit was reached).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.service.is_finished() || self.service.stop_flag().is_set()
+    }
+
+    /// Returns the fan-out's counts (messages dropped per sink).
+    #[must_use]
+    pub fn stats(&self) -> Vec<SinkStats> {
+        self.shared.lock().fanout.stats()
+    }
+
+    /// Stops the tap, joins its threads, lets the sinks drain for up to a
+    /// second and closes them.
+    ///
+    /// # Errors
+    /// The read error that ended a source, if one did.
+    pub fn shutdown(self) -> Result<(), LinkError> {
+        self.service.shutdown();
+        let mut state = self.shared.lock();
+        state.fanout.close();
+        state.error.take().map_or(Ok(()), Err)
+    }
 }
 
-/// Runs a TCP relay tap: accepts clients on `listener` one at a time,
-/// connects each to `upstream`, forwards both ways and emits the records of
-/// both directions (client → upstream first as they arrive). Returns after
-/// the limit, or never.
-///
-/// # Errors
-/// Accept failures, or `emit`'s errors. A client whose upstream cannot be
-/// reached is dropped and reported on stderr by the caller's `on_drop`.
-pub fn relay(
-    listener: &Listener,
-    upstream: &str,
-    connect_timeout: Duration,
-    codes: Codes,
-    limits: TapLimits,
-    emit: &mut dyn FnMut(&Record) -> std::io::Result<()>,
-    on_drop: &dyn Fn(&LinkError),
-) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel::<TapMessage>();
-    let mut frames = 0u64;
-    loop {
-        // Print while waiting for the next client, so records keep flowing.
-        let client = loop {
-            if let Some(c) = listener.accept_timeout(Duration::from_millis(50))? {
-                break c;
-            }
-            while let Ok(m) = rx.try_recv() {
-                if handle_relay_message(m, &mut frames, limits, emit)? {
-                    stop.store(true, Ordering::Relaxed);
-                    return Ok(());
+/// Reads `source` until it ends or `stop` is set, publishing what it
+/// decodes; each chunk is decoded (and published) before it is forwarded
+/// to `forward`. Returns the read or forward error that ended it.
+fn pump(
+    mut source: Source,
+    mut forward: Option<TcpStream>,
+    shared: &Shared,
+    stop: &StopFlag,
+) -> Option<io::Error> {
+    let mut decoder = StreamDecoder::new(device(&source.endpoint), shared.config.codes);
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::new();
+    let stamp = |seen: &Seen| Seen {
+        ts: Some(SystemTime::now()),
+        ..seen.clone()
+    };
+    let error = loop {
+        if stop.is_set() {
+            break None;
+        }
+        match source.reader.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => {
+                let chunk = buf.get(..n).unwrap_or_default();
+                decoder.push(chunk, &stamp(&source.seen), &mut out);
+                shared.publish(&mut out, stop);
+                if let Some(peer) = forward.as_mut()
+                    && let Err(e) = peer.write_all(chunk)
+                {
+                    break Some(io::Error::new(e.kind(), format!("cannot forward: {e}")));
                 }
             }
+            Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                decoder.idle(&stamp(&source.seen), &mut out);
+                shared.publish(&mut out, stop);
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => break Some(e),
+        }
+    };
+    decoder.finish(&stamp(&source.seen), &mut out);
+    if let Some(peer) = forward {
+        // End of file: pass it on as a half-close, so the other direction
+        // still carries the reply. A failure ends both directions.
+        let how = if error.is_some() {
+            Shutdown::Both
+        } else {
+            Shutdown::Write
         };
-        match connect_pair(client, upstream, connect_timeout) {
-            Ok((client, server)) => {
-                spawn_pair(client, server, codes, &stop, &tx)?;
-            }
-            Err(e) => on_drop(&e),
-        }
+        let _ = peer.shutdown(how);
     }
-}
-
-fn handle_relay_message(
-    message: TapMessage,
-    frames: &mut u64,
-    limits: TapLimits,
-    emit: &mut dyn FnMut(&Record) -> std::io::Result<()>,
-) -> anyhow::Result<bool> {
-    if let TapMessage::Record(record) = message {
-        emit(&record)?;
-        if matches!(record, Record::Frame(_)) {
-            *frames += 1;
-            return Ok(limits.count.is_some_and(|c| *frames >= c));
-        }
-    }
-    Ok(false)
+    out.push(Message {
+        device: device(&source.endpoint),
+        seen: stamp(&source.seen),
+        body: Body::Link {
+            endpoint: source.endpoint.clone(),
+            state: error
+                .as_ref()
+                .map_or(LinkState::Down, |e| LinkState::Failed(e.to_string())),
+        },
+    });
+    // The limit may have stopped the tap: what is left is still published.
+    shared.publish(&mut out, &StopFlag::new());
+    error
 }
 
 /// A connected socket and its peer's address.
@@ -267,7 +352,8 @@ fn connect_pair(
     upstream: &str,
     connect_timeout: Duration,
 ) -> Result<(Peer, Peer), LinkError> {
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(upstream)
+    let addr = upstream
+        .to_socket_addrs()
         .map_err(|e| LinkError::with_source(LinkErrorKind::Resolve, upstream, e))?
         .next()
         .ok_or_else(|| LinkError::new(LinkErrorKind::Resolve, upstream))?;
@@ -276,45 +362,85 @@ fn connect_pair(
     Ok(((client, peer), (server, addr)))
 }
 
-fn spawn_pair(
-    (client, client_addr): Peer,
-    (server, server_addr): Peer,
-    codes: Codes,
-    stop: &Arc<AtomicBool>,
-    tx: &Sender<TapMessage>,
-) -> Result<(), LinkError> {
-    let configure = |s: &TcpStream, name: &SocketAddr| {
-        s.set_read_timeout(Some(READ_TICK))
-            .and_then(|()| s.set_nodelay(true))
-            .map_err(|e| LinkError::with_source(LinkErrorKind::Configure, name.to_string(), e))
-    };
-    configure(&client, &client_addr)?;
-    configure(&server, &server_addr)?;
-    let clone = |s: &TcpStream, name: &SocketAddr| {
+fn run_pair(
+    ((client, client_addr), (server, server_addr)): (Peer, Peer),
+    shared: &Shared,
+    stop: &StopFlag,
+) {
+    let configure = |s: &TcpStream| {
+        s.set_read_timeout(Some(READ_TICK))?;
+        s.set_nodelay(true)?;
         s.try_clone()
-            .map_err(|e| LinkError::with_source(LinkErrorKind::Configure, name.to_string(), e))
     };
+    let (client_reader, server_reader) = match (configure(&client), configure(&server)) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(e), _) | (_, Err(e)) => {
+            shared
+                .warnings
+                .warn(|| format!("dropped client {client_addr}: {e}"));
+            return;
+        }
+    };
+    let (c, s) = (client_addr.to_string(), server_addr.to_string());
+    let mut up = vec![Message {
+        device: device(&s),
+        seen: Seen {
+            ts: Some(SystemTime::now()),
+            src_addr: Some(c.clone()),
+            dst_addr: Some(s.clone()),
+            ..Seen::default()
+        },
+        body: Body::Link {
+            endpoint: c.clone(),
+            state: LinkState::Up,
+        },
+    }];
+    shared.publish(&mut up, stop);
     let client_to_server = Source {
-        reader: Box::new(clone(&client, &client_addr)?),
-        endpoint: client_addr.to_string(),
-        context: Context {
-            src_addr: Some(client_addr.to_string()),
-            dst_addr: Some(server_addr.to_string()),
-            ..Context::default()
+        reader: Box::new(client_reader),
+        endpoint: c.clone(),
+        seen: Seen {
+            src_addr: Some(c.clone()),
+            dst_addr: Some(s.clone()),
+            ..Seen::default()
         },
     };
     let server_to_client = Source {
-        reader: Box::new(clone(&server, &server_addr)?),
-        endpoint: server_addr.to_string(),
-        context: Context {
-            src_addr: Some(server_addr.to_string()),
-            dst_addr: Some(client_addr.to_string()),
-            ..Context::default()
+        reader: Box::new(server_reader),
+        endpoint: s.clone(),
+        seen: Seen {
+            src_addr: Some(s),
+            dst_addr: Some(c),
+            ..Seen::default()
         },
     };
-    for (source, forward) in [(client_to_server, server), (server_to_client, client)] {
-        let (stop, tx) = (Arc::clone(stop), tx.clone());
-        thread::spawn(move || pump(source, Some(forward), codes, &stop, &tx));
+    thread::scope(|scope| {
+        scope.spawn(|| pump(client_to_server, Some(server), shared, stop));
+        pump(server_to_client, Some(client), shared, stop);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_relay_with_no_clients_shuts_down_within_a_second() {
+        let listener = Listener::bind("127.0.0.1:0").unwrap();
+        let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tap = Tap::relay(
+            listener,
+            upstream.local_addr().unwrap().to_string(),
+            Duration::from_secs(1),
+            TapConfig::default(),
+            Fanout::new(),
+        )
+        .unwrap();
+        thread::sleep(Duration::from_millis(50));
+        assert!(!tap.is_finished());
+        let started = Instant::now();
+        tap.shutdown().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
-    Ok(())
 }
