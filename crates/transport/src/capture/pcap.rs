@@ -137,11 +137,22 @@ fn pcap_error(err: PcapError, offset: u64) -> CaptureError {
         PcapError::IoError(_) => CaptureErrorKind::Io,
         _ => CaptureErrorKind::Malformed,
     };
-    let detail = err.to_string();
+    // pcap-file's error and its I/O cause become one detail, each said
+    // once ("Error reading bytes: unexpected end of file"), and not also a
+    // source, so that a report of the error chain does not repeat them.
+    let mut detail = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !detail.ends_with(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
+        cause = c.source();
+    }
     CaptureError::new(kind)
         .at(Location::Offset(offset))
         .with_detail(detail)
-        .with_source(err)
 }
 
 impl<R: Read> PacketCaptureReader<R> {
