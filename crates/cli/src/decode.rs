@@ -62,6 +62,7 @@ pub struct Input {
     format: capture::InputFormat,
     reader: CaptureReader<Box<dyn Read>>,
     progress: Option<indicatif::ProgressBar>,
+    live: bool,
 }
 
 impl std::fmt::Debug for Input {
@@ -82,6 +83,13 @@ impl Input {
     /// Returns the format that was read (detected, or as asked).
     pub fn format(&self) -> capture::InputFormat {
         self.format
+    }
+
+    /// Returns whether the input is a live feed (a pipe, a terminal, a
+    /// FIFO) rather than a file: its records should then be written out one
+    /// by one as they come, not buffered.
+    pub fn is_live(&self) -> bool {
+        self.live
     }
 }
 
@@ -147,11 +155,17 @@ pub fn open_input(
     if let Some(bar) = &progress {
         stream = Box::new(bar.wrap_read(stream));
     }
-    let mut prefix = Vec::with_capacity(SNIFF_LEN);
-    (&mut stream)
-        .take(SNIFF_LEN as u64)
-        .read_to_end(&mut prefix)
-        .with_context(|| name.clone())?;
+    // Detection looks at the first read only: a file fills it, and a live
+    // feed (`nc … | tool decode -`) must not wait for 8 KiB that may take
+    // minutes to come.
+    let mut prefix = vec![0u8; SNIFF_LEN];
+    let n = loop {
+        match stream.read(&mut prefix) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => break other.with_context(|| name.clone())?,
+        }
+    };
+    prefix.truncate(n);
     let detected = capture::InputFormat::detect(&prefix);
     let format = match (args.input, &source) {
         (_, InputSource::Inline(_)) => capture::InputFormat::Binary,
@@ -214,5 +228,35 @@ pub fn open_input(
         format,
         reader,
         progress,
+        live: is_live(&source),
     })
+}
+
+/// Returns whether `source` is a live feed: stdin that is not a regular
+/// file, or a path that is a FIFO or device rather than a file.
+pub fn is_live(source: &InputSource) -> bool {
+    match source {
+        InputSource::Stdin => stdin_is_live(),
+        InputSource::File(path) => {
+            std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+        }
+        InputSource::Inline(_) => false,
+    }
+}
+
+#[cfg(unix)]
+fn stdin_is_live() -> bool {
+    use std::os::fd::AsFd;
+    io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| !m.is_file())
+}
+
+#[cfg(not(unix))]
+fn stdin_is_live() -> bool {
+    use std::io::IsTerminal;
+    io::stdin().is_terminal()
 }

@@ -14,7 +14,6 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use rewire_cli::decode::{DecodeArgs, open_input};
-use rewire_cli::input::InputSource;
 use rewire_cli::value;
 use rewire_cli::{EXIT_STATUS_HELP, Exit, exit};
 use rewire_host::output::Format;
@@ -29,8 +28,6 @@ use rewire_powerone_host::simulator::{self, Pcu, SimConfig, Simulator};
 use rewire_powerone_host::tally::{TallySink, serve_metrics};
 use rewire_powerone_host::tap::{Source, Tap, TapConfig};
 use rewire_transport::link::{LinkError, LinkErrorKind, Listener, RequestPolicy};
-
-mod live_input;
 
 const EXAMPLES: &str = "Examples:
   powerone decode testdata/powerone/powerone-lo.pcap
@@ -620,19 +617,11 @@ fn decode(args: &DecodeArgs, verify_function: Option<u8>) -> anyhow::Result<Exit
     let codes = Codes {
         verify_password: verify_function,
     };
-    let source = args.source();
+    let input = open_input(args, &[DEFAULT_PORT], false)?;
     // A live feed (a pipe, a terminal) shows each record as it comes.
-    let live = live_input::is_live(&source);
-    let mut out = RecordWriter::new(io::stdout(), Format::from_flag(args.json), live);
-    let (name, events): (String, live_input::Events) = if live && source == InputSource::Stdin {
-        (
-            source.to_string(),
-            live_input::open_stdin(args, &[DEFAULT_PORT])?,
-        )
-    } else {
-        let input = open_input(args, &[DEFAULT_PORT], false).map_err(once_each)?;
-        (input.name().to_owned(), Box::new(input))
-    };
+    let mut out = RecordWriter::new(io::stdout(), Format::from_flag(args.json), input.is_live());
+    let name = input.name().to_owned();
+    let events = input;
     let mut decoder = Decoder::new(&name, codes);
     let mut write = |m: Message| out.write(&m);
     let mut result = Ok(());
@@ -640,7 +629,7 @@ fn decode(args: &DecodeArgs, verify_function: Option<u8>) -> anyhow::Result<Exit
         match event {
             Ok(event) => decoder.push(event, &mut write)?,
             Err(e) => {
-                result = Err(once_each(e));
+                result = Err(e);
                 break;
             }
         }
@@ -648,13 +637,6 @@ fn decode(args: &DecodeArgs, verify_function: Option<u8>) -> anyhow::Result<Exit
     decoder.finish(&mut write)?;
     out.flush()?;
     result.map(|()| ExitCode::SUCCESS)
-}
-
-/// Rewrites an input error so that each cause appears once: a capture
-/// error's text already ends with its cause's (`truncated input: Error
-/// reading bytes`), which the error chain would repeat.
-fn once_each(e: anyhow::Error) -> anyhow::Error {
-    anyhow::Error::msg(error_chain(&*e))
 }
 
 /// Parses a byte: decimal, or hex with 0x.

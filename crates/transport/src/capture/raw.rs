@@ -24,7 +24,6 @@ pub struct RawFileReader<R> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Reading,
-    Ended,
     Done,
 }
 
@@ -34,7 +33,8 @@ impl<R: Read> RawFileReader<R> {
         Self::with_chunk_size(reader, DEFAULT_RAW_CHUNK)
     }
 
-    /// Reads `reader` in chunks of at most `chunk_size` bytes (at least 1).
+    /// Reads `reader` in chunks of at most `chunk_size` bytes (at least 1),
+    /// one chunk per `read`.
     pub fn with_chunk_size(reader: R, chunk_size: usize) -> Self {
         Self {
             reader,
@@ -59,24 +59,15 @@ impl<R: Read> Iterator for RawFileReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         match self.state {
             State::Done => return None,
-            State::Ended => {
-                self.state = State::Done;
-                return Some(Ok(CaptureEvent::End(StreamEnd {
-                    stream: StreamId(0),
-                    reason: EndReason::EndOfInput,
-                })));
-            }
             State::Reading => {}
         }
+        // One chunk per read: a file fills the buffer (but at its end), and
+        // a pipe or terminal hands on what it has, so a live feed is decoded
+        // as it comes instead of waiting for a full chunk.
         let mut buf = vec![0u8; self.chunk_size];
-        let mut filled = 0;
-        while filled < buf.len() {
-            let Some(rest) = buf.get_mut(filled..) else {
-                break;
-            };
-            match self.reader.read(rest) {
-                Ok(0) => break,
-                Ok(n) => filled = filled.saturating_add(n),
+        let filled = loop {
+            match self.reader.read(&mut buf) {
+                Ok(n) => break n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.state = State::Done;
@@ -85,16 +76,13 @@ impl<R: Read> Iterator for RawFileReader<R> {
                         .at(Location::Offset(self.offset))));
                 }
             }
-        }
+        };
         if filled == 0 {
             self.state = State::Done;
             return Some(Ok(CaptureEvent::End(StreamEnd {
                 stream: StreamId(0),
                 reason: EndReason::EndOfInput,
             })));
-        }
-        if filled < buf.len() {
-            self.state = State::Ended;
         }
         buf.truncate(filled);
         self.offset = self.offset.saturating_add(filled as u64);
