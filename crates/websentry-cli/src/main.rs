@@ -1,37 +1,57 @@
-//! `websentry`: decode, relay and simulate the WebSentry protocol.
+//! `websentry`: decode, relay and simulate the WebSentry protocol. Argument
+//! parsing and wiring only; the work is done by `rewire-websentry-host`.
 
 use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use rewire_host::output::{Format, Sink};
-use rewire_websentry_cli::proxy::ProxyConfig;
-use rewire_websentry_cli::simulate::{self, CloudConfig, UnitConfig};
+use rewire_cli::value;
+use rewire_host::output::{Format, Sink as RecordWriter};
+use rewire_host::service::StopFlag;
+use rewire_host::sink::{Fanout, Sink};
+use rewire_websentry_host::decode::{self, DEFAULT_PORT};
+use rewire_websentry_host::message::Message;
+use rewire_websentry_host::proxy::{DEFAULT_BACKLOG, Proxy, ProxyConfig};
+use rewire_websentry_host::simulate::{self, Cloud, CloudConfig, SessionReport, UnitConfig};
 
 const EXAMPLES: &str = "Examples:
   websentry decode testdata/websentry/websentry-lo.pcap
   websentry decode --json --port 1030 capture.pcapng
   websentry decode --input wmpe-json raw-log.json
   websentry decode --hex \"70 83 9e e8 e6 00 12 00 ff 00 02 05 04 01 0d 00 90 c2 0c 02 b3 01 20 02 07\"
-  websentry proxy --listen 0.0.0.0:1030 --upstream websentry.seresco.net:1030 --http 127.0.0.1:1031 --raw-log ws.json
+  nc unit-tap 1030 | websentry decode -
+  websentry proxy --listen 0.0.0.0:1030 --upstream websentry.seresco.net:1030 --http 1031 --raw-log ws.json
   websentry simulate cloud --listen 127.0.0.1:0
   websentry simulate unit --connect 127.0.0.1:1030 --sessions 3 --interval 5s
 ";
 
+/// websentry's exit statuses (it has no device to answer negatively or not
+/// at all, so only these two).
+const EXIT_STATUS: &str = "Exit status: 0 done (bad frames in the input are reported, not fatal), \
+2 usage error, unreadable input, or an address that cannot be bound or reached.";
+
 /// Decode, relay and simulate the WebSentry dehumidifier protocol (TCP port 1030).
 #[derive(Parser, Debug)]
-#[command(version, about, after_help = format!("{EXAMPLES}\n{}", rewire_cli::EXIT_STATUS_HELP))]
+#[command(name = "websentry", version, about, after_help = format!("{EXAMPLES}\n{EXIT_STATUS}"))]
 struct Cli {
+    /// Say more: every relayed frame, debug diagnostics.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Say less: warnings and errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Decode a capture (pcap/pcapng), a raw log, a hex dump or raw bytes.
+    /// Decode a capture (pcap/pcapng), a raw log (`--input wmpe-json`), a hex
+    /// dump or raw bytes.
     Decode(rewire_cli::decode::DecodeArgs),
     /// Relay a unit's traffic to its cloud unchanged, decode a copy, serve
     /// /metrics, / and /props.json.
@@ -48,54 +68,55 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct ProxyArgs {
-    /// Where units connect.
-    #[arg(long, default_value = "0.0.0.0:1030")]
-    listen: String,
-    /// The cloud service to relay to.
-    #[arg(long, default_value = "websentry.seresco.net:1030")]
+    /// Where units connect (a bare PORT means 127.0.0.1:PORT).
+    #[arg(long, default_value = "0.0.0.0:1030", value_parser = value::listen_addr)]
+    listen: SocketAddr,
+    /// The cloud service to relay to (HOST:PORT, resolved for each session).
+    #[arg(long, default_value = "websentry.seresco.net:1030", value_parser = value::target)]
     upstream: String,
-    /// Where /metrics, / and /props.json are served.
-    #[arg(long, default_value = "127.0.0.1:1031")]
-    http: String,
+    /// Where /metrics, / and /props.json are served (a bare PORT means 127.0.0.1:PORT).
+    #[arg(long, default_value = "127.0.0.1:1031", value_parser = value::listen_addr)]
+    http: SocketAddr,
     /// Append each session to FILE in the original exporter's JSON raw-log format.
     #[arg(long, value_name = "FILE")]
     raw_log: Option<PathBuf>,
-    /// Drop property values not refreshed for this long from /metrics (`300`, `90s`, `5m`, `1h`).
-    #[arg(long, default_value = "5m")]
-    max_age: String,
-    /// How long to wait for the upstream to accept a connection.
-    #[arg(long, default_value = "5s")]
-    connect_timeout: String,
-    /// Log every frame on stderr, not only anomalies.
-    #[arg(long)]
-    verbose: bool,
+    /// Drop property values not refreshed for this long from /metrics (`90s`, `5m`, `1h`).
+    #[arg(long, default_value = "5m", value_parser = value::duration)]
+    max_age: Duration,
+    /// How long to wait for the upstream to accept a connection (`2s`, `500ms`).
+    #[arg(long, default_value = "5s", value_parser = value::duration)]
+    connect_timeout: Duration,
+    /// Connections the kernel queues before the proxy accepts them.
+    #[arg(long, default_value_t = DEFAULT_BACKLOG, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=65535))]
+    backlog: u32,
 }
 
 #[derive(Subcommand, Debug)]
 enum SimulateCommand {
     /// A unit: connects, sends init, answers from a drifting property table.
     Unit {
-        /// The proxy or cloud to connect to.
-        #[arg(long)]
+        /// The proxy or cloud to connect to (HOST:PORT).
+        #[arg(long, value_parser = value::target)]
         connect: String,
         /// Sessions to run (0 = forever).
         #[arg(long, default_value_t = 1)]
         sessions: u64,
-        /// Pause between sessions.
-        #[arg(long, default_value = "60s")]
-        interval: String,
+        /// Pause between sessions (`100ms`, `60s`).
+        #[arg(long, default_value = "60s", value_parser = value::duration)]
+        interval: Duration,
         /// MAC address sent in the init frame.
-        #[arg(long, default_value = "00:90:c2:0c:02:b3")]
-        mac: String,
+        #[arg(long, default_value = "00:90:c2:0c:02:b3", value_parser = parse_mac)]
+        mac: [u8; 6],
         /// Seed of the drifting values.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
     /// A cloud: accepts units, queries them, sometimes sets the humidity set point.
     Cloud {
-        /// Where to listen (port 0 picks one; the address is printed).
-        #[arg(long, default_value = "127.0.0.1:1030")]
-        listen: String,
+        /// Where to listen (port 0 picks one; the address is said on stderr).
+        #[arg(long, default_value = "127.0.0.1:1030", value_parser = value::listen_addr)]
+        listen: SocketAddr,
         /// Sessions to serve (0 = forever).
         #[arg(long, default_value_t = 0)]
         sessions: u64,
@@ -105,64 +126,106 @@ enum SimulateCommand {
     },
 }
 
-/// Parses `300`, `300s`, `90s`, `5m`, `1h`, `250ms`.
-fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .with_context(|| format!("invalid duration {text:?}"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => bail!("invalid duration unit {other:?} in {text:?} (use ms, s, m or h)"),
-    };
-    Duration::try_from_secs_f64(seconds).with_context(|| format!("invalid duration {text:?}"))
-}
-
 /// Parses `aa:bb:cc:dd:ee:ff` (or with `-`).
-fn parse_mac(text: &str) -> anyhow::Result<[u8; 6]> {
-    let parts: Vec<&str> = text.split([':', '-']).collect();
-    let bytes: Vec<u8> = parts
-        .iter()
+fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    let bad = || format!("{text:?} is not a MAC address like 00:90:c2:0c:02:b3");
+    let bytes: Vec<u8> = text
+        .split([':', '-'])
         .map(|p| u8::from_str_radix(p, 16))
         .collect::<Result<_, _>>()
-        .with_context(|| format!("invalid MAC address {text:?}"))?;
-    <[u8; 6]>::try_from(bytes).map_err(|_| anyhow::anyhow!("invalid MAC address {text:?}"))
+        .map_err(|_| bad())?;
+    <[u8; 6]>::try_from(bytes).map_err(|_| bad())
 }
 
-fn proxy_config(args: &ProxyArgs) -> anyhow::Result<(ProxyConfig, Duration)> {
-    let config = ProxyConfig {
-        listen: args.listen.clone(),
+/// Returns the log level `-v`/`-q` ask for.
+fn log_level(verbose: bool, quiet: bool) -> log::LevelFilter {
+    match (verbose, quiet) {
+        (true, _) => log::LevelFilter::Debug,
+        (_, true) => log::LevelFilter::Warn,
+        _ => log::LevelFilter::Info,
+    }
+}
+
+fn proxy_config(args: &ProxyArgs) -> ProxyConfig {
+    ProxyConfig {
+        listen: args.listen,
         upstream: args.upstream.clone(),
-        connect_timeout: parse_duration(&args.connect_timeout).context("--connect-timeout")?,
+        connect_timeout: args.connect_timeout,
         raw_log: args.raw_log.clone(),
-        verbose: args.verbose,
-    };
-    Ok((config, parse_duration(&args.max_age).context("--max-age")?))
+        backlog: args.backlog,
+        http: Some(args.http),
+        max_age: args.max_age,
+    }
 }
 
-fn print_report(report: &simulate::SessionReport) {
+/// The proxy's report on stderr: failures, garbage and anomalous frames,
+/// every message with `-v`. It runs on a thread of the proxy's fan-out, so
+/// a stderr nobody reads stalls only this output, never the relay.
+struct Stderr {
+    everything: bool,
+}
+
+impl Sink<Message> for Stderr {
+    fn name(&self) -> &str {
+        "stderr"
+    }
+
+    fn observe(&mut self, message: &Message) {
+        if self.everything || message.is_notable() {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "websentry: {message}");
+        }
+    }
+}
+
+fn print_report(report: &SessionReport) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{report}");
     let _ = out.flush();
 }
 
+/// Says where a service listens, on stderr (stdout stays for records).
+fn announce(what: &str, addr: SocketAddr) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{what} {addr}");
+    let _ = err.flush();
+}
+
+fn run_decode(args: &rewire_cli::decode::DecodeArgs) -> anyhow::Result<()> {
+    let format = Format::from_flag(args.json);
+    let input = rewire_cli::decode::open_input(args, &[DEFAULT_PORT], true)?;
+    let input_format = input.format();
+    // A live feed shows each record as it comes; a file is written in bulk.
+    let live = input.is_live();
+    let mut out = RecordWriter::stdout(format, live);
+    decode::run(input, input_format, &mut out, live)
+}
+
+fn run_proxy(args: &ProxyArgs, verbose: bool) -> anyhow::Result<()> {
+    let mut sinks = Fanout::new();
+    sinks.add(
+        Stderr {
+            everything: verbose,
+        },
+        1024,
+    );
+    let proxy = Proxy::start(proxy_config(args), sinks)?;
+    announce("listening on", proxy.local_addr());
+    if let Some(http) = proxy.http_addr() {
+        announce("http on", http);
+    }
+    while !proxy.is_finished() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    proxy.shutdown();
+    anyhow::bail!("the relay stopped unexpectedly")
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    rewire_cli::logging::init("websentry", log_level(cli.verbose, cli.quiet));
     match cli.command {
-        Command::Decode(args) => {
-            let mut sink = Sink::stdout(Format::from_flag(args.json), false);
-            rewire_websentry_cli::decode::run(&args, &mut sink)?;
-        }
-        Command::Proxy(args) => {
-            let (config, max_age) = proxy_config(&args)?;
-            rewire_websentry_cli::run_proxy(config, &args.http, max_age)?;
-        }
+        Command::Decode(args) => run_decode(&args)?,
+        Command::Proxy(args) => run_proxy(&args, cli.verbose)?,
         Command::Simulate(SimulateCommand::Unit {
             connect,
             sessions,
@@ -173,31 +236,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = UnitConfig {
                 connect,
                 sessions,
-                interval: parse_duration(&interval).context("--interval")?,
-                mac: parse_mac(&mac)?,
+                interval,
+                mac,
                 seed,
                 idle_timeout: Duration::from_secs(30),
             };
-            simulate::run_unit(&config, print_report)?;
+            simulate::run_unit(&config, &StopFlag::new(), print_report)?;
         }
         Command::Simulate(SimulateCommand::Cloud {
             listen,
             sessions,
             set_every,
         }) => {
-            let listener = std::net::TcpListener::bind(&listen)
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            {
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "listening on {}", listener.local_addr()?)?;
-                out.flush()?;
-            }
+            let listener =
+                TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
             let config = CloudConfig {
                 set_every,
                 sessions,
                 answer_timeout: Duration::from_secs(10),
             };
-            simulate::run_cloud(&listener, &config, print_report)?;
+            let cloud = Cloud::start(listener, config, print_report)?;
+            announce("listening on", cloud.local_addr());
+            while !cloud.is_finished() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            cloud.shutdown();
         }
         Command::Completions { shell } => rewire_cli::print_completions::<Cli>(shell)?,
     }
@@ -213,18 +276,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("300").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("-1s").is_err());
-    }
-
-    #[test]
     fn macs() {
         assert_eq!(
             parse_mac("00:90:c2:0c:02:B3").unwrap(),
@@ -235,27 +286,80 @@ mod tests {
     }
 
     #[test]
-    fn proxy_flags_become_a_config() {
+    fn levels() {
+        assert_eq!(log_level(false, false), log::LevelFilter::Info);
+        assert_eq!(log_level(true, false), log::LevelFilter::Debug);
+        assert_eq!(log_level(false, true), log::LevelFilter::Warn);
+    }
+
+    #[test]
+    fn proxy_flags_become_a_config_before_or_after_the_subcommand() {
         let cli = Cli::try_parse_from([
             "websentry",
+            "-v",
             "proxy",
             "--listen",
-            "127.0.0.1:0",
+            "1030",
             "--upstream",
             "10.0.0.1:1030",
             "--max-age",
             "90s",
             "--raw-log",
             "x.json",
+            "--http",
+            "0",
+            "--backlog",
+            "4096",
         ])
         .unwrap();
+        assert!(cli.verbose);
         let Command::Proxy(args) = cli.command else {
             panic!()
         };
-        let (config, max_age) = proxy_config(&args).unwrap();
-        assert_eq!(max_age, Duration::from_secs(90));
+        let config = proxy_config(&args);
+        assert_eq!(config.max_age, Duration::from_secs(90));
+        assert_eq!(config.listen, "127.0.0.1:1030".parse().unwrap());
+        assert_eq!(config.http, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(config.upstream, "10.0.0.1:1030");
         assert_eq!(config.connect_timeout, Duration::from_secs(5));
+        assert_eq!(config.backlog, 4096);
         assert_eq!(config.raw_log, Some(PathBuf::from("x.json")));
+        let cli = Cli::try_parse_from(["websentry", "proxy", "-q"]).unwrap();
+        assert!(cli.quiet);
+        let Command::Proxy(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(proxy_config(&args).backlog, 1024);
+    }
+
+    #[test]
+    fn durations_need_a_unit_and_ports_a_number() {
+        for bad in [
+            &["websentry", "proxy", "--max-age", "300"][..],
+            &["websentry", "proxy", "--connect-timeout", "5"],
+            &["websentry", "proxy", "--backlog", "0"],
+            &["websentry", "simulate", "unit", "--connect", "host"],
+            &[
+                "websentry",
+                "simulate",
+                "unit",
+                "--connect",
+                "h:1",
+                "--interval",
+                "5",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn help_has_websentrys_own_exit_statuses() {
+        use clap::CommandFactory as _;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit status: 0 done"), "{help}");
+        assert!(!help.contains("1 the device"), "{help}");
+        assert!(!help.contains("3 no answer"), "{help}");
+        assert!(help.contains("wmpe-json"));
     }
 }

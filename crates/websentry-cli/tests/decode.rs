@@ -276,3 +276,92 @@ fn help_lists_examples_and_exit_statuses_and_completions_work() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("websentry"));
 }
+
+#[test]
+fn completions_name_the_binary_and_survive_a_closed_pipe() {
+    let out = run(&["completions", "bash"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = stdout(&out);
+    assert!(
+        script
+            .lines()
+            .any(|l| l.trim_start().starts_with("complete -F _websentry ")
+                && l.trim_end().ends_with(" websentry")),
+        "completes the command name"
+    );
+    assert!(
+        !script.contains("rewire-websentry-cli"),
+        "not the package name"
+    );
+    // `websentry completions bash | head -1`: the reader goes after one line.
+    for shell in ["bash", "zsh", "fish"] {
+        let mut child = Command::new(BIN)
+            .args(["completions", shell])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut first,
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn version_and_help_name_websentry_and_its_own_exit_statuses() {
+    let out = run(&["--version"], None);
+    assert!(stdout(&out).starts_with("websentry "), "{}", stdout(&out));
+    let help = stdout(&run(&["--help"], None));
+    assert!(help.contains("Exit status: 0 done"), "{help}");
+    assert!(
+        !help.contains(" 1 the device") && !help.contains(" 3 no answer"),
+        "{help}"
+    );
+}
+
+/// A live feed (`nc … | websentry decode -`): each record comes out when its
+/// frame is in, while the pipe stays open.
+#[test]
+fn decode_from_a_pipe_writes_each_record_at_once() {
+    use std::io::BufRead as _;
+    const INIT: [u8; 25] = [
+        0x70, 0x83, 0x9e, 0xe8, 0xe6, 0x00, 0x12, 0x00, 0xff, 0x00, 0x02, 0x05, 0x04, 0x01, 0x0d,
+        0x00, 0x90, 0xc2, 0x0c, 0x02, 0xb3, 0x01, 0x20, 0x02, 0x07,
+    ];
+    for json in [false, true] {
+        let mut args = vec!["decode"];
+        if json {
+            args.push("--json");
+        }
+        args.push("-");
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(&INIT).unwrap();
+        input.flush().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(std::time::Duration::from_secs(2));
+        // Only now does the input end.
+        drop(input);
+        let _ = child.wait();
+        let line = line.expect("a record within 2 s while stdin stays open");
+        assert!(line.contains("init"), "{line}");
+    }
+}

@@ -23,26 +23,34 @@ impl Drop for Guard {
     }
 }
 
-/// Starts `websentry ARGS`, returning the guard and a channel of its stdout lines.
+/// Starts `websentry ARGS`, returning the guard and a channel of its output
+/// lines: stdout (session reports) and stderr (the "listening on" start-up
+/// lines) both.
 fn spawn(args: &[&str]) -> (Guard, mpsc::Receiver<String>) {
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn websentry");
-    let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    forward(stdout, tx.clone());
+    forward(stderr, tx);
+    (Guard(child), rx)
+}
+
+fn forward(stream: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
     thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
+        for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
             if tx.send(line).is_err() {
                 break;
             }
         }
     });
-    (Guard(child), rx)
 }
 
 fn line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
@@ -300,6 +308,16 @@ fn simulators_through_the_proxy_byte_exact_with_metrics_page_and_raw_log() {
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["unit"]["mac"], "00:90:c2:0c:02:b3");
     let props = json["properties"].as_array().unwrap();
+    // Every metric /props.json names is exported (strings, MACs and enums
+    // used to be named but never exported).
+    let (_, metrics) = http_get(p.http, "/metrics");
+    for prop in props {
+        let name = prop["metric"].as_str().unwrap_or_else(|| panic!("{prop}"));
+        assert!(
+            metrics.contains(&format!("# TYPE {name} ")),
+            "{name} is not in /metrics"
+        );
+    }
     let humidity = props.iter().find(|p| p["id"] == 0x0600).unwrap();
     assert_eq!(humidity["name"], "humidity_percent");
     assert_eq!(humidity["unit"], "%");
@@ -563,4 +581,72 @@ fn a_hundred_concurrent_sessions_are_relayed_exactly() {
         500.0,
     );
     assert_eq!(sample(&metrics, "websentry_sessions_total"), Some(100.0));
+}
+
+/// With `-v` every frame is a line on stderr; a stderr nobody reads (after
+/// the start-up lines) must not stop the relay (it used to after 16 KB).
+#[test]
+fn an_unread_stderr_does_not_stall_the_relay() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { break };
+            thread::spawn(move || {
+                let mut r = s.try_clone().unwrap();
+                let _ = std::io::copy(&mut r, &mut s);
+                let _ = s.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    let mut child = Command::new(BIN)
+        .args([
+            "-v",
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--upstream",
+            &up.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let guard = Guard(child);
+    let mut addr = None;
+    for _ in 0..2 {
+        let mut l = String::new();
+        stderr.read_line(&mut l).unwrap();
+        if let Some(a) = l.trim().strip_prefix("listening on ") {
+            addr = Some(a.parse::<SocketAddr>().unwrap());
+        }
+    }
+    // From here on nobody reads stderr.
+    let mut unit = TcpStream::connect(addr.unwrap()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let mut reader = unit.try_clone().unwrap();
+    let expected: Vec<u8> = (0..3000u16)
+        .flat_map(|i| frame(Function::Query, &[(i >> 8) as u8, i as u8, 0x0f]))
+        .collect();
+    let total = expected.len();
+    thread::spawn(move || {
+        let mut got = vec![0u8; total];
+        reader.set_read_timeout(Some(WAIT)).unwrap();
+        let r = reader.read_exact(&mut got).map(|()| got);
+        let _ = tx.send(r);
+    });
+    for chunk in expected.chunks(11 * 50) {
+        unit.write_all(chunk).unwrap();
+    }
+    let got = rx
+        .recv_timeout(WAIT)
+        .expect("the relay went on")
+        .expect("every byte echoed");
+    assert_eq!(got, expected);
+    drop(stderr);
+    drop(guard);
 }

@@ -1,5 +1,11 @@
-//! `websentry decode`: captures, raw logs, hex dumps and raw bytes into
-//! [`Record`]s, through the shared decode driver (`rewire_cli::decode`).
+//! Decoding captures, raw logs, hex dumps and raw bytes into records:
+//! [`Decoder`] turns the items of [`rewire_host::stream::Streams`] into
+//! [`Record`]s, pairing each query answer with its query, and [`run`]
+//! drives it over any source of capture events.
+//!
+//! Memory stays flat in the number of connections: a connection's pending
+//! queries are dropped when its streams end, and the table is bounded
+//! ([`MAX_CONNECTIONS`]) for captures whose streams never end.
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
@@ -7,16 +13,14 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use rewire_host::FastHashMap as HashMap;
-use rewire_cli::decode::{DecodeArgs, open_input};
-use rewire_host::stream::{Meta, StreamItem, Streams};
 use rewire_host::output::Sink;
-use rewire_transport::capture::{self, Endpoints, StreamId};
+use rewire_host::stream::{Meta, StreamItem, Streams};
+use rewire_transport::capture::{self, CaptureEvent, Endpoints, StreamId};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{Frame, Function};
 
-use crate::record::{
-    Direction, ErrorRecord, FrameRecord, Origin, PropertyRecord, Record, decode_frame,
-};
+use crate::frame::Direction;
+use crate::record::{ErrorRecord, FrameRecord, Origin, PropertyRecord, Record, decode_frame};
 
 /// The protocol's TCP port, kept from captures unless `--port` says otherwise.
 pub const DEFAULT_PORT: u16 = 1030;
@@ -24,9 +28,13 @@ pub const DEFAULT_PORT: u16 = 1030;
 /// Unanswered queries kept per connection.
 const MAX_PENDING_QUERIES: usize = 64;
 
+/// Connections whose unanswered queries are kept at once; beyond it the
+/// table starts over (their streams never ended in the input).
+pub const MAX_CONNECTIONS: usize = 4096;
+
 /// Which TCP connection a stream belongs to, so that a unit's query answer
 /// is paired with the server query before it on the same connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Connection {
     /// Network captures: the two endpoints, in a fixed order.
     Endpoints(SocketAddr, SocketAddr),
@@ -93,8 +101,11 @@ const MAX_CACHED_ADDRS: usize = 4096;
 #[derive(Debug)]
 pub struct Decoder {
     format: capture::InputFormat,
-    /// Unanswered query bodies per connection, oldest first.
-    queries: HashMap<Connection, VecDeque<Vec<u8>>>,
+    /// Unanswered query bodies per connection, oldest first, with how
+    /// many of the connection's streams are open.
+    queries: HashMap<Connection, Pending>,
+    /// The connection of each open stream that carried a query or answer.
+    streams: HashMap<StreamId, Connection>,
     /// `src_addr`/`dst_addr` text per stream, so that addresses are not
     /// formatted again for every record (kept with the endpoints they
     /// were made from, and used only while those still match).
@@ -105,6 +116,13 @@ pub struct Decoder {
     spare: Vec<PropertyRecord>,
     /// Buffers of answered queries, for the next queries' bodies.
     spare_queries: Vec<Vec<u8>>,
+}
+
+/// A connection's unanswered queries.
+#[derive(Debug, Default)]
+struct Pending {
+    queries: VecDeque<Vec<u8>>,
+    open_streams: u8,
 }
 
 /// Sets `origin` to the time and addresses of a record of `meta`'s stream,
@@ -163,6 +181,7 @@ impl Decoder {
         Self {
             format,
             queries: HashMap::default(),
+            streams: HashMap::default(),
             addrs: HashMap::default(),
             frame: decode_frame(&[], None, None, Origin::default()),
             spare: Vec::new(),
@@ -177,17 +196,58 @@ impl Decoder {
         origin
     }
 
+    /// Returns how many connections have pending-query state now (flat in
+    /// the number of connections the input had: at most
+    /// [`MAX_CONNECTIONS`]).
+    #[must_use]
+    pub fn pending_connections(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// Returns the pending-query state of `meta`'s connection, creating it
+    /// (and noting the stream as one of the connection's open streams).
+    fn pending(&mut self, meta: &Meta) -> &mut Pending {
+        let conn = connection(meta, self.format);
+        if !self.queries.contains_key(&conn) && self.queries.len() >= MAX_CONNECTIONS {
+            // So many connections whose streams never ended: start over
+            // (amortised, unlike evicting one at a time), so memory stays
+            // bounded; only answers to queries asked before now go unpaired.
+            self.queries.clear();
+            self.streams.clear();
+        }
+        let pending = self.queries.entry(conn).or_default();
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.streams.entry(meta.stream) {
+            slot.insert(conn);
+            pending.open_streams = pending.open_streams.saturating_add(1);
+        }
+        pending
+    }
+
+    /// Forgets what was kept for `stream`, which ended: its address text,
+    /// and its connection's pending queries once all its streams ended.
+    pub fn end_stream(&mut self, stream: StreamId) {
+        self.addrs.remove(&stream);
+        let Some(conn) = self.streams.remove(&stream) else {
+            return;
+        };
+        if let Some(pending) = self.queries.get_mut(&conn) {
+            pending.open_streams = pending.open_streams.saturating_sub(1);
+            if pending.open_streams == 0 {
+                self.queries.remove(&conn);
+            }
+        }
+    }
+
     /// Pairs a query answer with its query (see [`Decoder::record`]);
     /// returns the query's body for an answer.
     fn pair(&mut self, meta: &Meta, dir: Option<Direction>, bytes: &[u8]) -> Option<Vec<u8>> {
         let function = Frame::new_lenient(bytes).ok().map(|f| f.function());
         match (dir, function) {
             (Some(Direction::Server), Some(Function::Query)) => {
-                let conn = connection(meta, self.format);
                 let mut body = self.spare_queries.pop().unwrap_or_default();
                 body.clear();
                 body.extend_from_slice(bytes.get(8..).unwrap_or(&[]));
-                let pending = self.queries.entry(conn).or_default();
+                let pending = &mut self.pending(meta).queries;
                 // A unit that never answers must not grow this without bound.
                 if pending.len() >= MAX_PENDING_QUERIES {
                     pending.pop_front();
@@ -199,8 +259,7 @@ impl Decoder {
             // its connection (the one just before it when the server
             // waits for each answer, as captured).
             (Some(Direction::Client), Some(Function::Query)) => {
-                let conn = connection(meta, self.format);
-                self.queries.get_mut(&conn).and_then(VecDeque::pop_front)
+                self.pending(meta).queries.pop_front()
             }
             _ => None,
         }
@@ -239,6 +298,14 @@ impl Decoder {
         }
     }
 
+    /// Sets the time and addresses of an error record of `meta`'s stream.
+    fn error(&mut self, meta: &Meta, record: ErrorRecord) -> ErrorRecord {
+        let origin = self.origin(meta);
+        record
+            .at(origin.ts)
+            .between(origin.src_addr, origin.dst_addr)
+    }
+
     /// Returns the record for one stream item, if it makes one.
     pub fn record(&mut self, meta: &Meta, item: StreamItem<'_>) -> Option<Record> {
         let dir = direction(meta);
@@ -252,54 +319,161 @@ impl Decoder {
                     self.origin(meta),
                 )))
             }
-            StreamItem::Framed(Event::Skipped(s)) => Some(Record::Error(ErrorRecord {
-                origin: self.origin(meta),
-                direction: dir,
-                offset: s.offset,
-                len: s.len,
-                reason: s.reason.to_string(),
-                raw: rewire_host::json::hex(&s.head),
-            })),
+            StreamItem::Framed(Event::Skipped(s)) => Some(Record::Error(self.error(
+                meta,
+                ErrorRecord::new(s.offset, s.len, s.reason.to_string(), &s.head),
+            ))),
             StreamItem::Gap {
                 offset,
                 missing_bytes,
-            } => Some(Record::Error(ErrorRecord {
-                origin: self.origin(meta),
-                direction: dir,
-                offset,
-                len: missing_bytes,
-                reason: "gap".into(),
-                raw: String::new(),
-            })),
+            } => Some(Record::Error(
+                self.error(meta, ErrorRecord::new(offset, missing_bytes, "gap", &[])),
+            )),
             // The framer reports the discarded run again as a Skipped event.
             StreamItem::Overflow(_) => None,
         }
     }
 }
 
-/// Decodes the input `args` name into `sink`.
+/// Decodes capture `events` of an input of `format` into `sink`, one
+/// framer per stream; `flush_each` writes every record out at once (for a
+/// live pipe), else they are flushed at the end.
 ///
 /// # Errors
-/// When the input cannot be opened or read or is not the format asked for
-/// (naming it), or when writing fails.
-pub fn run<W: Write>(args: &DecodeArgs, sink: &mut Sink<W>) -> anyhow::Result<()> {
-    let input = open_input(args, &[DEFAULT_PORT], true)?;
-    let mut decoder = Decoder::new(input.format());
+/// The first error of `events` (after what came before it was written), or
+/// the sink's I/O error.
+pub fn run<W: Write, E: From<std::io::Error>>(
+    events: impl IntoIterator<Item = Result<CaptureEvent, E>>,
+    format: capture::InputFormat,
+    sink: &mut Sink<W>,
+    flush_each: bool,
+) -> Result<(), E> {
+    let mut decoder = Decoder::new(format);
     let mut streams = Streams::new(|| Framer::new(WebSentry));
-    let mut emit = |meta: &Meta, item: StreamItem<'_>| -> std::io::Result<()> {
-        decoder.emit(meta, item, sink)
-    };
     let mut result = Ok(());
-    for event in input {
-        match event {
-            Ok(event) => streams.handle(event, &mut emit)?,
+    for event in events {
+        let event = match event {
+            Ok(event) => event,
             Err(e) => {
                 result = Err(e);
                 break;
             }
+        };
+        let ended = match &event {
+            CaptureEvent::End(end) => Some(end.stream),
+            _ => None,
+        };
+        let before = sink.written();
+        streams.handle(event, |meta: &Meta, item: StreamItem<'_>| {
+            decoder.emit(meta, item, sink)
+        })?;
+        if let Some(stream) = ended {
+            decoder.end_stream(stream);
+        }
+        if flush_each && sink.written() != before {
+            sink.flush()?;
         }
     }
-    streams.finish(&mut emit)?;
+    streams.finish(|meta: &Meta, item: StreamItem<'_>| decoder.emit(meta, item, sink))?;
     sink.flush()?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rewire_host::output::Format;
+    use rewire_transport::capture::{
+        Direction as CaptureDirection, RawLogFrame, RawLogReader, RawLogSession, RawLogTime,
+        write_raw_log_session,
+    };
+    use rewire_websentry::encode_query_request;
+
+    fn query(ids: &[u16]) -> Vec<u8> {
+        let mut out = vec![0u8; 8 + ids.len() * 3];
+        let n = encode_query_request(ids, &mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    /// A raw log of many short sessions, each with a query the unit never
+    /// answers: the pending-query table must not keep one entry per session.
+    #[test]
+    fn pending_queries_stay_bounded_over_many_short_sessions() {
+        const SESSIONS: u64 = 5_000;
+        let mut log = Vec::new();
+        for i in 0..SESSIONS {
+            let session = RawLogSession {
+                start: RawLogTime::from_system_time(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + i),
+                    0,
+                ),
+                dur_sec: 0.5,
+                frames: vec![
+                    RawLogFrame {
+                        n: 1,
+                        direction: CaptureDirection::ClientToServer,
+                        data: crate::simulate::init_frame([0, 1, 2, 3, 4, 5]),
+                    },
+                    RawLogFrame {
+                        n: 2,
+                        direction: CaptureDirection::ServerToClient,
+                        data: query(&[0x0600, 0x0601]),
+                    },
+                ],
+            };
+            write_raw_log_session(&mut log, &session).unwrap();
+        }
+        let events = RawLogReader::new(std::io::Cursor::new(log)).events();
+        let mut decoder = Decoder::new(capture::InputFormat::RawLog);
+        let mut streams = Streams::new(|| Framer::new(WebSentry));
+        let mut sink = Sink::new(std::io::sink(), Format::Json, false);
+        let mut most = 0;
+        for event in events {
+            let event = event.unwrap();
+            let ended = match &event {
+                CaptureEvent::End(end) => Some(end.stream),
+                _ => None,
+            };
+            streams
+                .handle(event, |meta: &Meta, item: StreamItem<'_>| {
+                    decoder.emit(meta, item, &mut sink)
+                })
+                .unwrap();
+            if let Some(stream) = ended {
+                decoder.end_stream(stream);
+            }
+            most = most.max(decoder.pending_connections());
+        }
+        assert_eq!(sink.written(), 2 * SESSIONS);
+        assert!(
+            most <= 2,
+            "{most} connections' pending queries kept at once"
+        );
+        assert_eq!(decoder.pending_connections(), 0);
+        assert!(decoder.streams.is_empty() && decoder.addrs.is_empty());
+    }
+
+    /// Streams that never end (a capture cut short) still cannot grow the
+    /// table past its bound.
+    #[test]
+    fn the_table_is_bounded_when_streams_never_end() {
+        let mut decoder = Decoder::new(capture::InputFormat::RawLog);
+        let mut sink = Sink::new(std::io::sink(), Format::Json, false);
+        let q = query(&[0x0600]);
+        for i in 0..(3 * MAX_CONNECTIONS as u64) {
+            let meta = Meta {
+                stream: StreamId(2 * i + 1),
+                timestamp: None,
+                direction: Some(capture::Direction::ServerToClient),
+                endpoints: None,
+            };
+            let item = StreamItem::Framed(Event::Message(rewire_transport::framing::Message {
+                offset: 0,
+                bytes: q.clone(),
+            }));
+            decoder.emit(&meta, item, &mut sink).unwrap();
+            assert!(decoder.pending_connections() <= MAX_CONNECTIONS);
+        }
+    }
 }

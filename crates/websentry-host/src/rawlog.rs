@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use rewire_transport::capture::{self, RawLogFrame, RawLogSession, RawLogTime};
+use rewire_transport::capture::{self, CaptureError, RawLogFrame, RawLogSession, RawLogTime};
 
 use crate::record::Direction;
 
@@ -59,7 +59,6 @@ pub fn append_session(
     start: SystemTime,
     duration_sec: f64,
     frames: &[RawFrame],
-) -> anyhow::Result<()> {
-    capture::append_raw_log_session(path, &session(start, duration_sec, frames))?;
-    Ok(())
+) -> Result<(), CaptureError> {
+    capture::append_raw_log_session(path, &session(start, duration_sec, frames))
 }

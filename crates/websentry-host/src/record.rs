@@ -3,44 +3,21 @@
 //! `docs/cli/websentry.md`).
 
 use std::fmt;
+use std::time::SystemTime;
 
 use rewire_host::json::{self, WriteJson};
 use rewire_websentry::{Frame, Function, Pairs, QueryIds, SetStatuses, Value, Values, registry};
 use serde::Serialize;
 
-/// Who sent a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// The unit (the TCP client): init frames and answers.
-    Client,
-    /// The cloud service (the TCP server): queries, sets, `0x08` frames.
-    Server,
-}
-
-impl Direction {
-    /// Returns `"client"` or `"server"`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Client => "client",
-            Self::Server => "server",
-        }
-    }
-
-    /// Returns the other side.
-    #[must_use]
-    pub fn peer(self) -> Self {
-        match self {
-            Self::Client => Self::Server,
-            Self::Server => Self::Client,
-        }
-    }
-}
+pub use crate::frame::Direction;
+use crate::frame::{BodyKind, DecodedFrame, body_kind};
+use crate::message::Message;
+/// Bytes that did not decode: the error record envelope all rewire tools share.
+pub use rewire_host::record::ErrorRecord;
 
 /// One output record: a frame, or bytes that did not frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(untagged)]
 pub enum Record {
     /// A complete frame (its CRC may still be bad: see `crc_ok`).
     Frame(FrameRecord),
@@ -59,8 +36,9 @@ pub struct Origin {
     pub dst_addr: Option<String>,
 }
 
-/// A decoded frame.
+/// A decoded frame (`"kind":"frame"` in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename = "frame")]
 pub struct FrameRecord {
     /// Time and addresses.
     #[serde(flatten)]
@@ -101,24 +79,6 @@ pub struct PropertyRecord {
     /// The registry unit (`°F`, `%`, `psi`, …), if any.
     pub unit: Option<&'static str>,
     /// The value's bytes after the type byte, as on the wire, in hex.
-    pub raw: String,
-}
-
-/// Bytes that did not form a frame.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ErrorRecord {
-    /// Time and addresses.
-    #[serde(flatten)]
-    pub origin: Origin,
-    /// Which stream the bytes were in, when known.
-    pub direction: Option<Direction>,
-    /// Stream offset of the first bad byte.
-    pub offset: u64,
-    /// Number of bytes.
-    pub len: u64,
-    /// `garbage`, `oversize`, `truncated` or `gap`.
-    pub reason: String,
-    /// The first bad bytes as hex (at most 32; empty for a gap).
     pub raw: String,
 }
 
@@ -281,41 +241,6 @@ impl Items<'_> {
     }
 }
 
-/// How to read a frame's body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyKind {
-    Ids,
-    Values,
-    Statuses,
-    Opaque,
-}
-
-fn body_kind(function: Function, direction: Option<Direction>, body: &[u8]) -> BodyKind {
-    match (function, direction) {
-        (Function::Init, _) => BodyKind::Values,
-        (Function::Query, Some(Direction::Server)) => BodyKind::Ids,
-        (Function::Query, Some(Direction::Client)) => BodyKind::Values,
-        (Function::Set, Some(Direction::Server)) => BodyKind::Values,
-        (Function::Set, Some(Direction::Client)) => BodyKind::Statuses,
-        // Without a direction, pick the reading that consumes the whole body.
-        (Function::Query, None) => {
-            if QueryIds::new(body).all(|r| r.is_ok()) {
-                BodyKind::Ids
-            } else {
-                BodyKind::Values
-            }
-        }
-        (Function::Set, None) => {
-            if Values::new(body).all(|r| r.is_ok()) {
-                BodyKind::Values
-            } else {
-                BodyKind::Statuses
-            }
-        }
-        _ => BodyKind::Opaque,
-    }
-}
-
 /// Decodes the bytes of one frame (as cut by the framer) into a record.
 ///
 /// `query` is the body of the server query this frame answers, if known: a
@@ -341,6 +266,52 @@ pub fn decode_frame(
     };
     record.decode(bytes, direction, query, &mut Vec::new());
     record
+}
+
+impl FrameRecord {
+    /// Makes the record of a typed frame relayed at `ts` (no addresses: the
+    /// relay's records name the unit instead).
+    #[must_use]
+    pub fn from_frame(frame: &DecodedFrame, ts: SystemTime) -> Self {
+        let origin = Origin {
+            ts: Some(rewire_host::epoch_seconds(ts)),
+            src_addr: None,
+            dst_addr: None,
+        };
+        decode_frame(&frame.bytes, frame.direction, None, origin)
+    }
+}
+
+/// Returns the error record of a [`Message::Garbage`] (`None` for other
+/// messages).
+#[must_use]
+pub fn error_record(message: &Message) -> Option<ErrorRecord> {
+    match message {
+        Message::Garbage {
+            offset,
+            len,
+            reason,
+            head,
+            ts,
+            ..
+        } => Some(
+            ErrorRecord::new(*offset, *len, reason.clone(), head)
+                .at(Some(rewire_host::epoch_seconds(*ts))),
+        ),
+        _ => None,
+    }
+}
+
+/// Returns the record of a relayed frame or garbage (`None` for session
+/// and failure messages).
+#[must_use]
+pub fn record_of(message: &Message) -> Option<Record> {
+    match message {
+        Message::Frame { frame, ts, .. } => {
+            Some(Record::Frame(FrameRecord::from_frame(frame, *ts)))
+        }
+        other => error_record(other).map(Record::Error),
+    }
 }
 
 /// Most spare items kept between frames by [`FrameRecord::decode`].
@@ -524,34 +495,13 @@ impl FrameRecord {
     }
 }
 
-impl ErrorRecord {
-    /// Appends the fields after `kind`.
-    fn write_json_fields(&self, out: &mut Vec<u8>) {
-        self.origin.write_json_fields(out);
-        out.extend_from_slice(b",\"direction\":");
-        direction_json(out, self.direction);
-        out.extend_from_slice(b",\"offset\":");
-        json::u64(out, self.offset);
-        out.extend_from_slice(b",\"len\":");
-        json::u64(out, self.len);
-        out.extend_from_slice(b",\"reason\":");
-        json::str(out, &self.reason);
-        out.extend_from_slice(b",\"raw\":");
-        json::str(out, &self.raw);
-    }
-}
-
 /// The same bytes as `serde_json::to_writer` on the derived `Serialize`
 /// (the tests compare them), without serde's per-field machinery.
 impl WriteJson for Record {
     fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Self::Frame(r) => r.write_json(out),
-            Self::Error(r) => {
-                out.extend_from_slice(b"{\"kind\":\"error\",");
-                r.write_json_fields(out);
-                out.push(b'}');
-            }
+            Self::Error(r) => r.write_json(out),
         }
     }
 }
@@ -613,29 +563,6 @@ impl fmt::Display for FrameRecord {
         }
         if let Some(e) = &self.body_error {
             write!(f, " [body error: {e}]")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for ErrorRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_origin(f, &self.origin)?;
-        write!(
-            f,
-            "{} error {} bytes at offset {}: {}",
-            direction_str(self.direction),
-            self.len,
-            self.offset,
-            self.reason
-        )?;
-        if !self.raw.is_empty() {
-            let more = if self.len > self.raw.len() as u64 / 2 {
-                " …"
-            } else {
-                ""
-            };
-            write!(f, " [{}{more}]", self.raw)?;
         }
         Ok(())
     }
@@ -793,14 +720,9 @@ mod tests {
         for r in records {
             assert_json_same(&Record::Frame(r));
         }
-        assert_json_same(&Record::Error(ErrorRecord {
-            origin,
-            direction: None,
-            offset: 12,
-            len: 40,
-            reason: "garbage".into(),
-            raw: "00ff".into(),
-        }));
+        assert_json_same(&Record::Error(
+            ErrorRecord::new(12, 40, "garbage", &[0x00, 0xff]).at(origin.ts),
+        ));
     }
 
     #[test]

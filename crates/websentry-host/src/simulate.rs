@@ -10,15 +10,19 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context as _, bail};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{
     Frame, Function, QueryIds, STATUS_OK, Value, Values, encode_frame, encode_query_request,
     encode_query_response, encode_set_request, encode_set_response,
 };
+
+use rewire_host::service::{Service, StopFlag};
+
+use crate::frame::{OwnedValue as Owned, ids};
 
 static CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_XZ);
 
@@ -173,23 +177,6 @@ fn build(function: Function, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// An owned value: its encoded bytes (type byte first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Owned(Vec<u8>);
-
-impl Owned {
-    fn of(value: Value<'_>) -> Self {
-        let mut buf = vec![0u8; value.encoded_len()];
-        let n = value.emit(&mut buf).unwrap_or(0);
-        buf.truncate(n);
-        Self(buf)
-    }
-
-    fn value(&self) -> Option<Value<'_>> {
-        Value::parse(&self.0).ok().map(|(v, _)| v)
-    }
-}
-
 /// The simulated unit's property table.
 #[derive(Debug, Clone)]
 pub struct PropertyTable {
@@ -223,7 +210,7 @@ impl PropertyTable {
             values.insert(id, Owned::of(v));
         };
         put(0x0100, Value::Version([0, 5, 15, 12]));
-        put(0x0101, Value::Str(b"5.15.12"));
+        put(ids::VERSION_STRING, Value::Str(b"5.15.12"));
         put(
             0x0102,
             Value::TypedEnum {
@@ -231,7 +218,7 @@ impl PropertyTable {
                 value: 16,
             },
         );
-        put(0x0103, Value::U32(123_456_789));
+        put(ids::SERIAL_NUMBER, Value::U32(123_456_789));
         put(
             0x010b,
             Value::TypedEnum {
@@ -240,9 +227,9 @@ impl PropertyTable {
             },
         );
         put(
-            0x010e,
+            ids::TEMP_UNIT,
             Value::TypedEnum {
-                enum_type: 0x2d,
+                enum_type: ids::TEMP_UNIT_ENUM,
                 value: 4,
             },
         );
@@ -399,7 +386,8 @@ impl PropertyTable {
     }
 
     /// Answers one server frame; `None` when there is nothing to answer.
-    fn answer(&mut self, frame: &[u8], now: SystemTime) -> Option<Vec<u8>> {
+    #[must_use]
+    pub fn answer(&mut self, frame: &[u8], now: SystemTime) -> Option<Vec<u8>> {
         let frame = Frame::new_lenient(frame).ok()?;
         match frame.function() {
             Function::Query => {
@@ -411,8 +399,13 @@ impl PropertyTable {
                     .iter()
                     .filter_map(|(id, o)| o.value().map(|v| (*id, v)))
                     .collect();
-                let mut out =
-                    vec![0u8; 8 + owned.iter().map(|(_, o)| o.0.len() + 2).sum::<usize>()];
+                let mut out = vec![
+                    0u8;
+                    8 + owned
+                        .iter()
+                        .map(|(_, o)| o.encoded().len() + 2)
+                        .sum::<usize>()
+                ];
                 let n = encode_query_response(&items, &mut out).ok()?;
                 out.truncate(n);
                 Some(out)
@@ -477,15 +470,16 @@ pub fn unit_session(
     config: &UnitConfig,
     table: &mut PropertyTable,
     session: u64,
-) -> anyhow::Result<SessionReport> {
+) -> io::Result<SessionReport> {
     let stream = connect(&config.connect)?;
     let _ = stream.set_nodelay(true);
     let mut link = Counted::new(stream);
     link.send(&init_frame(config.mac))
-        .context("sending the init frame")?;
+        .map_err(|e| io::Error::new(e.kind(), format!("sending the init frame: {e}")))?;
     while let Some(frame) = link.next_frame(config.idle_timeout)? {
         if let Some(answer) = table.answer(&frame, SystemTime::now()) {
-            link.send(&answer).context("answering")?;
+            link.send(&answer)
+                .map_err(|e| io::Error::new(e.kind(), format!("answering: {e}")))?;
         }
     }
     let _ = link.stream.shutdown(Shutdown::Write);
@@ -493,40 +487,52 @@ pub fn unit_session(
     Ok(link.report("unit", session))
 }
 
-fn connect(target: &str) -> anyhow::Result<TcpStream> {
+fn connect(target: &str) -> io::Result<TcpStream> {
     let mut last = None;
-    for addr in target
+    let addrs = target
         .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {target}"))?
-    {
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {target}: {e}")))?;
+    for addr in addrs {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
     }
-    match last {
-        Some(e) => Err(e).with_context(|| format!("cannot connect to {target}")),
-        None => bail!("{target} resolves to no address"),
-    }
+    Err(match last {
+        Some(e) => io::Error::new(e.kind(), format!("cannot connect to {target}: {e}")),
+        None => io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{target} resolves to no address"),
+        ),
+    })
 }
 
-/// Runs the unit: `sessions` sessions `interval` apart, printing each
-/// report through `report`.
+/// Runs the unit: `sessions` sessions `interval` apart, handing each
+/// report to `report`, until done or `stop` is set (looked at between
+/// sessions and every 20 ms of the pause).
 ///
 /// # Errors
 /// When a session fails.
-pub fn run_unit(config: &UnitConfig, mut report: impl FnMut(&SessionReport)) -> anyhow::Result<()> {
+pub fn run_unit(
+    config: &UnitConfig,
+    stop: &StopFlag,
+    mut report: impl FnMut(&SessionReport),
+) -> io::Result<()> {
     let mut table = PropertyTable::new(config.seed);
     let mut n = 0;
-    loop {
+    while !stop.is_set() {
         n += 1;
         let r = unit_session(config, &mut table, n)?;
         report(&r);
         if config.sessions != 0 && n >= config.sessions {
-            return Ok(());
+            break;
         }
-        std::thread::sleep(config.interval);
+        let until = Instant::now() + config.interval;
+        while !stop.is_set() && Instant::now() < until {
+            std::thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
+        }
     }
+    Ok(())
 }
 
 /// The usual first query's ids (websentry-protocol.md).
@@ -574,7 +580,7 @@ pub fn cloud_session(
     stream: TcpStream,
     config: &CloudConfig,
     session: u64,
-) -> anyhow::Result<SessionReport> {
+) -> io::Result<SessionReport> {
     let _ = stream.set_nodelay(true);
     let mut link = Counted::new(stream);
     let init = link.next_frame(config.answer_timeout)?;
@@ -602,27 +608,98 @@ pub fn cloud_session(
     Ok(link.report("cloud", session))
 }
 
-/// Accepts units on `listener` one after another (a real cloud serves
-/// many at once; one is enough to exercise a relay), reporting each session.
-///
-/// # Errors
-/// When accepting fails.
-pub fn run_cloud(
-    listener: &TcpListener,
-    config: &CloudConfig,
-    mut report: impl FnMut(&SessionReport),
-) -> anyhow::Result<()> {
-    let mut n = 0;
-    loop {
-        let (stream, _) = listener.accept().context("accept")?;
-        n += 1;
-        match cloud_session(stream, config, n) {
-            Ok(r) => report(&r),
-            Err(e) => eprintln!("websentry: cloud session {n}: {e:#}"),
-        }
-        if config.sessions != 0 && n >= config.sessions {
-            return Ok(());
-        }
+/// A running simulated cloud: accepts units one after another (a real
+/// cloud serves many at once; one is enough to exercise a relay),
+/// reporting each session, until [`Cloud::shutdown`] or until it has served
+/// [`CloudConfig::sessions`].
+#[derive(Debug)]
+pub struct Cloud {
+    service: Service,
+    local: SocketAddr,
+}
+
+/// How often the accept loop looks at its stop flag.
+const POLL: Duration = Duration::from_millis(20);
+
+impl Cloud {
+    /// Starts serving on `listener`, calling `report` after each session.
+    ///
+    /// # Errors
+    /// When the listener cannot be made non-blocking or the thread cannot start.
+    pub fn start(
+        listener: TcpListener,
+        config: CloudConfig,
+        mut report: impl FnMut(&SessionReport) + Send + 'static,
+    ) -> io::Result<Self> {
+        let local = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let current: Arc<Mutex<Option<TcpStream>>> = Arc::default();
+        let mut service = Service::new("cloud");
+        let slot = Arc::clone(&current);
+        service.spawn("watch", move |stop| {
+            while !stop.is_set() {
+                std::thread::sleep(POLL);
+            }
+            // A session blocked on a silent unit ends now.
+            if let Some(s) = slot.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        })?;
+        service.spawn("accept", move |stop| {
+            let mut n = 0;
+            while !stop.is_set() {
+                let stream = match listener.accept() {
+                    Ok((s, _)) => s,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        std::thread::sleep(POLL);
+                        continue;
+                    }
+                    Err(e) => {
+                        log::warn!("cloud: accept failed: {e}");
+                        std::thread::sleep(POLL * 5);
+                        continue;
+                    }
+                };
+                if stream.set_nonblocking(false).is_err() {
+                    continue;
+                }
+                n += 1;
+                if let Ok(clone) = stream.try_clone() {
+                    *current.lock().unwrap_or_else(PoisonError::into_inner) = Some(clone);
+                }
+                match cloud_session(stream, &config, n) {
+                    Ok(r) => report(&r),
+                    Err(e) => log::warn!("cloud session {n}: {e}"),
+                }
+                *current.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                if config.sessions != 0 && n >= config.sessions {
+                    stop.set();
+                }
+            }
+        })?;
+        Ok(Self { service, local })
+    }
+
+    /// Returns the address units connect to.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Returns whether it has served all its sessions (or was stopped).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.service.stop_flag().is_set()
+    }
+
+    /// Stops it within a second, ending a session in progress.
+    pub fn shutdown(self) {
+        self.service.shutdown();
     }
 }
 
@@ -681,6 +758,44 @@ mod tests {
         assert_eq!(
             Frame::new_checked(&odd[..]).unwrap().function(),
             Function::Code08
+        );
+    }
+
+    #[test]
+    fn the_cloud_serves_a_unit_and_shuts_down_within_a_second() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let config = CloudConfig {
+            set_every: 1,
+            sessions: 0,
+            answer_timeout: Duration::from_secs(10),
+        };
+        let cloud = Cloud::start(listener, config, move |r| {
+            let _ = tx.send(r.clone());
+        })
+        .unwrap();
+        let unit = UnitConfig {
+            connect: cloud.local_addr().to_string(),
+            sessions: 1,
+            interval: Duration::from_millis(10),
+            mac: [0, 1, 2, 3, 4, 5],
+            seed: 1,
+            idle_timeout: Duration::from_secs(5),
+        };
+        let mut got = Vec::new();
+        run_unit(&unit, &StopFlag::new(), |r| got.push(r.clone())).unwrap();
+        let cloud_report = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(got[0].sent, cloud_report.received);
+        assert_eq!(got[0].received, cloud_report.sent);
+        // A silent unit holds a session open; shutdown still ends it at once.
+        let _silent = TcpStream::connect(cloud.local_addr()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        cloud.shutdown();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
         );
     }
 

@@ -1,7 +1,9 @@
 //! What the proxy has learnt: the last value of every property, the unit's
-//! identity, the last session's frames, and the counters. Rendered as
-//! Prometheus metrics ([`Store::render_metrics`]), JSON
-//! ([`Store::props_json`]) and an HTML page ([`Store::status_page`]).
+//! identity, the last session's frames, and the counters. Fed typed frames
+//! ([`Store::observe`]); rendered as Prometheus metrics
+//! ([`Store::render_metrics`], the property values as readings through
+//! [`rewire_host::metrics::render`]), JSON ([`Store::props_json`]) and an
+//! HTML page ([`Store::status_page`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,10 +16,13 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use rewire_host::reading::Reading;
 use rewire_websentry::{Value, registry};
 use serde::Serialize;
 
-use crate::record::{Direction, FrameRecord, PropertyRecord, Record};
+use crate::frame::{DecodedFrame, Direction, OwnedValue, ids};
+use crate::message::{FAMILY, Message, exported_name, property_reading, reports_celsius};
+use crate::record::{PropertyRecord, Record, function_name, property_record, record_of};
 
 /// Labels of the per-frame counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -88,23 +93,23 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Counts one frame record.
-    pub fn count_frame(&self, record: &FrameRecord) {
-        let direction = record.direction.map_or("unknown", Direction::as_str);
+    /// Counts one frame.
+    pub fn count_frame(&self, frame: &DecodedFrame) {
+        let direction = frame.direction.map_or("unknown", Direction::as_str);
         self.frames
             .get_or_create(&FrameLabels {
-                function: record.function.clone(),
+                function: frame.function.map_or_else(|| "?".to_owned(), function_name),
                 direction: direction.into(),
             })
             .inc();
-        if !record.crc_ok {
+        if !frame.crc_ok {
             self.crc_errors
                 .get_or_create(&DirectionLabels {
                     direction: direction.into(),
                 })
                 .inc();
         }
-        if record.body_error.is_some() {
+        if frame.error.is_some() {
             self.decode_error(direction, "body");
         }
     }
@@ -137,10 +142,7 @@ impl Counters {
 /// What is known about one property.
 #[derive(Debug, Clone)]
 struct PropState {
-    record: PropertyRecord,
-    encoded: Vec<u8>,
-    numeric: Option<f64>,
-    enum_label: Option<String>,
+    value: OwnedValue,
     last_seen: SystemTime,
     last_change: SystemTime,
     changes: u64,
@@ -155,8 +157,8 @@ struct Identity {
     seen: Option<SystemTime>,
 }
 
-/// One finished (or running) session, as shown on the status page.
-#[derive(Debug, Clone, Serialize)]
+/// One finished session, as shown on the status page.
+#[derive(Debug, Clone)]
 pub struct SessionSummary {
     /// The unit's address.
     pub peer: String,
@@ -165,7 +167,16 @@ pub struct SessionSummary {
     /// How long it lasted, in seconds.
     pub duration_sec: f64,
     /// Its frames and framing errors in the order they were decoded.
-    pub frames: Vec<Record>,
+    pub messages: Vec<Message>,
+}
+
+/// A session as `/props.json` and the page show it: its records.
+#[derive(Debug, Clone, Serialize)]
+struct SessionView {
+    peer: String,
+    start: String,
+    duration_sec: f64,
+    frames: Vec<Record>,
 }
 
 #[derive(Debug, Default)]
@@ -190,97 +201,6 @@ pub fn rfc3339(t: SystemTime) -> String {
     jiff::Timestamp::try_from(t)
         .map(|ts| ts.round(jiff::Unit::Millisecond).unwrap_or(ts).to_string())
         .unwrap_or_default()
-}
-
-/// How a property's value is turned into its metric's base unit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Conversion {
-    /// Used as it is.
-    None,
-    /// Multiplied by the factor (minutes, hours, milliseconds → seconds;
-    /// a Fahrenheit *difference* → kelvin-sized Celsius degrees).
-    Scale(f64),
-    /// An absolute Fahrenheit temperature → Celsius.
-    FahrenheitToCelsius,
-}
-
-impl Conversion {
-    /// Applies the conversion.
-    #[must_use]
-    pub fn apply(self, v: f64) -> f64 {
-        match self {
-            Self::None => v,
-            Self::Scale(k) => v * k,
-            Self::FahrenheitToCelsius => (v - 32.0) * 5.0 / 9.0,
-        }
-    }
-}
-
-/// Maps a registry name's unit suffix onto a Prometheus base unit.
-fn base_unit(name: &str, reports_celsius: bool) -> (String, &'static str, Conversion) {
-    const SUFFIXES: &[(&str, &str, Conversion)] = &[
-        ("_sec", "_seconds", Conversion::None),
-        ("_minutes", "_seconds", Conversion::Scale(60.0)),
-        ("_min", "_seconds", Conversion::Scale(60.0)),
-        ("_ms", "_seconds", Conversion::Scale(0.001)),
-        ("_hours", "_seconds", Conversion::Scale(3600.0)),
-        ("_months", "_months", Conversion::None),
-        ("_percent", "_percent", Conversion::None),
-        ("_psi", "_psi", Conversion::None),
-    ];
-    if let Some(stem) = name.strip_suffix("_f") {
-        // Superheat is a difference of two temperatures: scale it, do not shift it.
-        let conversion = match (reports_celsius, stem.contains("superheat")) {
-            (true, _) => Conversion::None,
-            (false, true) => Conversion::Scale(5.0 / 9.0),
-            (false, false) => Conversion::FahrenheitToCelsius,
-        };
-        return (stem.to_string(), "_celsius", conversion);
-    }
-    for (suffix, unit, conversion) in SUFFIXES {
-        if let Some(stem) = name.strip_suffix(suffix) {
-            return (stem.to_string(), unit, *conversion);
-        }
-    }
-    (name.to_string(), "", Conversion::None)
-}
-
-/// Returns the Prometheus metric name of property `id` and how its value is
-/// converted to the name's base unit.
-///
-/// The name is `websentry_` + the registry name in lower case, its unit
-/// suffix replaced by the Prometheus base unit: `room_temp_f` →
-/// `websentry_room_temp_celsius` (converted from °F unless the unit's
-/// `temp_unit` says Celsius; `superheat_temp_f`, a difference, is only
-/// scaled), `_sec`/`_min`/`_minutes`/`_hours`/`_ms` → `_seconds` (scaled),
-/// `_percent`, `_psi` and `_months` kept. Ids the registry does not name
-/// appear as `websentry_property_0x1234`, unconverted.
-#[must_use]
-pub fn metric_spec(id: u16, reports_celsius: bool) -> (String, Conversion) {
-    match registry::property(id) {
-        Some(p) => {
-            let clean: String = p
-                .name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let (stem, unit, conversion) = base_unit(&clean, reports_celsius);
-            (format!("websentry_{stem}{unit}"), conversion)
-        }
-        None => (format!("websentry_property_{id:#06x}"), Conversion::None),
-    }
-}
-
-/// Returns the metric name of property `id` (see [`metric_spec`]).
-#[must_use]
-pub fn metric_name(id: u16, reports_celsius: bool) -> String {
-    metric_spec(id, reports_celsius).0
 }
 
 fn escape_html(text: &str) -> String {
@@ -317,63 +237,46 @@ impl Store {
 
     /// Notes the values a unit reported in a frame (its init frame and its
     /// query answers); other frames carry no current values and are ignored.
-    pub fn observe(&self, record: &FrameRecord, now: SystemTime) {
-        if record.direction != Some(Direction::Client)
-            || !matches!(record.function.as_str(), "init" | "query")
-        {
+    pub fn observe(&self, frame: &DecodedFrame, now: SystemTime) {
+        if !frame.carries_readings() {
             return;
         }
         let mut state = self.lock();
-        for p in &record.properties {
-            let Some(type_code) = p.type_code else {
-                continue;
-            };
-            let Ok(body) = hex::decode(&p.raw) else {
-                continue;
-            };
-            let mut encoded = Vec::with_capacity(body.len() + 1);
-            encoded.push(type_code);
-            encoded.extend_from_slice(&body);
-            let Ok((value, _)) = Value::parse(&encoded) else {
-                continue;
-            };
-            let enum_label = match value {
-                Value::Enum(_) | Value::TypedEnum { .. } => Some(p.text.clone()),
-                _ => None,
-            };
-            let numeric = value.as_f64();
-            match (p.id, value) {
-                (0x0103, Value::U32(serial)) => state.identity.serial = Some(serial.to_string()),
-                (0x0101, Value::Str(text)) => {
-                    state.identity.version = Some(String::from_utf8_lossy(text).into_owned());
+        for (id, value) in frame.values() {
+            let identity = match (id, value) {
+                (ids::SERIAL_NUMBER, Value::U32(serial)) => {
+                    state.identity.serial = Some(serial.to_string());
+                    true
                 }
-                (_, Value::Mac(_)) => state.identity.mac = Some(value.to_string()),
-                _ => {}
-            }
-            if matches!(p.id, 0x0103 | 0x0101) || matches!(value, Value::Mac(_)) {
+                (ids::VERSION_STRING, Value::Str(text)) => {
+                    state.identity.version = Some(String::from_utf8_lossy(text).into_owned());
+                    true
+                }
+                (_, Value::Mac(_)) => {
+                    state.identity.mac = Some(value.to_string());
+                    true
+                }
+                _ => false,
+            };
+            if identity {
                 state.identity.seen = Some(now);
             }
-            match state.props.get_mut(&p.id) {
+            let owned = OwnedValue::of(value);
+            match state.props.get_mut(&id) {
                 Some(prop) => {
                     prop.seen += 1;
                     prop.last_seen = now;
-                    if prop.encoded != encoded {
+                    if prop.value != owned {
                         prop.changes += 1;
                         prop.last_change = now;
-                        prop.encoded = encoded;
-                        prop.record = p.clone();
-                        prop.numeric = numeric;
-                        prop.enum_label = enum_label;
+                        prop.value = owned;
                     }
                 }
                 None => {
                     state.props.insert(
-                        p.id,
+                        id,
                         PropState {
-                            record: p.clone(),
-                            encoded,
-                            numeric,
-                            enum_label,
+                            value: owned,
                             last_seen: now,
                             last_change: now,
                             changes: 0,
@@ -398,16 +301,37 @@ impl Store {
     fn celsius(state: &State) -> bool {
         state
             .props
-            .get(&0x010e)
-            .is_some_and(|p| p.encoded.as_slice() == [0x09, 0x2d, 0x03])
+            .get(&ids::TEMP_UNIT)
+            .and_then(|p| p.value.value())
+            .is_some_and(|v| reports_celsius(&v))
     }
 
-    /// Renders `/metrics` in the OpenMetrics text format (see
-    /// [`rewire_host::metrics::to_prometheus_text`] for the classic format).
+    /// Returns the reading of every property value not older than the
+    /// store's maximum age, in id order (what `/metrics` exports).
+    #[must_use]
+    pub fn readings(&self, now: SystemTime) -> Vec<(u16, Reading)> {
+        let state = self.lock();
+        let celsius = Self::celsius(&state);
+        state
+            .props
+            .iter()
+            .filter(|(_, p)| self.fresh(p.last_seen, now))
+            .filter_map(|(id, p)| {
+                let value = p.value.value()?;
+                Some((*id, property_reading(*id, &value, celsius, p.last_seen)))
+            })
+            .collect()
+    }
+
+    /// Renders `/metrics` in the classic Prometheus text format.
     ///
-    /// Property gauges, enum gauges and the info metric whose values are
-    /// older than the store's maximum age are left out; counters always
-    /// appear.
+    /// Property values are readings rendered by
+    /// [`rewire_host::metrics::render`] (a number as a gauge in its base
+    /// unit, an enum as a state labelled with its label, a text as a
+    /// `_info` state); the relay's counters, the unit's `_info` metric and
+    /// the `websentry_enum` family keep their several labels, which a
+    /// reading cannot carry. Values older than the store's maximum age are
+    /// left out; counters always appear.
     #[must_use]
     pub fn render_metrics(&self, now: SystemTime) -> String {
         let mut reg = Registry::default();
@@ -454,7 +378,6 @@ impl Store {
         );
 
         let state = self.lock();
-        let celsius = Self::celsius(&state);
         if state.identity.seen.is_some_and(|t| self.fresh(t, now)) {
             // An OpenMetrics `info` metric would be the natural type, but the
             // Prometheus text parser (and so `promtool check metrics`) rejects
@@ -473,37 +396,20 @@ impl Store {
                 info,
             );
         }
+        drop(state);
+        let readings = self.readings(now);
         let enums: Family<EnumLabels, Gauge<f64, AtomicU64>> = Family::default();
         let mut any_enum = false;
-        for (id, prop) in &state.props {
-            if !self.fresh(prop.last_seen, now) {
-                continue;
-            }
-            let Some(v) = prop.numeric else { continue };
-            match &prop.enum_label {
-                Some(label) => {
-                    any_enum = true;
-                    enums
-                        .get_or_create(&EnumLabels {
-                            id: format!("{id:#06x}"),
-                            property: prop.record.name.unwrap_or("").to_string(),
-                            label: label.clone(),
-                        })
-                        .set(v);
-                }
-                None => {
-                    let (name, conversion) = metric_spec(*id, celsius);
-                    let gauge: Gauge<f64, AtomicU64> = Gauge::default();
-                    gauge.set(conversion.apply(v));
-                    let help = match (prop.record.name, prop.record.unit) {
-                        (Some(name), Some(unit)) => {
-                            format!("Property {id:#06x} {name} (reported in {unit})")
-                        }
-                        (Some(name), None) => format!("Property {id:#06x} {name}"),
-                        (None, _) => format!("Property {id:#06x} (not named by the registry)"),
-                    };
-                    reg.register(name, help, gauge);
-                }
+        for (id, r) in &readings {
+            if let (Some(("label", label)), Some(v)) = (&r.label, r.value.as_f64()) {
+                any_enum = true;
+                enums
+                    .get_or_create(&EnumLabels {
+                        id: format!("{id:#06x}"),
+                        property: registry::property(*id).map_or("", |p| p.name).to_owned(),
+                        label: label.to_string(),
+                    })
+                    .set(v);
             }
         }
         if any_enum {
@@ -513,15 +419,22 @@ impl Store {
                 enums,
             );
         }
-        drop(state);
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &reg).is_err() {
             out.clear();
         }
-        out
+        let mut text = rewire_host::metrics::to_prometheus_text(&out);
+        let readings: Vec<Reading> = readings.into_iter().map(|(_, r)| r).collect();
+        text.push_str(&rewire_host::metrics::render(FAMILY, &readings));
+        text
     }
 
     fn props_view(&self, now: SystemTime) -> PropsView {
+        let metrics: BTreeMap<u16, String> = self
+            .readings(now)
+            .iter()
+            .map(|(id, r)| (*id, exported_name(r)))
+            .collect();
         let state = self.lock();
         PropsView {
             generated: rfc3339(now),
@@ -542,15 +455,23 @@ impl Store {
                 .iter()
                 .map(|(id, p)| PropView {
                     id_hex: format!("{id:#06x}"),
-                    metric: metric_name(*id, Self::celsius(&state)),
-                    property: p.record.clone(),
+                    metric: metrics.get(id).cloned(),
+                    property: p.value.value().map_or_else(
+                        || property_record(*id, &Value::U8(0)),
+                        |v| property_record(*id, &v),
+                    ),
                     last_seen: rfc3339(p.last_seen),
                     last_change: rfc3339(p.last_change),
                     change_count: p.changes,
                     seen_count: p.seen,
                 })
                 .collect(),
-            last_session: state.last_session.clone(),
+            last_session: state.last_session.as_ref().map(|s| SessionView {
+                peer: s.peer.clone(),
+                start: s.start.clone(),
+                duration_sec: s.duration_sec,
+                frames: s.messages.iter().filter_map(record_of).collect(),
+            }),
         }
     }
 
@@ -644,7 +565,7 @@ struct PropsView {
     unit: UnitView,
     counters: CountersView,
     properties: Vec<PropView>,
-    last_session: Option<SessionSummary>,
+    last_session: Option<SessionView>,
 }
 
 #[derive(Serialize)]
@@ -666,7 +587,9 @@ struct CountersView {
 #[derive(Serialize)]
 struct PropView {
     id_hex: String,
-    metric: String,
+    /// The metric `/metrics` exports the value under; `null` once the value
+    /// is older than the maximum age (and so no longer exported).
+    metric: Option<String>,
     #[serde(flatten)]
     property: PropertyRecord,
     last_seen: String,
@@ -678,43 +601,13 @@ struct PropView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Origin, decode_frame};
     use rewire_websentry::{Function, encode_frame};
-    use std::collections::HashSet;
 
-    fn response(body: &[u8]) -> FrameRecord {
+    fn response(body: &[u8]) -> DecodedFrame {
         let mut buf = vec![0u8; body.len() + 8];
         let n = encode_frame(Function::Query, body, &mut buf).unwrap();
-        decode_frame(&buf[..n], Some(Direction::Client), None, Origin::default())
-    }
-
-    #[test]
-    fn metric_names_are_unique_and_valid() {
-        let mut seen = HashSet::new();
-        for p in registry::PROPERTIES {
-            let name = metric_name(p.id, false);
-            assert!(
-                name.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-                "{name}"
-            );
-            assert!(seen.insert(name.clone()), "duplicate {name}");
-        }
-        assert_eq!(metric_name(0x0601, false), "websentry_room_temp_celsius");
-        assert_eq!(metric_spec(0x0601, true).1, Conversion::None);
-        assert!((metric_spec(0x0601, false).1.apply(212.0) - 100.0).abs() < 1e-9);
-        assert!((metric_spec(0x060a, false).1.apply(9.0) - 5.0).abs() < 1e-9);
-        assert_eq!(metric_name(0x0600, false), "websentry_humidity_percent");
-        assert_eq!(
-            metric_name(0x0333, false),
-            "websentry_websentry_connect_interval_seconds"
-        );
-        assert_eq!(
-            metric_name(0x0303, false),
-            "websentry_reboot_device_seconds"
-        );
-        assert_eq!(metric_spec(0x0303, false).1.apply(2.0), 120.0);
-        assert_eq!(metric_name(0x1234, false), "websentry_property_0x1234");
+        buf.truncate(n);
+        DecodedFrame::decode(buf, Some(Direction::Client), None)
     }
 
     #[test]
@@ -738,6 +631,10 @@ mod tests {
             ),
             "{m}"
         );
+        assert!(
+            m.contains("websentry_blower_state{label=\"Ready\"} 2.0"),
+            "{m}"
+        );
         let json: serde_json::Value =
             serde_json::from_str(&store.props_json(t0 + Duration::from_secs(61))).unwrap();
         assert_eq!(json["properties"][0]["name"], "humidity_percent");
@@ -747,9 +644,58 @@ mod tests {
         let m = store.render_metrics(t0 + Duration::from_secs(330));
         assert!(!m.contains("blower_state"), "{m}");
         assert!(m.contains("websentry_humidity_percent 53.5"), "{m}");
+        let json: serde_json::Value =
+            serde_json::from_str(&store.props_json(t0 + Duration::from_secs(330))).unwrap();
+        assert_eq!(json["properties"][1]["metric"], serde_json::Value::Null);
         let m = store.render_metrics(t0 + Duration::from_secs(400));
         assert!(!m.contains("websentry_humidity_percent"), "{m}");
         assert!(m.contains("websentry_sessions_total 0"), "{m}");
+    }
+
+    /// Every metric `/props.json` names is in `/metrics`: strings, MAC
+    /// addresses, versions and enums included (they used to be named but
+    /// never exported).
+    #[test]
+    fn every_metric_props_json_names_is_exported() {
+        let store = Store::new(Duration::from_secs(300));
+        let now = SystemTime::now();
+        store.observe(
+            &DecodedFrame::decode(
+                crate::simulate::init_frame([0, 0x90, 0xc2, 0x0c, 0x02, 0xb3]),
+                Some(Direction::Client),
+                None,
+            ),
+            now,
+        );
+        let mut table = crate::simulate::PropertyTable::new(1);
+        let ids = table.ids();
+        let mut q = vec![0u8; 8 + ids.len() * 3];
+        let n = rewire_websentry::encode_query_request(&ids, &mut q).unwrap();
+        let answer = table.answer(&q[..n], now).unwrap();
+        store.observe(
+            &DecodedFrame::decode(answer, Some(Direction::Client), Some(&q[8..n])),
+            now,
+        );
+        let metrics = store.render_metrics(now);
+        let json: serde_json::Value = serde_json::from_str(&store.props_json(now)).unwrap();
+        let props = json["properties"].as_array().unwrap();
+        assert!(props.len() > 20, "{}", props.len());
+        for p in props {
+            let name = p["metric"].as_str().unwrap_or_else(|| panic!("{p}"));
+            assert!(
+                metrics
+                    .lines()
+                    .any(|l| l.starts_with(&format!("# TYPE {name} "))),
+                "{name} not in /metrics:\n{metrics}"
+            );
+        }
+        for name in [
+            "websentry_version_string_info",
+            "websentry_blower_state",
+            "websentry_property_0x0401_info",
+        ] {
+            assert!(metrics.contains(&format!("# TYPE {name} ")), "{name}");
+        }
     }
 
     #[test]

@@ -1,25 +1,24 @@
 //! Benchmark of `websentry proxy` (not a test): the latency the relay adds
 //! to one frame's round trip, and many concurrent sessions.
 //!
-//! `cargo run --release -p rewire-websentry-cli --example proxy_bench [ROUND_TRIPS] [SESSIONS]`
+//! `cargo run --release -p rewire-websentry-host --example proxy_bench [ROUND_TRIPS] [SESSIONS] [BACKLOG]`
 //!
 //! An echo server stands in for the cloud. Latency: the same frame is sent
 //! and read back ROUND_TRIPS times (default 2000) directly and through an
 //! in-process proxy; the difference of the medians is the added latency per
 //! round trip (two relay hops). Concurrency: SESSIONS (default 500) units
 //! connect at once, each sends 20 frames one round trip at a time and checks
-//! every echoed byte.
+//! every echoed byte. BACKLOG (default 1024) is the relay's listen backlog
+//! (128 reproduces std's fixed one).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rewire_host::sink::Fanout;
 use rewire_websentry::{Function, encode_frame};
-use rewire_websentry_cli::proxy::{Proxy, ProxyConfig};
-use rewire_websentry_cli::store::Store;
+use rewire_websentry_host::proxy::{Proxy, ProxyConfig};
 
 fn echo_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -78,24 +77,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let sessions: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(500);
+    let backlog: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1024);
 
     let echo = echo_server();
-    let store = Arc::new(Store::new(Duration::from_secs(300)));
-    let proxy = Proxy::bind(
-        ProxyConfig {
-            listen: "127.0.0.1:0".into(),
-            upstream: echo.to_string(),
-            connect_timeout: Duration::from_secs(5),
-            raw_log: None,
-            verbose: false,
-        },
-        Arc::clone(&store),
-    )
-    .expect("proxy");
+    let mut config = ProxyConfig::new("127.0.0.1:0".parse().expect("addr"), echo.to_string());
+    config.backlog = backlog;
+    let proxy = Proxy::start(config, Fanout::new()).expect("proxy");
     let proxy_addr = proxy.local_addr();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = Arc::clone(&stop);
-    thread::spawn(move || proxy.serve(&stop2));
+    println!("listen backlog {backlog}");
 
     let mut direct = round_trips(echo, count);
     let mut relayed = round_trips(proxy_addr, count);
@@ -155,12 +144,11 @@ fn main() {
         percentile(&worst, 0.5),
         percentile(&worst, 1.0)
     );
-    let metrics = store.render_metrics(std::time::SystemTime::now());
+    let metrics = proxy.store().render_metrics(std::time::SystemTime::now());
     let sessions_line = metrics
         .lines()
         .find(|l| l.starts_with("websentry_sessions_total"))
         .unwrap_or("");
     println!("proxy counted: {sessions_line}");
-    stop.store(true, Ordering::Relaxed);
-    let _ = TcpStream::connect(proxy_addr);
+    proxy.shutdown();
 }
