@@ -5,14 +5,14 @@
 //! pure functions, and wires the `rewire_powerone_host` library to its
 //! outputs.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use rewire_cli::decode::{DecodeArgs, open_input};
 use rewire_cli::value;
 use rewire_cli::{EXIT_STATUS_HELP, Exit, exit};
@@ -299,22 +299,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Listen(args) => listen(link, &args),
         Command::Simulate(args) => simulate(link, &args),
         Command::Completions { shell } => {
-            completions(shell, &mut io::stdout().lock())?;
+            rewire_cli::print_completions::<Cli>(shell)?;
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// Writes the completions of `powerone` for `shell` to `out`: generated
-/// into memory first, so a reader that goes away (`| head -1`) is a broken
-/// pipe (exit 0), not a panic inside the generator.
-fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> io::Result<()> {
-    let mut cmd = Cli::command();
-    let mut text = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "powerone", &mut text);
-    match out.write_all(&text).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
     }
 }
 
@@ -866,25 +853,15 @@ mod tests {
     }
 
     #[test]
-    fn completions_name_the_binary_and_survive_a_closed_pipe() {
-        let mut out = Vec::new();
-        completions(clap_complete::Shell::Zsh, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+    fn completions_name_the_binary() {
+        let text =
+            String::from_utf8(rewire_cli::completions::<Cli>(clap_complete::Shell::Zsh)).unwrap();
         assert!(text.starts_with("#compdef powerone\n"), "{}", &text[..40]);
-        struct Closed;
-        impl Write for Closed {
-            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-                Err(io::ErrorKind::BrokenPipe.into())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        completions(clap_complete::Shell::Bash, &mut Closed).unwrap();
     }
 
     #[test]
     fn cli_is_well_formed() {
+        use clap::CommandFactory;
         Cli::command().debug_assert();
         assert_eq!(Cli::command().get_name(), "powerone");
     }

@@ -152,3 +152,34 @@ fn bad_inputs_fail_with_one_line_naming_the_input() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn decode_from_a_pipe_shows_each_record_at_once() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = Command::new(BIN)
+        .args(["decode", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"(230.0 230.0 230.0 012 50.0 27.2 --.- 00001000\r")
+        .unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    // stdin stays open: the record must come out now, not at the end.
+    let line = rx.recv_timeout(std::time::Duration::from_secs(2));
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stdin);
+    let line = line.expect("no record within 2 s while stdin stayed open");
+    assert!(line.starts_with("{\"kind\":\"status\""), "{line}");
+}

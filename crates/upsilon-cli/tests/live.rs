@@ -79,12 +79,12 @@ fn sim_rupsmon(listen: &str, script: &str) -> (Proc, String) {
         "rupsmon",
         "--listen",
         listen,
-        "--interval-ms",
-        "150",
+        "--interval",
+        "150ms",
         "--script",
         script,
     ]);
-    let addr = addr_after(&p.out, "listening on ");
+    let addr = addr_after(&p.err, "listening on ");
     (p, addr)
 }
 
@@ -227,8 +227,8 @@ fn outage_reaches_stdout_webhook_metrics_and_nut() {
         "127.0.0.1:0",
         "--webhook",
         &url,
-        "--webhook-backoff-max-ms",
-        "300",
+        "--webhook-backoff-max",
+        "300ms",
     ]);
     let nut = addr_after(&mon.err, "nut listening on ");
     let http = addr_after(&mon.err, "metrics on http://");
@@ -323,8 +323,8 @@ fn rupsmon_restart_is_followed_by_a_reconnect() {
         "--rupsmon",
         &rups,
         "--json",
-        "--reconnect-max-ms",
-        "300",
+        "--reconnect-max",
+        "300ms",
     ]);
     wait_line(&mon.out, Duration::from_secs(10), |l| kind(l) == "status");
     drop(sim);
@@ -399,7 +399,7 @@ fn heartbeats_and_sms_alerts_become_records() {
 
 fn run_ups(pty: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
-        .args(["ups", "--serial", pty, "--timeout-ms", "500"])
+        .args(["ups", "--serial", pty, "--timeout", "500ms"])
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -421,8 +421,8 @@ fn ups_polls_and_commands_round_trip_with_the_pty_simulator() {
         "ups",
         "--serial",
         &pty,
-        "--interval-ms",
-        "100",
+        "--interval",
+        "100ms",
         "--count",
         "60",
         "--json",
@@ -497,4 +497,219 @@ fn ups_without_an_answer_exits_3() {
     let (code, _, err) = run_ups(&path, &["--yes", "beeper-toggle"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("no answer to Q1"), "{err}");
+}
+
+#[test]
+fn polling_a_silent_line_exits_3_without_a_connection_lost() {
+    // A pty nobody answers on: the UPS never answered, so nothing was "lost".
+    let (_master, slave) = serialport::TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let (code, out, err) = run_ups(&path, &["--count", "1", "--json"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no answer to Q1"), "{err}");
+    assert!(!out.contains("connection_lost"), "{out}");
+    assert!(!err.contains("CONNECTION_LOST"), "{err}");
+}
+
+#[test]
+fn a_rupsmon_that_never_came_up_is_not_reported_lost() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("127.0.0.1:{port}");
+    let mon = spawn(&[
+        "monitor",
+        "--rupsmon",
+        &target,
+        "--json",
+        "--reconnect-max",
+        "100ms",
+    ]);
+    let warning = wait_line(&mon.err, Duration::from_secs(10), |l| {
+        l.contains("cannot connect")
+    });
+    assert!(warning.contains(&target), "{warning}");
+    thread::sleep(Duration::from_millis(500));
+    let lines: Vec<String> = mon.out.try_iter().collect();
+    assert!(lines.is_empty(), "records for a link never up: {lines:?}");
+}
+
+#[test]
+fn simulated_rupsmon_waits_for_a_client_and_counts_what_it_sent() {
+    let mut sim = spawn(&[
+        "simulate",
+        "rupsmon",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "20ms",
+        "--count",
+        "3",
+    ]);
+    let addr = addr_after(&sim.err, "listening on ");
+    // With nobody connected it plays nothing and does not exit.
+    thread::sleep(Duration::from_millis(400));
+    assert!(
+        sim.child.try_wait().unwrap().is_none(),
+        "exited with no client"
+    );
+    let mut c = TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    let records = got.iter().filter(|&&b| b == b'\r').count();
+    assert_eq!(records, 3, "{:?}", String::from_utf8_lossy(&got));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "did not exit after 3 records");
+        thread::sleep(Duration::from_millis(20));
+    }
+    wait_line(&sim.err, Duration::from_secs(2), |l| {
+        l.contains("sent 3 record")
+    });
+}
+
+#[test]
+fn a_stalled_stdout_does_not_stall_nut() {
+    let (_sim, rups) = {
+        let p = spawn(&[
+            "simulate",
+            "rupsmon",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "1ms",
+            "--script",
+            "outage",
+        ]);
+        let addr = addr_after(&p.err, "listening on ");
+        (p, addr)
+    };
+    // stdout is a pipe nobody reads: it is full after ~64 KiB of records,
+    // a fraction of a second at one record per millisecond.
+    let mut child = Command::new(BIN)
+        .args([
+            "monitor",
+            "--rupsmon",
+            &rups,
+            "--json",
+            "--nut",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stalled = child.stdout.take().unwrap();
+    let err = lines(child.stderr.take().unwrap());
+    let mon = Proc {
+        child,
+        out: mpsc::channel().1,
+        err,
+    };
+    let nut = addr_after(&mon.err, "nut listening on ");
+    let http = addr_after(&mon.err, "metrics on http://");
+    thread::sleep(Duration::from_secs(3));
+    for _ in 0..3 {
+        // The snapshot NUT reads is still fresh: the last status is recent.
+        let metrics = http_get(&http, "/metrics");
+        let age: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("upsilon_status_age_seconds "))
+            .unwrap_or_else(|| panic!("no status age:\n{metrics}"))
+            .parse()
+            .unwrap();
+        assert!(
+            age < 1.0,
+            "the status is {age} s old: stdout stalled the monitor"
+        );
+        let started = Instant::now();
+        let mut s = TcpStream::connect(&nut).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.write_all(b"GET VAR ups ups.status\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).unwrap();
+        assert!(line.starts_with("VAR ups ups.status \"O"), "{line:?}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn bad_flags_are_refused_at_parsing() {
+    for args in [
+        &["monitor", "--rupsmon", "foo:bar"][..],
+        &["ups", "--serial", "/dev/null", "--baud", "0"],
+        &["ups", "--serial", "/dev/null", "--baud", "4294967295"],
+        &["ups", "--serial", "/dev/null", "--interval-ms", "100"],
+        &["ups", "--serial", "/dev/null", "--interval", "100"],
+        &[
+            "ups",
+            "--serial",
+            "/dev/null",
+            "shutdown",
+            "--delay",
+            ".1",
+            "--yes",
+        ],
+    ] {
+        let started = Instant::now();
+        let out = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{args:?}");
+        assert!(!err.contains("2..=9"), "{err}");
+    }
+    let out = Command::new(BIN)
+        .args(["ups", "--serial", "/dev/null", "shutdown", "--delay", ".1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("shutdown delay .1 min is out of range: use .2 to .9 or 1 to 10 minutes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_names_the_tool_and_completions_survive_a_closed_pipe() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("upsilon {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = Command::new(BIN)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("upsilon"));
+    // `upsilon completions bash | head -1`: the reader goes away at once.
+    let mut child = Command::new(BIN)
+        .args(["completions", "zsh"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,35 +1,39 @@
-//! The record model every mode emits: `decode --json`, `monitor`, `ups`, the
-//! webhook and the NUT/metrics state all speak it.
+//! The NDJSON and text records: one output format of [`Message`]s.
 //!
 //! A [`Record`] is one NDJSON object: a `kind` (`status`, `heartbeat`,
 //! `sms_alert`, `error`, or a transition: `on_battery`, `battery_low`,
 //! `ups_failed`, `back_on_line`, `connection_lost`, `connection_restored`),
 //! its fields, and where known `ts` (seconds since the epoch), `src_addr` and
-//! `dst_addr`. Its `Display` is one tcpdump-like line.
+//! `dst_addr`. Error records are the envelope every rewire tool shares
+//! ([`rewire_host::record::ErrorRecord`]). Its `Display` is one tcpdump-like
+//! line. [`RecordSink`] writes them for a [`rewire_host::sink::Fanout`].
 
 use std::fmt;
-use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Write;
 
+use rewire_host::epoch_seconds;
 use rewire_host::json::{self, WriteJson};
-use rewire_upsilon::{Decimal, Heartbeat, SmsAlert, Status, StatusBits};
-use serde::Serialize;
+use rewire_host::output::{Format, Sink as Writer};
+use rewire_host::record::ErrorRecord;
+use rewire_host::service::StopFlag;
+use rewire_host::sink::Sink;
+use rewire_upsilon::{Heartbeat, Status};
+use serde::{Serialize, Serializer};
+
+use crate::message::{Body as MessageBody, Message, Sms, decimal};
+use crate::state::ups_status;
 
 /// One message or event, as written by every mode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// What it is, with its fields (serialised flat, `kind` first).
-    #[serde(flatten)]
     pub body: Body,
     /// When it was seen, seconds since the Unix epoch; absent for inputs
     /// without time (raw bytes, hex text).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ts: Option<f64>,
     /// Sender `ip:port`, for TCP/UDP traffic.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub src_addr: Option<String>,
     /// Receiver `ip:port`, for TCP/UDP traffic.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dst_addr: Option<String>,
 }
 
@@ -42,8 +46,10 @@ pub enum Body {
     /// A UDP 11541 heartbeat.
     Heartbeat(HeartbeatRecord),
     /// An SMS alert request (TCP 8652).
-    SmsAlert(SmsRecord),
-    /// Bytes that did not decode.
+    SmsAlert(Sms),
+    /// Bytes that did not decode (the shared envelope, with its own time
+    /// and addresses).
+    #[serde(skip)]
     Error(ErrorRecord),
     /// The utility failed: the UPS went on battery.
     OnBattery(TransitionRecord),
@@ -61,6 +67,7 @@ pub enum Body {
 
 impl Body {
     /// Returns the `kind` string of the record.
+    #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             Body::Status(_) => "status",
@@ -74,14 +81,6 @@ impl Body {
             Body::ConnectionLost(_) => "connection_lost",
             Body::ConnectionRestored(_) => "connection_restored",
         }
-    }
-
-    /// Reports whether this is a derived transition event (not a message).
-    pub fn is_transition(&self) -> bool {
-        !matches!(
-            self,
-            Body::Status(_) | Body::Heartbeat(_) | Body::SmsAlert(_) | Body::Error(_)
-        )
     }
 }
 
@@ -125,7 +124,8 @@ pub struct StatusRecord {
 }
 
 impl StatusRecord {
-    /// Converts a parsed status line.
+    /// Writes a parsed status line as a record.
+    #[must_use]
     pub fn from_status(s: &Status) -> Self {
         let b = s.bits;
         StatusRecord {
@@ -148,38 +148,6 @@ impl StatusRecord {
             bits: b.to_string(),
         }
     }
-
-    /// Returns the status bits back as a byte.
-    pub fn status_bits(&self) -> StatusBits {
-        let flags = [
-            (self.utility_fail, StatusBits::UTILITY_FAIL),
-            (self.battery_low, StatusBits::BATTERY_LOW),
-            (self.bypass_active, StatusBits::BYPASS_BOOST_BUCK),
-            (self.ups_failed, StatusBits::UPS_FAILED),
-            (self.standby, StatusBits::STANDBY),
-            (self.test_in_progress, StatusBits::TEST_IN_PROGRESS),
-            (self.shutdown_active, StatusBits::SHUTDOWN_ACTIVE),
-            (self.beeper_on, StatusBits::BEEPER_ON),
-        ];
-        StatusBits::from_bits(
-            flags
-                .iter()
-                .filter(|(on, _)| *on)
-                .fold(0, |acc, (_, m)| acc | m),
-        )
-    }
-}
-
-/// Converts an exact decimal to the nearest `f64` (its shortest form prints
-/// back as the wire text, `238.7` stays `238.7`).
-pub fn decimal(d: Decimal) -> f64 {
-    // raw and 10^scale are exact doubles, and IEEE division rounds the exact
-    // quotient correctly: the same double as parsing the decimal text.
-    const POW10: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
-    match POW10.get(usize::from(d.scale())) {
-        Some(div) => f64::from(d.raw()) / div,
-        None => d.to_string().parse().unwrap_or(f64::NAN),
-    }
 }
 
 /// A decoded UDP 11541 heartbeat.
@@ -194,7 +162,8 @@ pub struct HeartbeatRecord {
 }
 
 impl HeartbeatRecord {
-    /// Converts a parsed heartbeat; `raw` is the datagram.
+    /// Writes a parsed heartbeat as a record; `raw` is the datagram.
+    #[must_use]
     pub fn new(hb: Heartbeat, raw: &[u8]) -> Self {
         let (connected, ups) = match hb {
             Heartbeat::Connected { ups } => (true, Some(ups)),
@@ -204,67 +173,6 @@ impl HeartbeatRecord {
             connected,
             ups,
             raw: String::from_utf8_lossy(raw).into_owned(),
-        }
-    }
-}
-
-/// A decoded SMS alert request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SmsRecord {
-    /// `$sms_recptmobile`: the phone number.
-    pub recipient: String,
-    /// `$sms_content`, as sent.
-    pub content: String,
-    /// The PC name before the content's first `": "`, if any.
-    pub host: Option<String>,
-    /// The content after the host name.
-    pub message: String,
-    /// `$sms_code`.
-    pub code: String,
-}
-
-impl SmsRecord {
-    /// Converts a parsed request, decoding `%XX` escapes when present.
-    pub fn from_alert(alert: &SmsAlert<'_>) -> Self {
-        let mut buf = vec![0u8; alert.content.len().max(alert.recipient.len())];
-        let content = alert
-            .decoded_content(&mut buf)
-            .map_or_else(|_| alert.content.to_owned(), str::to_owned);
-        let recipient = alert
-            .decoded_recipient(&mut buf)
-            .map_or_else(|_| alert.recipient.to_owned(), str::to_owned);
-        let (host, message) = rewire_upsilon::sms::split_host(&content);
-        SmsRecord {
-            host: host.map(str::to_owned),
-            message: message.to_owned(),
-            content: content.clone(),
-            recipient,
-            code: alert.code.to_owned(),
-        }
-    }
-}
-
-/// Bytes that did not decode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ErrorRecord {
-    /// Offset of the bad bytes in their stream (or datagram).
-    pub offset: u64,
-    /// How many bytes.
-    pub len: u64,
-    /// Why they did not decode.
-    pub reason: String,
-    /// The bytes, hex (at most the first 64).
-    pub raw: String,
-}
-
-impl ErrorRecord {
-    /// Builds an error record; `bytes` are kept as hex, cut to 64 bytes.
-    pub fn new(offset: u64, len: u64, reason: impl Into<String>, bytes: &[u8]) -> Self {
-        ErrorRecord {
-            offset,
-            len,
-            reason: reason.into(),
-            raw: json::hex(bytes.get(..bytes.len().min(64)).unwrap_or_default()),
         }
     }
 }
@@ -294,48 +202,102 @@ pub struct ConnectionRecord {
     pub detail: Option<String>,
 }
 
-/// Returns seconds since the epoch for `t`.
-pub fn epoch_seconds(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 impl Record {
-    /// Builds a record with no time or addresses.
-    pub fn bare(body: Body) -> Self {
+    /// Writes a message as a record.
+    #[must_use]
+    pub fn from_message(m: &Message) -> Self {
+        let ts = m.ts.map(epoch_seconds);
+        let src_addr = m.src.as_ref().map(json::socket_addr);
+        let dst_addr = m.dst.as_ref().map(json::socket_addr);
+        let body = match &m.body {
+            MessageBody::Status(s) => Body::Status(StatusRecord::from_status(s)),
+            MessageBody::Heartbeat { heartbeat, raw } => {
+                Body::Heartbeat(HeartbeatRecord::new(*heartbeat, raw))
+            }
+            MessageBody::SmsAlert(s) => Body::SmsAlert(s.clone()),
+            MessageBody::Error(g) => Body::Error(
+                ErrorRecord::new(g.offset, g.len, g.reason.clone(), &g.head)
+                    .at(ts)
+                    .between(src_addr.clone(), dst_addr.clone()),
+            ),
+            MessageBody::Transition { transition, status } => {
+                let t = TransitionRecord {
+                    bits: status.bits.to_string(),
+                    ups_status: ups_status(status),
+                    input_voltage: status.input_voltage.map(decimal),
+                    battery_voltage: status.battery_voltage.map(decimal),
+                };
+                match transition {
+                    crate::message::Transition::OnBattery => Body::OnBattery(t),
+                    crate::message::Transition::BatteryLow => Body::BatteryLow(t),
+                    crate::message::Transition::UpsFailed => Body::UpsFailed(t),
+                    crate::message::Transition::BackOnLine => Body::BackOnLine(t),
+                }
+            }
+            MessageBody::Link(l) => {
+                let c = ConnectionRecord {
+                    link: l.link.clone(),
+                    peer: l.peer.clone(),
+                    detail: l.detail.clone(),
+                };
+                if l.lost {
+                    Body::ConnectionLost(c)
+                } else {
+                    Body::ConnectionRestored(c)
+                }
+            }
+        };
         Record {
             body,
-            ts: None,
-            src_addr: None,
-            dst_addr: None,
+            ts,
+            src_addr,
+            dst_addr,
         }
     }
 
-    /// Builds a record stamped with the current time.
-    pub fn now(body: Body) -> Self {
-        Record::bare(body).at(SystemTime::now())
-    }
-
-    /// Sets the time.
-    #[must_use]
-    pub fn at(mut self, t: SystemTime) -> Self {
-        self.ts = Some(epoch_seconds(t));
-        self
-    }
-
-    /// Sets the addresses.
-    #[must_use]
-    pub fn between(mut self, src: Option<SocketAddr>, dst: Option<SocketAddr>) -> Self {
-        self.src_addr = src.as_ref().map(json::socket_addr);
-        self.dst_addr = dst.as_ref().map(json::socket_addr);
-        self
-    }
-
     /// Serialises the record as one JSON object (no newline).
+    #[must_use]
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self)
-            .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"reason\":\"{e}\"}}"))
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Returns the line without time and addresses.
+    #[must_use]
+    pub fn body_text(&self) -> String {
+        match &self.body {
+            Body::Error(e) => e.clone().at(None).between(None, None).to_string(),
+            body => body.to_string(),
+        }
+    }
+}
+
+/// The record as serde writes it: flat, `kind` first, then `ts` and the
+/// addresses when known; errors are the shared envelope.
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Flat<'a> {
+            #[serde(flatten)]
+            body: &'a Body,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ts: Option<f64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            src_addr: &'a Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            dst_addr: &'a Option<String>,
+        }
+        match &self.body {
+            Body::Error(e) => e.serialize(serializer),
+            body => Flat {
+                body,
+                ts: self.ts,
+                src_addr: &self.src_addr,
+                dst_addr: &self.dst_addr,
+            }
+            .serialize(serializer),
+        }
     }
 }
 
@@ -393,9 +355,9 @@ impl StatusRecord {
     }
 }
 
-/// The same bytes as `serde_json::to_writer` on the derived `Serialize`
-/// (the tests compare them). The records `decode` writes most (status,
-/// heartbeat, error) are written by hand; the rest go through serde.
+/// The same bytes as `serde_json::to_writer` on the `Serialize` above (the
+/// tests compare them). The records `decode` writes most (status,
+/// heartbeat, SMS, error) are written by hand; the rest go through serde.
 impl WriteJson for Record {
     fn write_json(&self, out: &mut Vec<u8>) {
         match &self.body {
@@ -412,17 +374,7 @@ impl WriteJson for Record {
                 key!(out, "raw");
                 json::str(out, &h.raw);
             }
-            Body::Error(e) => {
-                out.extend_from_slice(b"{\"kind\":\"error\"");
-                key!(out, "offset");
-                json::u64(out, e.offset);
-                key!(out, "len");
-                json::u64(out, e.len);
-                key!(out, "reason");
-                json::str(out, &e.reason);
-                key!(out, "raw");
-                json::str(out, &e.raw);
-            }
+            Body::Error(e) => return e.write_json(out),
             Body::SmsAlert(s) => {
                 out.extend_from_slice(b"{\"kind\":\"sms_alert\"");
                 key!(out, "recipient");
@@ -479,6 +431,9 @@ impl fmt::Display for F {
 
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Body::Error(e) = &self.body {
+            return e.fmt(f);
+        }
         if let Some(ts) = self.ts {
             write!(f, "{} ", rewire_host::output::Timestamp(ts))?;
         }
@@ -536,11 +491,7 @@ impl fmt::Display for Body {
                 s.message,
                 s.code
             ),
-            Body::Error(e) => write!(
-                f,
-                "error at offset {} ({} bytes): {} [{}]",
-                e.offset, e.len, e.reason, e.raw
-            ),
+            Body::Error(e) => e.fmt(f),
             Body::OnBattery(t) | Body::BatteryLow(t) | Body::UpsFailed(t) | Body::BackOnLine(t) => {
                 write!(
                     f,
@@ -569,15 +520,93 @@ impl fmt::Display for Body {
     }
 }
 
+/// Writes each message as a record (text line or NDJSON) to `W`, flushing
+/// every record: the stdout output of the live modes, run behind a
+/// [`rewire_host::sink::Fanout`] so a stalled reader stalls nothing else.
+/// When writing fails (the reader went away), it sets its stop flag and
+/// writes no more.
+pub struct RecordSink<W: Write> {
+    out: Writer<W>,
+    failed: Option<StopFlag>,
+    broken: bool,
+}
+
+impl<W: Write> std::fmt::Debug for RecordSink<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordSink")
+            .field("format", &self.out.format())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> RecordSink<W> {
+    /// Writes to `out` in `format`.
+    pub fn new(out: W, format: Format) -> Self {
+        RecordSink {
+            out: Writer::new(out, format, true),
+            failed: None,
+            broken: false,
+        }
+    }
+
+    /// Sets `flag` when writing fails (a closed stdout ends a monitor).
+    #[must_use]
+    pub fn stop_on_failure(mut self, flag: StopFlag) -> Self {
+        self.failed = Some(flag);
+        self
+    }
+
+    /// Writes one message now (for callers without a fan-out).
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn write(&mut self, message: &Message) -> std::io::Result<()> {
+        self.out.emit_record(&Record::from_message(message))
+    }
+}
+
+impl<W: Write + Send> Sink<Message> for RecordSink<W> {
+    fn name(&self) -> &str {
+        "stdout"
+    }
+
+    fn observe(&mut self, message: &Message) {
+        if self.broken {
+            return;
+        }
+        if let Err(e) = self.write(message) {
+            self.broken = true;
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                log::warn!("cannot write records: {e}");
+            }
+            if let Some(flag) = &self.failed {
+                flag.set();
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::{Garbage, LinkEvent};
+    use rewire_host::reading::DeviceId;
     use rewire_upsilon::parse_status;
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn msg(body: MessageBody) -> Message {
+        Message::new(Arc::new(DeviceId::new("upsilon", "ups")), body)
+    }
 
     #[test]
     fn status_json_has_the_issue_keys_and_nulls() {
         let s = parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000").unwrap();
-        let r = Record::bare(Body::Status(StatusRecord::from_status(&s)));
+        let r = Record::from_message(&msg(MessageBody::Status(s)));
         let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(v["kind"], "status");
         assert_eq!(v["input_voltage"], 238.7);
@@ -595,45 +624,53 @@ mod tests {
         );
     }
 
-    fn assert_json_same(r: &Record) {
+    fn assert_json_same(m: &Message) {
+        let r = Record::from_message(m);
         let mut ours = Vec::new();
         r.write_json(&mut ours);
-        assert_eq!(String::from_utf8(ours).unwrap(), r.to_json());
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            serde_json::to_string(&r).unwrap()
+        );
     }
 
     #[test]
     fn hand_written_json_matches_serde() {
         let from = Some("127.0.0.1:2570".parse().unwrap());
         let to = Some("[::1]:5000".parse().unwrap());
-        let t = UNIX_EPOCH + std::time::Duration::from_micros(1_795_252_566_929_586);
+        let t = UNIX_EPOCH + Duration::from_micros(1_795_252_566_929_586);
         let lines: [&[u8]; 3] = [
             b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000",
             b"(000.0 140.0 220.0 100 59.9 2.05 25.0 11111111",
             b"(--.- --.- --.- --- --.- --.- --.- 00000000",
         ];
-        let mut records = vec![];
+        let mut messages = vec![];
         for line in lines {
             if let Ok(s) = parse_status(line) {
-                records.push(Record::bare(Body::Status(StatusRecord::from_status(&s))));
+                messages.push(msg(MessageBody::Status(s)));
+                messages.push(msg(MessageBody::Transition {
+                    transition: crate::message::Transition::OnBattery,
+                    status: s,
+                }));
             }
         }
-        assert!(!records.is_empty());
-        records.push(Record::bare(Body::Heartbeat(HeartbeatRecord::new(
-            Heartbeat::Connected { ups: 3 },
-            b"ups003\"\\\x01",
-        ))));
-        records.push(Record::bare(Body::Heartbeat(HeartbeatRecord::new(
-            Heartbeat::Disconnected,
-            b"",
-        ))));
-        records.push(Record::bare(Body::Error(ErrorRecord::new(
+        assert!(!messages.is_empty());
+        messages.push(msg(MessageBody::Heartbeat {
+            heartbeat: Heartbeat::Connected { ups: 3 },
+            raw: b"ups003\"\\\x01".to_vec(),
+        }));
+        messages.push(msg(MessageBody::Heartbeat {
+            heartbeat: Heartbeat::Disconnected,
+            raw: Vec::new(),
+        }));
+        messages.push(msg(MessageBody::Error(Garbage::new(
             7,
             2,
             "bad \"line\"\n",
             b"\xff\x00",
         ))));
         for host in [Some("PC \"X\""), None] {
-            records.push(Record::bare(Body::SmsAlert(SmsRecord {
+            messages.push(msg(MessageBody::SmsAlert(Sms {
                 recipient: "0123456789".into(),
                 content: "PC X: On battery\n".into(),
                 host: host.map(str::to_owned),
@@ -641,43 +678,27 @@ mod tests {
                 code: "1".into(),
             })));
         }
-        records.push(Record::bare(Body::ConnectionLost(ConnectionRecord {
+        messages.push(msg(MessageBody::Link(LinkEvent {
+            lost: true,
             link: "rupsmon".into(),
             peer: None,
             detail: Some("reset".into()),
         })));
-        for r in records {
-            assert_json_same(&r);
-            assert_json_same(&r.clone().at(t));
-            assert_json_same(&r.clone().at(t).between(from, to));
-            assert_json_same(&r.clone().between(from, None));
-        }
-    }
-
-    #[test]
-    fn decimals_convert_like_parsing_their_text() {
-        for scale in 0..=rewire_upsilon::MAX_SCALE {
-            for raw in (-100_000..100_000).chain([i32::MIN, i32::MAX, 2387, 274, 501]) {
-                let d = Decimal::new(raw, scale).unwrap();
-                let parsed: f64 = d.to_string().parse().unwrap();
-                assert_eq!(decimal(d).to_bits(), parsed.to_bits(), "{d}");
-            }
-        }
-    }
-
-    #[test]
-    fn status_bits_round_trip_through_the_record() {
-        for bits in [0u8, 0x08, 0x88, 0xC9, 0xFF] {
-            let mut s = parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00000000").unwrap();
-            s.bits = StatusBits::from_bits(bits);
-            assert_eq!(StatusRecord::from_status(&s).status_bits().bits(), bits);
+        for m in messages {
+            assert_json_same(&m);
+            assert_json_same(&m.clone().at(t));
+            assert_json_same(&m.clone().at(t).between(from, to));
+            assert_json_same(&m.clone().between(from, None));
         }
     }
 
     #[test]
     fn heartbeat_and_sms_records() {
-        let hb = HeartbeatRecord::new(Heartbeat::Connected { ups: 0 }, b"ups000cnt001");
-        let r = Record::bare(Body::Heartbeat(hb)).to_json();
+        let r = Record::from_message(&msg(MessageBody::Heartbeat {
+            heartbeat: Heartbeat::Connected { ups: 0 },
+            raw: b"ups000cnt001".to_vec(),
+        }))
+        .to_json();
         assert_eq!(
             r,
             r#"{"kind":"heartbeat","connected":true,"ups":0,"raw":"ups000cnt001"}"#
@@ -688,7 +709,7 @@ mod tests {
         else {
             panic!("partial")
         };
-        let s = SmsRecord::from_alert(&alert);
+        let s = Sms::from_alert(&alert);
         assert_eq!(s.host.as_deref(), Some("PC X"));
         assert_eq!(s.message, "On battery");
         assert_eq!(s.recipient, "0123456789");
@@ -696,20 +717,58 @@ mod tests {
     }
 
     #[test]
-    fn addresses_and_time_show_in_both_forms() {
-        let r = Record::bare(Body::Error(ErrorRecord::new(3, 2, "garbage", b"\xff\xfe")))
-            .at(UNIX_EPOCH + std::time::Duration::from_millis(1_500))
-            .between(
-                Some("127.0.0.1:2570".parse().unwrap()),
-                Some("127.0.0.1:5000".parse().unwrap()),
-            );
+    fn errors_are_the_shared_envelope_in_both_forms() {
+        let m = msg(MessageBody::Error(Garbage::new(
+            3,
+            2,
+            "garbage",
+            b"\xff\xfe",
+        )))
+        .at(UNIX_EPOCH + Duration::from_millis(1_500))
+        .between(
+            Some("127.0.0.1:2570".parse().unwrap()),
+            Some("127.0.0.1:5000".parse().unwrap()),
+        );
+        let r = Record::from_message(&m);
         assert_eq!(
             r.to_string(),
             "1970-01-01 00:00:01.500000Z 127.0.0.1:2570 > 127.0.0.1:5000 error at offset 3 (2 bytes): garbage [fffe]"
         );
-        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
-        assert_eq!(v["ts"], 1.5);
-        assert_eq!(v["src_addr"], "127.0.0.1:2570");
-        assert_eq!(v["raw"], "fffe");
+        assert_eq!(
+            r.to_json(),
+            r#"{"kind":"error","ts":1.5,"src_addr":"127.0.0.1:2570","dst_addr":"127.0.0.1:5000","offset":3,"len":2,"reason":"garbage","raw":"fffe"}"#
+        );
+        let bare = Record::from_message(&msg(MessageBody::Error(Garbage::new(0, 1, "x", b"\x00"))));
+        assert_eq!(
+            bare.to_json(),
+            r#"{"kind":"error","ts":null,"src_addr":null,"dst_addr":null,"offset":0,"len":1,"reason":"x","raw":"00"}"#
+        );
+        assert_eq!(r.body_text(), "error at offset 3 (2 bytes): garbage [fffe]");
+    }
+
+    #[test]
+    fn the_record_sink_writes_lines_and_stops_on_a_closed_reader() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let s = parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000").unwrap();
+        let flag = StopFlag::new();
+        let mut sink = RecordSink::new(Closed, Format::Json).stop_on_failure(flag.clone());
+        sink.observe(&msg(MessageBody::Status(s)));
+        assert!(flag.is_set());
+        let mut ok = RecordSink::new(Vec::new(), Format::Text);
+        ok.observe(&msg(MessageBody::Status(s)));
+        assert!(
+            ok.out
+                .into_inner()
+                .unwrap()
+                .starts_with(b"status in 238.7V")
+        );
     }
 }

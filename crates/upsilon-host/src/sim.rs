@@ -4,13 +4,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use rewire_transport::link::Listener;
+use rewire_host::service::Service;
+use rewire_transport::link::{Listener, Pty};
 use rewire_upsilon::{
     Command, Decimal, Heartbeat, Info, MAX_LINE_LEN, Ratings, Status, StatusBits, parse_command,
 };
@@ -74,8 +75,8 @@ pub fn scripted_status(script: Script, tick: u64) -> Status {
     }
 }
 
-/// Settings of [`run_rupsmon`].
-#[derive(Debug, Clone)]
+/// Settings of [`Rupsmon`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RupsmonConfig {
     /// Where to listen.
     pub listen: SocketAddr,
@@ -83,57 +84,121 @@ pub struct RupsmonConfig {
     pub interval: Duration,
     /// What to play.
     pub script: Script,
-    /// Stop after this many records (`None`: forever).
+    /// Stop after this many records sent to a client (`None`: forever).
     pub count: Option<u64>,
 }
 
-/// Plays RupsMon: every connected client receives one CR-terminated status
-/// line per interval. `on_bound` is told the bound address (port 0 → real
-/// port) before the first record.
-///
-/// # Errors
-/// When the address cannot be bound.
-pub fn run_rupsmon(
-    config: &RupsmonConfig,
-    stop: &AtomicBool,
-    on_bound: impl FnOnce(SocketAddr),
-) -> Result<()> {
-    let listener = Listener::bind(config.listen)?;
-    on_bound(listener.local_addr());
-    let clients: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-    let accepted = Arc::clone(&clients);
-    thread::scope(|scope| {
-        scope.spawn(|| {
-            while !stop.load(Ordering::Relaxed) {
-                if let Ok(Some((stream, _))) = listener.accept_timeout(Duration::from_millis(50)) {
-                    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-                    if let Ok(mut list) = accepted.lock() {
-                        list.push(stream);
+/// A running RupsMon simulator: every connected client receives one
+/// CR-terminated status line per interval. While no client is connected
+/// nothing is played (the script waits), so `count` counts records that
+/// reached at least one client.
+#[derive(Debug)]
+pub struct Rupsmon {
+    local: SocketAddr,
+    sent: Arc<AtomicU64>,
+    service: Service,
+}
+
+impl Rupsmon {
+    /// Binds `config.listen` and starts playing.
+    ///
+    /// # Errors
+    /// When the address cannot be bound or a thread cannot start.
+    pub fn start(config: &RupsmonConfig) -> Result<Self> {
+        let listener = Listener::bind(config.listen)?;
+        let local = listener.local_addr();
+        let clients: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let sent = Arc::new(AtomicU64::new(0));
+        let mut service = Service::new(format!("rupsmon {local}"));
+        let accepted = Arc::clone(&clients);
+        service.spawn("accept", move |stop| {
+            let mut failing = false;
+            while !stop.is_set() {
+                match listener.accept_timeout(Duration::from_millis(50)) {
+                    Ok(Some((stream, _))) => {
+                        failing = false;
+                        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+                        if let Ok(mut list) = accepted.lock() {
+                            list.push(stream);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        // Out of descriptors, say: back off rather than spin.
+                        if !failing {
+                            log::warn!("rupsmon {local}: accept failed: {e}; retrying");
+                            failing = true;
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
                     }
                 }
             }
-        });
-        let mut tick = 0u64;
-        let mut next = Instant::now();
-        while !stop.load(Ordering::Relaxed) && config.count.is_none_or(|c| tick < c) {
-            let status = scripted_status(config.script, tick);
-            let mut buf = [0u8; MAX_LINE_LEN];
-            let n = status.emit(&mut buf).unwrap_or(0);
-            let line = buf.get(..n).unwrap_or_default();
-            if let Ok(mut list) = clients.lock() {
-                list.retain_mut(|c| c.write_all(line).is_ok());
+        })?;
+        let config = config.clone();
+        let counter = Arc::clone(&sent);
+        service.spawn("play", move |stop| {
+            let mut tick = 0u64;
+            let mut next = Instant::now();
+            while !stop.is_set() && config.count.is_none_or(|c| tick < c) {
+                let status = scripted_status(config.script, tick);
+                let mut buf = [0u8; MAX_LINE_LEN];
+                let n = status.emit(&mut buf).unwrap_or(0);
+                let line = buf.get(..n).unwrap_or_default();
+                let reached = match clients.lock() {
+                    Ok(mut list) => {
+                        list.retain_mut(|c| c.write_all(line).is_ok());
+                        !list.is_empty()
+                    }
+                    Err(_) => false,
+                };
+                if reached {
+                    tick += 1;
+                    counter.store(tick, Ordering::Relaxed);
+                    next += config.interval;
+                } else {
+                    // Nobody listening: the record is not played; try again soon.
+                    next = Instant::now() + config.interval.min(Duration::from_millis(50));
+                }
+                while !stop.is_set() && Instant::now() < next {
+                    let left = next.saturating_duration_since(Instant::now());
+                    thread::sleep(left.min(Duration::from_millis(50)));
+                }
             }
-            tick += 1;
-            next += config.interval;
-            thread::sleep(next.saturating_duration_since(Instant::now()));
-        }
-        stop.store(true, Ordering::Relaxed);
-    });
-    Ok(())
+        })?;
+        Ok(Rupsmon {
+            local,
+            sent,
+            service,
+        })
+    }
+
+    /// Returns the bound address (the real port when bound to port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Returns how many records reached at least one client.
+    #[must_use]
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Returns whether `count` records were played (the accept thread stays).
+    #[must_use]
+    pub fn played_all(&self, count: Option<u64>) -> bool {
+        count.is_some_and(|c| self.sent() >= c)
+    }
+
+    /// Stops playing and accepting, and joins the threads.
+    pub fn shutdown(self) {
+        self.service.shutdown();
+    }
 }
 
-/// Sends `count` heartbeats to `to`, one per `interval`; `ups` is the UPS
-/// number, `None` sends "no UPS connected".
+/// Sends `count` heartbeats to `to`, one per `interval`, until `stop`;
+/// `ups` is the UPS number, `None` sends "no UPS connected". Returns how
+/// many were sent.
 ///
 /// # Errors
 /// When the socket cannot be opened or a send fails.
@@ -142,6 +207,7 @@ pub fn run_heartbeat(
     ups: Option<u16>,
     interval: Duration,
     count: Option<u64>,
+    stop: &AtomicBool,
 ) -> Result<u64> {
     let bind: SocketAddr = if to.is_ipv4() {
         "127.0.0.1:0".parse()?
@@ -156,7 +222,7 @@ pub fn run_heartbeat(
     let mut buf = [0u8; 16];
     let n = hb.emit(&mut buf)?;
     let mut sent = 0u64;
-    while count.is_none_or(|c| sent < c) {
+    while !stop.load(Ordering::Relaxed) && count.is_none_or(|c| sent < c) {
         socket
             .send_to(buf.get(..n).unwrap_or_default(), to)
             .with_context(|| format!("sending a heartbeat to {to}"))?;
@@ -407,6 +473,52 @@ pub fn serve_ups<P: Read + Write>(
     Ok(())
 }
 
+/// A [`SimUps`] on a pseudo-terminal: clients open [`PtyUps::path`] as a
+/// serial port. Stopped by [`PtyUps::shutdown`] within a second.
+#[derive(Debug)]
+pub struct PtyUps {
+    path: String,
+    service: Service,
+}
+
+impl PtyUps {
+    /// Opens a pseudo-terminal and serves a fresh [`SimUps`] on it;
+    /// `on_command` sees each command line and whether it was answered.
+    ///
+    /// # Errors
+    /// When no pseudo-terminal can be opened or the thread cannot start.
+    pub fn start(on_command: impl FnMut(&str, bool) + Send + 'static) -> Result<Self> {
+        let mut pty = Pty::open(Duration::from_millis(100))?;
+        let path = pty.path().to_owned();
+        let mut service = Service::new("sim ups");
+        let mut on_command = on_command;
+        service.spawn("serve", move |stop| {
+            let mut ups = SimUps::new();
+            if let Err(e) = serve_ups(pty.master(), &mut ups, stop.as_atomic(), &mut on_command) {
+                log::error!("sim ups: {e:#}");
+            }
+        })?;
+        Ok(PtyUps { path, service })
+    }
+
+    /// Returns the device path to open (`/dev/pts/N`).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Returns whether the simulator stopped (its pseudo-terminal failed).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.service.is_finished()
+    }
+
+    /// Stops the simulator and closes the pseudo-terminal.
+    pub fn shutdown(self) {
+        self.service.shutdown();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,5 +571,51 @@ mod tests {
         assert_eq!(on.output_voltage.map(|v| v.raw()), Some(2300));
         assert_eq!(ups.handle(b"XYZ\r", t0), Some(b"XYZ\r".to_vec()));
         assert_eq!(ups.log.len(), 11);
+    }
+
+    #[test]
+    fn rupsmon_plays_only_to_clients_and_shuts_down_within_a_second() {
+        let sim = Rupsmon::start(&RupsmonConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            interval: Duration::from_millis(10),
+            script: Script::Steady,
+            count: Some(3),
+        })
+        .unwrap();
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(sim.sent(), 0, "nothing is played to nobody");
+        let mut c = TcpStream::connect(sim.local_addr()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while got.iter().filter(|&&b| b == b'\r').count() < 3 {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !sim.played_all(Some(3)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(sim.sent(), 3);
+        let started = Instant::now();
+        sim.shutdown();
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_pty_ups_answers_and_shuts_down_within_a_second() {
+        let ups = PtyUps::start(|_, _| {}).unwrap();
+        let settings = rewire_transport::link::SerialSettings::MEGATEC
+            .with_read_timeout(Duration::from_millis(50));
+        let port = rewire_transport::link::open_serial(ups.path(), &settings).unwrap();
+        let mut conv = crate::ups::Ups::new(port, ups.path(), Duration::from_millis(500), 3);
+        assert!(matches!(
+            conv.status().unwrap(),
+            Some(crate::message::Body::Status(_))
+        ));
+        let started = Instant::now();
+        ups.shutdown();
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

@@ -12,12 +12,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use rewire_transport::framing::{Framer, Megatec, Message};
+use rewire_transport::framing::{self, Framer, Megatec};
 use rewire_transport::link::{Outcome, RequestPolicy, Requester};
-use rewire_upsilon::{Command, MAX_COMMAND_LEN, parse_info, parse_ratings, parse_status};
+use rewire_upsilon::{Command, MAX_COMMAND_LEN, Status, parse_info, parse_ratings, parse_status};
 
-use crate::hub::{Identity, Publisher};
-use crate::record::{Body, ErrorRecord, Record, StatusRecord, decimal};
+use crate::hub::{Hub, Identity};
+use crate::message::{Body, Garbage, Message, decimal};
 use crate::state::LinkChange;
 
 /// How long a question to the UPS waits for its answer.
@@ -113,7 +113,7 @@ impl<L: Read + Write> Channel for Serial<L> {
         }
         let ex = self
             .req()?
-            .request(&encode(cmd), |m: &Message| is_reply(&m.bytes));
+            .request(&encode(cmd), |m: &framing::Message| is_reply(&m.bytes));
         if matches!(wait, Wait::Once(_)) {
             self.reconfigure(policy)?;
         }
@@ -171,23 +171,18 @@ impl<C: Channel> Ups<C> {
         Ok(line.filter(|l| !c.is_echoed_by(l)))
     }
 
-    /// Sends `Q1`; returns the status line's record (an `error` record when
-    /// the line does not parse), or `None` when the UPS did not answer.
+    /// Sends `Q1`; returns the status line (an error when the line does not
+    /// parse), or `None` when the UPS did not answer.
     ///
     /// # Errors
     /// When the link fails.
-    pub fn status(&mut self) -> Result<Option<Record>> {
+    pub fn status(&mut self) -> Result<Option<Body>> {
         let Some(line) = self.query(&Command::Status, b'(')? else {
             return Ok(None);
         };
         Ok(Some(match parse_status(&line) {
-            Ok(s) => Record::now(Body::Status(StatusRecord::from_status(&s))),
-            Err(e) => Record::now(Body::Error(ErrorRecord::new(
-                0,
-                line.len() as u64,
-                e.to_string(),
-                &line,
-            ))),
+            Ok(s) => Body::Status(s),
+            Err(e) => Body::Error(Garbage::new(0, line.len() as u64, e.to_string(), &line)),
         }))
     }
 
@@ -264,21 +259,23 @@ pub enum CommandOutcome {
     NoAnswer,
     /// The UPS echoed the command or answered `(NAK`.
     Refused,
-    /// A `Q1` after sending showed the effect: that status record.
-    Confirmed(Record),
+    /// A `Q1` after sending showed the effect: that status.
+    Confirmed(Status),
     /// Sent, but no `Q1` within the polls showed the effect.
     Unconfirmed,
 }
 
 /// Tells whether `now` shows the effect of `cmd`, given the status `before`
 /// it was sent (the beeper toggle needs it).
-pub fn shows_effect(cmd: &Command, before: &StatusRecord, now: &StatusRecord) -> bool {
+#[must_use]
+pub fn shows_effect(cmd: &Command, before: &Status, now: &Status) -> bool {
+    let (b, n) = (before.bits, now.bits);
     match cmd {
-        Command::Test | Command::TestUntilLow | Command::TestFor(_) => now.test_in_progress,
-        Command::ToggleBeeper => now.beeper_on != before.beeper_on,
-        Command::Shutdown { .. } => now.shutdown_active,
-        Command::CancelShutdown => !now.shutdown_active,
-        Command::CancelTest => !now.test_in_progress,
+        Command::Test | Command::TestUntilLow | Command::TestFor(_) => n.test_in_progress(),
+        Command::ToggleBeeper => n.beeper_on() != b.beeper_on(),
+        Command::Shutdown { .. } => n.shutdown_active(),
+        Command::CancelShutdown => !n.shutdown_active(),
+        Command::CancelTest => !n.test_in_progress(),
         Command::Status | Command::StatusLegacy | Command::Ratings | Command::Info => true,
     }
 }
@@ -294,8 +291,8 @@ pub fn command<C: Channel>(
     cmd: &Command,
     confirm: &Confirm,
 ) -> Result<CommandOutcome> {
-    let status_of = |r: &Record| match &r.body {
-        Body::Status(s) => Some(s.clone()),
+    let status_of = |b: &Body| match b {
+        Body::Status(s) => Some(*s),
         _ => None,
     };
     let Some(before) = ups.status()? else {
@@ -309,56 +306,79 @@ pub fn command<C: Channel>(
         if poll > 0 {
             thread::sleep(confirm.pause);
         }
-        if let Some(r) = ups.status()?
-            && status_of(&r).is_some_and(|now| shows_effect(cmd, &before, &now))
+        if let Some(now) = ups.status()?.as_ref().and_then(status_of)
+            && shows_effect(cmd, &before, &now)
         {
-            return Ok(CommandOutcome::Confirmed(r));
+            return Ok(CommandOutcome::Confirmed(now));
         }
     }
     Ok(CommandOutcome::Unconfirmed)
 }
 
-/// Polls `Q1` every `interval` until `stop`, publishing each status; a run of
-/// unanswered polls is a `connection_lost` of the channel's link (`serial`,
-/// `usb`), the next answer a `connection_restored`. Reads `I` and `F` first.
+/// What a [`poll`] run saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollSummary {
+    /// `Q1` polls sent.
+    pub polls: u64,
+    /// Polls the UPS answered.
+    pub answered: u64,
+}
+
+/// Polls `Q1` every `interval` until `stop` (or `count` polls), publishing
+/// each status to `hub`; reads `I` and `F` first into the snapshot. A run of
+/// unanswered polls after answers is a `connection_lost` of the channel's
+/// link (`serial`, `usb`), the next answer a `connection_restored`; a UPS
+/// that never answered is said in the log (once), not "lost".
 ///
 /// # Errors
-/// When the link or stdout fails.
-pub fn poll<C: Channel, W: Write>(
+/// When the link fails.
+pub fn poll<C: Channel>(
     ups: &mut Ups<C>,
     device: &str,
     interval: Duration,
     count: Option<u64>,
-    publisher: &mut Publisher<W>,
+    hub: &Hub,
     stop: &AtomicBool,
-) -> Result<()> {
+) -> Result<PollSummary> {
     let id = ups.identity()?;
-    publisher.shared().lock().identity = id;
-    let mut polls = 0u64;
+    hub.shared().lock().identity = id;
+    let mut summary = PollSummary::default();
     let mut next = Instant::now();
-    while !stop.load(Ordering::Relaxed) && count.is_none_or(|c| polls < c) {
+    while !stop.load(Ordering::Relaxed) && count.is_none_or(|c| summary.polls < c) {
         match ups.status()? {
-            Some(r) => {
-                publisher.link(LinkChange::Up {
+            Some(body) => {
+                summary.answered += 1;
+                hub.link(LinkChange::Up {
                     link: ups.link_name().into(),
                     peer: Some(device.to_owned()),
                     detail: None,
-                })?;
-                publisher.publish(r)?;
+                });
+                hub.publish(Message::new(hub.device(), body).at(std::time::SystemTime::now()));
             }
-            None => publisher.link(LinkChange::Down {
-                link: ups.link_name().into(),
-                peer: Some(device.to_owned()),
-                detail: Some("no answer to Q1".into()),
-            })?,
+            None => {
+                if summary.answered == 0 && summary.polls == 0 {
+                    log::warn!("{device}: no answer to Q1; still trying");
+                }
+                hub.link(LinkChange::Down {
+                    link: ups.link_name().into(),
+                    peer: Some(device.to_owned()),
+                    detail: Some("no answer to Q1".into()),
+                });
+            }
         }
-        polls += 1;
+        summary.polls += 1;
+        if count.is_some_and(|c| summary.polls >= c) {
+            break;
+        }
         next += interval;
         let now = Instant::now();
         if next < now {
             next = now;
         }
-        thread::sleep(next - now);
+        // Sleep in short steps so that a stop is seen quickly.
+        while !stop.load(Ordering::Relaxed) && Instant::now() < next {
+            thread::sleep((next - Instant::now()).min(Duration::from_millis(100)));
+        }
     }
-    Ok(())
+    Ok(summary)
 }

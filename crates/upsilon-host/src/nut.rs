@@ -3,7 +3,7 @@
 //! and other NUT clients. Reply formats and error names follow NUT's
 //! `docs/net-protocol.txt` and `server/net*.c`.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,11 @@ use std::time::Duration;
 
 use rewire_transport::link::Listener;
 
-use crate::hub::{Shared, Snapshot};
+use rewire_host::service::Service;
+use rewire_upsilon::{Decimal, Status};
+
+use crate::hub::{Identity, Shared, Snapshot};
+use crate::message::decimal;
 use crate::state::{ups_alarm, ups_status};
 
 /// The protocol version this server speaks (`NETVER`).
@@ -21,7 +25,7 @@ pub const NETVER: &str = "1.3";
 const MAX_LINE: usize = 1024;
 
 /// Settings of the NUT server.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NutConfig {
     /// The UPS name clients use (`ups` in `upsc ups@host`).
     pub ups_name: String,
@@ -31,136 +35,217 @@ pub struct NutConfig {
     pub stale_after: Duration,
 }
 
+impl NutConfig {
+    /// Makes the settings: the UPS `name` clients use, its `description`,
+    /// and the age beyond which its data is stale.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        stale_after: Duration,
+    ) -> Self {
+        NutConfig {
+            ups_name: name.into(),
+            description: description.into(),
+            stale_after,
+        }
+    }
+}
+
+/// One NUT variable: its name, description, whether it is a number, and
+/// how its value comes from the status and the UPS's identity (`None`: not
+/// listed).
+struct Var {
+    name: &'static str,
+    desc: &'static str,
+    numeric: bool,
+    value: fn(&Status, &Identity) -> Option<String>,
+}
+
+fn one(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+fn dec1(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| one(decimal(d)))
+}
+
+/// The variables this server serves, sorted by name (as upsd lists them).
+const VARS: &[Var] = &[
+    Var {
+        name: "battery.voltage",
+        desc: "Battery voltage (V)",
+        numeric: true,
+        value: |s, _| s.battery_voltage.map(|b| format!("{:.2}", decimal(b))),
+    },
+    Var {
+        name: "battery.voltage.nominal",
+        desc: "Nominal battery voltage (V)",
+        numeric: true,
+        value: |_, id| id.rated_battery_voltage.map(one),
+    },
+    Var {
+        name: "device.mfr",
+        desc: "Device manufacturer",
+        numeric: false,
+        value: |_, id| Some(id.company.clone().unwrap_or_else(|| "unknown".into())),
+    },
+    Var {
+        name: "device.model",
+        desc: "Device model",
+        numeric: false,
+        value: |_, id| {
+            Some(
+                id.model
+                    .clone()
+                    .unwrap_or_else(|| "UPSilon 2000 UPS".into()),
+            )
+        },
+    },
+    Var {
+        name: "device.type",
+        desc: "Device type",
+        numeric: false,
+        value: |_, _| Some("ups".into()),
+    },
+    Var {
+        name: "driver.name",
+        desc: "Driver name",
+        numeric: false,
+        value: |_, _| Some("rewire-upsilon".into()),
+    },
+    Var {
+        name: "driver.version",
+        desc: "Driver version",
+        numeric: false,
+        value: |_, _| Some(env!("CARGO_PKG_VERSION").into()),
+    },
+    Var {
+        name: "input.frequency",
+        desc: "Input line frequency (Hz)",
+        numeric: true,
+        value: |s, _| dec1(s.input_frequency),
+    },
+    Var {
+        name: "input.frequency.nominal",
+        desc: "Nominal input line frequency (Hz)",
+        numeric: true,
+        value: |_, id| id.rated_frequency.map(one),
+    },
+    Var {
+        name: "input.voltage",
+        desc: "Input voltage (V)",
+        numeric: true,
+        value: |s, _| dec1(s.input_voltage),
+    },
+    Var {
+        name: "input.voltage.fault",
+        desc: "Input voltage Fault (V)",
+        numeric: true,
+        value: |s, _| dec1(s.input_fault_voltage),
+    },
+    Var {
+        name: "input.voltage.nominal",
+        desc: "Nominal input voltage (V)",
+        numeric: true,
+        value: |_, id| id.rated_voltage.map(one),
+    },
+    Var {
+        name: "output.voltage",
+        desc: "Output voltage (V)",
+        numeric: true,
+        value: |s, _| dec1(s.output_voltage),
+    },
+    Var {
+        name: "ups.alarm",
+        desc: "UPS alarms",
+        numeric: false,
+        value: |s, _| ups_alarm(s).map(str::to_owned),
+    },
+    Var {
+        name: "ups.beeper.status",
+        desc: "UPS beeper status",
+        numeric: false,
+        value: |s, _| {
+            Some(
+                if s.bits.beeper_on() {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
+                .into(),
+            )
+        },
+    },
+    Var {
+        name: "ups.firmware",
+        desc: "UPS firmware",
+        numeric: false,
+        value: |_, id| id.firmware.clone(),
+    },
+    Var {
+        name: "ups.load",
+        desc: "Load on UPS (percent)",
+        numeric: true,
+        value: |s, _| s.load_percent.map(|l| l.to_string()),
+    },
+    Var {
+        name: "ups.mfr",
+        desc: "UPS manufacturer",
+        numeric: false,
+        value: |_, id| id.company.clone(),
+    },
+    Var {
+        name: "ups.model",
+        desc: "UPS model",
+        numeric: false,
+        value: |_, id| id.model.clone(),
+    },
+    Var {
+        name: "ups.status",
+        desc: "UPS status",
+        numeric: false,
+        value: |s, _| Some(ups_status(s)),
+    },
+    Var {
+        name: "ups.temperature",
+        desc: "UPS temperature (degrees C)",
+        numeric: true,
+        value: |s, _| dec1(s.temperature),
+    },
+    Var {
+        name: "ups.type",
+        desc: "UPS type",
+        numeric: false,
+        value: |s, _| {
+            Some(
+                if s.bits.standby() {
+                    "offline / line interactive"
+                } else {
+                    "online"
+                }
+                .into(),
+            )
+        },
+    },
+];
+
 /// Returns the variables NUT clients see, sorted by name (as upsd lists
 /// them), or `None` when there is no fresh status (data stale).
+#[must_use]
 pub fn variables(snap: &Snapshot, stale_after: Duration) -> Option<Vec<(&'static str, String)>> {
     let status = snap.status.as_ref()?;
     if snap.status_at.is_none_or(|t| t.elapsed() > stale_after) {
         return None;
     }
-    let mut v: Vec<(&'static str, String)> = Vec::new();
-    let one = |x: f64| format!("{x:.1}");
-    if let Some(b) = status.battery_voltage {
-        v.push(("battery.voltage", format!("{b:.2}")));
-    }
-    if let Some(b) = snap.identity.rated_battery_voltage {
-        v.push(("battery.voltage.nominal", one(b)));
-    }
-    let id = &snap.identity;
-    v.push((
-        "device.mfr",
-        id.company.clone().unwrap_or_else(|| "unknown".into()),
-    ));
-    v.push((
-        "device.model",
-        id.model
-            .clone()
-            .unwrap_or_else(|| "UPSilon 2000 UPS".into()),
-    ));
-    v.push(("device.type", "ups".into()));
-    v.push(("driver.name", "rewire-upsilon".into()));
-    v.push(("driver.version", env!("CARGO_PKG_VERSION").into()));
-    if let Some(f) = status.input_frequency {
-        v.push(("input.frequency", one(f)));
-    }
-    if let Some(f) = id.rated_frequency {
-        v.push(("input.frequency.nominal", one(f)));
-    }
-    if let Some(x) = status.input_voltage {
-        v.push(("input.voltage", one(x)));
-    }
-    if let Some(x) = status.input_fault_voltage {
-        v.push(("input.voltage.fault", one(x)));
-    }
-    if let Some(x) = id.rated_voltage {
-        v.push(("input.voltage.nominal", one(x)));
-    }
-    if let Some(x) = status.output_voltage {
-        v.push(("output.voltage", one(x)));
-    }
-    if let Some(a) = ups_alarm(status) {
-        v.push(("ups.alarm", a.into()));
-    }
-    v.push((
-        "ups.beeper.status",
-        if status.beeper_on {
-            "enabled"
-        } else {
-            "disabled"
-        }
-        .into(),
-    ));
-    if let Some(fw) = &id.firmware {
-        v.push(("ups.firmware", fw.clone()));
-    }
-    if let Some(l) = status.load_percent {
-        v.push(("ups.load", l.to_string()));
-    }
-    if let Some(m) = &id.company {
-        v.push(("ups.mfr", m.clone()));
-    }
-    if let Some(m) = &id.model {
-        v.push(("ups.model", m.clone()));
-    }
-    v.push(("ups.status", ups_status(status)));
-    if let Some(t) = status.temperature {
-        v.push(("ups.temperature", one(t)));
-    }
-    v.push((
-        "ups.type",
-        if status.standby {
-            "offline / line interactive"
-        } else {
-            "online"
-        }
-        .into(),
-    ));
-    v.sort_by(|a, b| a.0.cmp(b.0));
-    Some(v)
-}
-
-fn describe(var: &str) -> Option<&'static str> {
-    Some(match var {
-        "battery.voltage" => "Battery voltage (V)",
-        "battery.voltage.nominal" => "Nominal battery voltage (V)",
-        "device.mfr" => "Device manufacturer",
-        "device.model" => "Device model",
-        "device.type" => "Device type",
-        "driver.name" => "Driver name",
-        "driver.version" => "Driver version",
-        "input.frequency" => "Input line frequency (Hz)",
-        "input.frequency.nominal" => "Nominal input line frequency (Hz)",
-        "input.voltage" => "Input voltage (V)",
-        "input.voltage.fault" => "Input voltage Fault (V)",
-        "input.voltage.nominal" => "Nominal input voltage (V)",
-        "output.voltage" => "Output voltage (V)",
-        "ups.alarm" => "UPS alarms",
-        "ups.beeper.status" => "UPS beeper status",
-        "ups.firmware" => "UPS firmware",
-        "ups.load" => "Load on UPS (percent)",
-        "ups.mfr" => "UPS manufacturer",
-        "ups.model" => "UPS model",
-        "ups.status" => "UPS status",
-        "ups.temperature" => "UPS temperature (degrees C)",
-        "ups.type" => "UPS type",
-        _ => return None,
-    })
-}
-
-fn is_numeric(var: &str) -> bool {
-    matches!(
-        var,
-        "battery.voltage"
-            | "battery.voltage.nominal"
-            | "input.frequency"
-            | "input.frequency.nominal"
-            | "input.voltage"
-            | "input.voltage.fault"
-            | "input.voltage.nominal"
-            | "output.voltage"
-            | "ups.load"
-            | "ups.temperature"
+    Some(
+        VARS.iter()
+            .filter_map(|v| Some((v.name, (v.value)(status, &snap.identity)?)))
+            .collect(),
     )
+}
+
+fn var(name: &str) -> Option<&'static Var> {
+    VARS.iter().find(|v| v.name == name)
 }
 
 /// Splits a command line into words the way upsd does: spaces separate,
@@ -371,19 +456,21 @@ impl Server {
                     },
                 }
             }
-            [t, ups, var] if t.eq_ignore_ascii_case("TYPE") => match self.vars_for(ups) {
+            [t, ups, name] if t.eq_ignore_ascii_case("TYPE") => match self.vars_for(ups) {
                 Err(e) => e,
-                Ok(vars) => match vars.iter().find(|(n, _)| n == var) {
-                    Some((n, _)) if is_numeric(n) => format!("TYPE {ups} {n} NUMBER\n"),
+                Ok(vars) => match vars.iter().find(|(n, _)| n == name) {
+                    Some((n, _)) if var(n).is_some_and(|v| v.numeric) => {
+                        format!("TYPE {ups} {n} NUMBER\n")
+                    }
                     Some((n, v)) => format!("TYPE {ups} {n} STRING:{}\n", v.len().max(1)),
                     None => err("VAR-NOT-SUPPORTED"),
                 },
             },
-            [t, ups, var] if t.eq_ignore_ascii_case("DESC") => match self.vars_for(ups) {
+            [t, ups, name] if t.eq_ignore_ascii_case("DESC") => match self.vars_for(ups) {
                 Err(e) => e,
                 Ok(_) => format!(
-                    "DESC {ups} {var} \"{}\"\n",
-                    describe(var).unwrap_or("Description unavailable")
+                    "DESC {ups} {name} \"{}\"\n",
+                    var(name).map_or("Description unavailable", |v| v.desc)
                 ),
             },
             [t, ups, cmd] if t.eq_ignore_ascii_case("CMDDESC") => match self.vars_for(ups) {
@@ -469,7 +556,9 @@ impl Server {
         };
         let mut line = Vec::new();
         while !stop.load(Ordering::Relaxed) && !session.closing {
-            match reader.read_until(b'\n', &mut line) {
+            // Bounded: a line without a newline cannot grow past the limit.
+            let room = (MAX_LINE + 1).saturating_sub(line.len()) as u64;
+            match (&mut reader).take(room).read_until(b'\n', &mut line) {
                 Ok(0) => break,
                 Ok(_) if line.last() == Some(&b'\n') || line.len() > MAX_LINE => {
                     let text = String::from_utf8_lossy(&line);
@@ -495,14 +584,46 @@ impl Server {
         }
         self.forget(&session);
     }
+}
 
-    /// Accepts clients on `listener` until `stop`.
+/// A running NUT server: one thread accepting, one per client; stopped by
+/// [`NutServer::shutdown`] (or dropping it) within a second.
+#[derive(Debug)]
+pub struct NutServer {
+    local: SocketAddr,
+    service: Service,
+}
+
+impl NutServer {
+    /// Binds `addr` and serves the snapshot `shared` as the UPS `config` names.
     ///
     /// # Errors
-    /// When accepting fails.
-    pub fn run(&self, listener: &Listener, stop: &AtomicBool) -> anyhow::Result<()> {
-        listener.serve(stop, &|stream, peer| self.serve_client(stream, peer, stop))?;
-        Ok(())
+    /// When the address cannot be bound or the thread cannot start.
+    pub fn start(addr: SocketAddr, config: NutConfig, shared: Shared) -> io::Result<Self> {
+        let listener = Listener::bind(addr).map_err(io::Error::other)?;
+        let local = listener.local_addr();
+        let server = Server::new(config, shared);
+        let mut service = Service::new(format!("nut {local}"));
+        service.spawn("accept", move |stop| {
+            let stop = stop.as_atomic();
+            if let Err(e) = listener.serve(stop, &|stream, peer| {
+                server.serve_client(stream, peer, stop);
+            }) {
+                log::error!("nut {local}: {e}");
+            }
+        })?;
+        Ok(NutServer { local, service })
+    }
+
+    /// Returns the bound address (the real port when bound to port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Stops accepting, ends every client session and joins the threads.
+    pub fn shutdown(self) {
+        self.service.shutdown();
     }
 }
 
@@ -513,7 +634,6 @@ fn err(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::StatusRecord;
     use rewire_upsilon::parse_status;
     use std::time::Instant;
 
@@ -521,9 +641,7 @@ mod tests {
         let shared = Shared::default();
         if let Some(line) = line {
             let mut s = shared.lock();
-            s.status = Some(StatusRecord::from_status(
-                &parse_status(line.as_bytes()).unwrap(),
-            ));
+            s.status = Some(parse_status(line.as_bytes()).unwrap());
             s.status_at = Some(Instant::now());
         }
         Server::new(
@@ -680,5 +798,34 @@ mod tests {
             ["PASSWORD", "a b\"c", "x"]
         );
         assert_eq!(split_words("   "), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_server_answers_over_tcp_and_shuts_down_within_a_second() {
+        use std::io::{BufRead, BufReader, Write};
+        let s = server(Some(ON_BATT));
+        let nut = NutServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            s.config.clone(),
+            s.shared.clone(),
+        )
+        .unwrap();
+        let mut c = TcpStream::connect(nut.local_addr()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"GET VAR ups ups.load\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(c.try_clone().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "VAR ups ups.load \"20\"\n");
+        // A line that never ends is cut at the limit, not buffered for ever.
+        c.write_all(&[b'x'; 4 * MAX_LINE]).unwrap();
+        let started = Instant::now();
+        nut.shutdown();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The pure state machine that turns successive statuses and connection
 //! changes into transition events, and the NUT `ups.status` derivation.
 
-use crate::record::{Body, ConnectionRecord, Record, StatusRecord, TransitionRecord};
+use rewire_upsilon::Status;
+
+use crate::message::{Body, LinkEvent, Transition, decimal};
 
 /// Returns the NUT `ups.status` words for a status, as NUT's Q1 drivers
 /// derive them (`nutdrv_qx` with the blazer status-bit handler).
@@ -10,14 +12,17 @@ use crate::record::{Body, ConnectionRecord, Record, StatusRecord, TransitionReco
 /// `BOOST` by the output/input voltage ratio (below 0.95, below 1.05, below
 /// 1.5; outside 0.5…1.5 nothing), `CAL` from bit 2, `FSD` from bit 1. Bit 4
 /// (UPS failed) is an alarm, not a status word (see [`ups_alarm`]).
-pub fn ups_status(s: &StatusRecord) -> String {
-    let mut words: Vec<&str> = vec![if s.utility_fail { "OB" } else { "OL" }];
-    if s.battery_low {
+#[must_use]
+pub fn ups_status(s: &Status) -> String {
+    let b = s.bits;
+    let mut words: Vec<&str> = vec![if b.utility_fail() { "OB" } else { "OL" }];
+    if b.battery_low() {
         words.push("LB");
     }
-    if s.bypass_active
+    if b.bypass_boost_buck()
         && let (Some(vi), Some(vo)) = (s.input_voltage, s.output_voltage)
     {
+        let (vi, vo) = (decimal(vi), decimal(vo));
         if vo >= 0.5 * vi && vo < 0.95 * vi {
             words.push("TRIM");
         } else if vo >= 0.95 * vi && vo < 1.05 * vi {
@@ -26,10 +31,10 @@ pub fn ups_status(s: &StatusRecord) -> String {
             words.push("BOOST");
         }
     }
-    if s.test_in_progress {
+    if b.test_in_progress() {
         words.push("CAL");
     }
-    if s.shutdown_active {
+    if b.shutdown_active() {
         words.push("FSD");
     }
     words.join(" ")
@@ -37,8 +42,9 @@ pub fn ups_status(s: &StatusRecord) -> String {
 
 /// Returns NUT's `ups.alarm` for a status: bit 4 reads "UPS selftest failed!"
 /// in NUT's blazer handler.
-pub fn ups_alarm(s: &StatusRecord) -> Option<&'static str> {
-    s.ups_failed.then_some("UPS selftest failed!")
+#[must_use]
+pub fn ups_alarm(s: &Status) -> Option<&'static str> {
+    s.bits.ups_failed().then_some("UPS selftest failed!")
 }
 
 /// A connection change fed to the [`Tracker`].
@@ -53,7 +59,7 @@ pub enum LinkChange {
         /// Free text (for example the downtime).
         detail: Option<String>,
     },
-    /// The link went down.
+    /// The link is down.
     Down {
         /// The link's name.
         link: String,
@@ -64,22 +70,35 @@ pub enum LinkChange {
     },
 }
 
+impl LinkChange {
+    /// Returns the link's name and whether it is up.
+    #[must_use]
+    pub fn state(&self) -> (&str, bool) {
+        match self {
+            LinkChange::Up { link, .. } => (link, true),
+            LinkChange::Down { link, .. } => (link, false),
+        }
+    }
+}
+
 /// Remembers the last status bits and the links' states; derives
 /// transitions from what changes. Pure: no I/O, no clock.
 #[derive(Debug, Default, Clone)]
 pub struct Tracker {
-    last: Option<StatusRecord>,
+    last: Option<Status>,
     links: Vec<(String, bool)>,
 }
 
 impl Tracker {
     /// Creates a tracker that has seen nothing.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Returns the last status seen.
-    pub fn last_status(&self) -> Option<&StatusRecord> {
+    #[must_use]
+    pub fn last_status(&self) -> Option<&Status> {
         self.last.as_ref()
     }
 
@@ -89,84 +108,63 @@ impl Tracker {
     /// The first status announces any alarming state it starts in (already on
     /// battery, low, failed); later ones announce rising edges, and
     /// `back_on_line` when bit 7 falls.
-    pub fn status(&mut self, s: &StatusRecord) -> Vec<Body> {
-        let prev = self.last.as_ref();
-        let was = |f: fn(&StatusRecord) -> bool| prev.is_some_and(f);
-        let t = || TransitionRecord {
-            bits: s.bits.clone(),
-            ups_status: ups_status(s),
-            input_voltage: s.input_voltage,
-            battery_voltage: s.battery_voltage,
-        };
+    pub fn status(&mut self, s: &Status) -> Vec<Transition> {
+        let prev = self.last.map(|p| p.bits);
+        let was = |f: fn(&rewire_upsilon::StatusBits) -> bool| prev.as_ref().is_some_and(f);
+        let b = s.bits;
         let mut out = Vec::new();
-        if s.utility_fail && !was(|p| p.utility_fail) {
-            out.push(Body::OnBattery(t()));
+        if b.utility_fail() && !was(|p| p.utility_fail()) {
+            out.push(Transition::OnBattery);
         }
-        if s.battery_low && !was(|p| p.battery_low) {
-            out.push(Body::BatteryLow(t()));
+        if b.battery_low() && !was(|p| p.battery_low()) {
+            out.push(Transition::BatteryLow);
         }
-        if s.ups_failed && !was(|p| p.ups_failed) {
-            out.push(Body::UpsFailed(t()));
+        if b.ups_failed() && !was(|p| p.ups_failed()) {
+            out.push(Transition::UpsFailed);
         }
-        if !s.utility_fail && was(|p| p.utility_fail) {
-            out.push(Body::BackOnLine(t()));
+        if !b.utility_fail() && was(|p| p.utility_fail()) {
+            out.push(Transition::BackOnLine);
         }
-        self.last = Some(s.clone());
+        self.last = Some(*s);
         out
     }
 
     /// Feeds a connection change; returns `connection_lost` when a link that
     /// was up goes down, `connection_restored` when a link that went down
-    /// comes back. A first connection, or a repeated loss, says nothing.
-    pub fn link(&mut self, change: LinkChange) -> Option<Body> {
+    /// comes back. A first connection, a repeated loss, and a link that was
+    /// never up going (or staying) down say nothing: a link that never came
+    /// up is not "lost" (its source reports that it cannot connect).
+    pub fn link(&mut self, change: LinkChange) -> Option<LinkEvent> {
         let (name, up, peer, detail) = match change {
             LinkChange::Up { link, peer, detail } => (link, true, peer, detail),
             LinkChange::Down { link, peer, detail } => (link, false, peer, detail),
         };
-        let slot = match self.links.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, state)) => state,
-            None => {
-                // Unknown link: a first "up" is the initial connection.
-                self.links.push((name.clone(), up));
-                return (!up).then_some(Body::ConnectionLost(ConnectionRecord {
-                    link: name,
-                    peer,
-                    detail,
-                }));
+        let Some(slot) = self.links.iter_mut().find(|(n, _)| *n == name) else {
+            // Unknown link: only an "up" makes it known; its first "up" is
+            // the initial connection, not news.
+            if up {
+                self.links.push((name, true));
             }
+            return None;
         };
-        if *slot == up {
+        if slot.1 == up {
             return None;
         }
-        *slot = up;
-        let record = ConnectionRecord {
+        slot.1 = up;
+        Some(LinkEvent {
+            lost: !up,
             link: name,
             peer,
             detail,
-        };
-        Some(if up {
-            Body::ConnectionRestored(record)
-        } else {
-            Body::ConnectionLost(record)
         })
     }
 
-    /// Feeds any record (status or not) and returns the transition records
-    /// it causes, stamped with the record's time.
-    pub fn observe(&mut self, record: &Record) -> Vec<Record> {
-        let bodies = match &record.body {
+    /// Feeds any message body and returns the transitions it causes.
+    pub fn observe(&mut self, body: &Body) -> Vec<Transition> {
+        match body {
             Body::Status(s) => self.status(s),
             _ => Vec::new(),
-        };
-        bodies
-            .into_iter()
-            .map(|body| Record {
-                body,
-                ts: record.ts,
-                src_addr: None,
-                dst_addr: None,
-            })
-            .collect()
+        }
     }
 }
 
@@ -175,8 +173,8 @@ mod tests {
     use super::*;
     use rewire_upsilon::parse_status;
 
-    fn st(line: &str) -> StatusRecord {
-        StatusRecord::from_status(&parse_status(line.as_bytes()).unwrap())
+    fn st(line: &str) -> Status {
+        parse_status(line.as_bytes()).unwrap()
     }
 
     const ONLINE: &str = "(230.0 230.0 230.0 020 50.0 27.2 --.- 00001000";
@@ -184,8 +182,8 @@ mod tests {
     const LOW: &str = "(000.0 230.0 228.0 020 00.0 21.0 --.- 11001000";
     const FAILED: &str = "(230.0 230.0 230.0 020 50.0 27.2 --.- 00011000";
 
-    fn kinds(v: &[Body]) -> Vec<&'static str> {
-        v.iter().map(Body::kind).collect()
+    fn kinds(v: &[Transition]) -> Vec<&'static str> {
+        v.iter().map(|t| t.kind()).collect()
     }
 
     #[test]
@@ -210,10 +208,15 @@ mod tests {
     }
 
     #[test]
-    fn transition_carries_nut_status() {
-        let mut t = Tracker::new();
-        t.status(&st(ONLINE));
-        let Body::OnBattery(r) = &t.status(&st(ON_BATT))[0] else {
+    fn transition_records_carry_nut_status() {
+        let m = crate::message::Message::new(
+            std::sync::Arc::new(rewire_host::reading::DeviceId::new("upsilon", "ups")),
+            Body::Transition {
+                transition: Transition::OnBattery,
+                status: st(ON_BATT),
+            },
+        );
+        let crate::record::Body::OnBattery(r) = crate::record::Record::from_message(&m).body else {
             panic!()
         };
         assert_eq!(r.ups_status, "OB");
@@ -239,16 +242,14 @@ mod tests {
         assert_eq!(t.link(down()), None);
         assert_eq!(t.link(up()).map(|b| b.kind()), Some("connection_restored"));
         assert_eq!(t.link(up()), None);
-        // A link that is down from the start is lost once.
-        assert_eq!(
-            t.link(LinkChange::Down {
-                link: "heartbeat".into(),
-                peer: None,
-                detail: None
-            })
-            .map(|b| b.kind()),
-            Some("connection_lost")
-        );
+        // A link that was never up is not lost, however often it fails.
+        let never = || LinkChange::Down {
+            link: "heartbeat".into(),
+            peer: None,
+            detail: None,
+        };
+        assert_eq!(t.link(never()), None);
+        assert_eq!(t.link(never()), None);
     }
 
     #[test]

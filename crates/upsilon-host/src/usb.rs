@@ -503,8 +503,7 @@ mod tests {
         assert_eq!(id.firmware.as_deref(), Some("VSIM-1.0"));
         assert!(id.rated_voltage.is_some());
         let status = ups.status().unwrap().unwrap();
-        let text = serde_json::to_string(&status).unwrap();
-        assert!(text.contains("\"kind\":\"status\""), "{text}");
+        assert_eq!(status.kind(), "status");
         assert_eq!(ups.link_name(), "usb");
         assert_eq!(ups.channel_mut().source_mut().reads, vec![0x0C, 0x0D, 0x03]);
     }
@@ -609,25 +608,23 @@ mod tests {
         }
     }
 
-    /// A writer the test can read back.
-    #[derive(Clone, Default)]
-    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn polling_over_the_bridge_publishes_status_and_usb_link_changes() {
-        use crate::hub::Publisher;
-        use rewire_host::output::{Format, Sink};
+        use crate::hub::Hub;
+        use crate::message::Message;
+        use rewire_host::sink::Sink;
         use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+
+        struct Collect(Arc<Mutex<Vec<Message>>>);
+        impl Sink<Message> for Collect {
+            fn name(&self) -> &str {
+                "collect"
+            }
+            fn observe(&mut self, m: &Message) {
+                self.0.lock().unwrap().push(m.clone());
+            }
+        }
 
         // Reads: I, F, Q1 (answered), Q1 ×3 (silent), Q1 (answered).
         let source = Flaky {
@@ -636,40 +633,34 @@ mod tests {
             silent: 3..6,
         };
         let mut ups = Ups::with_channel(UsbChannel::new(source, 3));
-        let out = Shared::default();
-        let mut publisher = Publisher::new(
-            Sink::new(out.clone(), Format::Json, true),
-            Default::default(),
-            None,
-        );
+        let hub = Hub::new("ups");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        hub.add_sink(Collect(Arc::clone(&seen)), 64);
         let stop = AtomicBool::new(false);
-        crate::ups::poll(
+        let summary = crate::ups::poll(
             &mut ups,
             "usb 0001:0000",
             Duration::from_millis(1),
             Some(3),
-            &mut publisher,
+            &hub,
             &stop,
         )
         .unwrap();
-        let id = publisher.shared().lock().identity.clone();
+        assert_eq!((summary.polls, summary.answered), (3, 2));
+        hub.close();
+        let id = hub.shared().lock().identity.clone();
         assert_eq!(id.model.as_deref(), Some("MEC0003"));
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let records: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        let kinds: Vec<&str> = records
-            .iter()
-            .map(|r| r["kind"].as_str().unwrap())
-            .collect();
+        let messages = seen.lock().unwrap();
+        let kinds: Vec<&str> = messages.iter().map(|m| m.body.kind()).collect();
         assert_eq!(
             kinds,
-            ["status", "connection_lost", "connection_restored", "status"],
-            "{text}"
+            ["status", "connection_lost", "connection_restored", "status"]
         );
-        assert_eq!(records[1]["link"], "usb", "{text}");
-        assert_eq!(records[1]["peer"], "usb 0001:0000", "{text}");
+        let crate::message::Body::Link(lost) = &messages[1].body else {
+            panic!()
+        };
+        assert_eq!(lost.link, "usb");
+        assert_eq!(lost.peer.as_deref(), Some("usb 0001:0000"));
         let reads = &ups.channel_mut().source_mut().bridge.reads;
         assert_eq!(
             reads,
