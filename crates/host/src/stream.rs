@@ -136,7 +136,7 @@ impl<F: Framing, M: FnMut() -> Framer<F>> Streams<F, M> {
                             missing_bytes: gap.missing_bytes,
                         },
                     )?;
-                    state.framer.clear();
+                    state.framer.skip_missing(gap.missing_bytes);
                 } else {
                     let meta = Meta {
                         stream: gap.stream,
@@ -193,4 +193,49 @@ fn drain<F: Framing, E>(
         out(&state.meta, StreamItem::Framed(event))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rewire_transport::capture::{Chunk, Gap};
+    use rewire_transport::framing::{Event, PowerOne};
+
+    const FRAME: [u8; 8] = [0xFF, 0x08, 0x00, 0x01, 0x00, 0x01, 0x07, 0x10];
+
+    fn chunk(bytes: &[u8]) -> CaptureEvent {
+        CaptureEvent::Chunk(Chunk {
+            stream: StreamId(7),
+            timestamp: None,
+            direction: None,
+            endpoints: None,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    #[test]
+    fn offsets_after_a_gap_count_the_missing_bytes() {
+        let mut streams = Streams::new(|| Framer::new(PowerOne));
+        let mut seen = Vec::new();
+        let mut out = |_: &Meta, item: StreamItem<'_>| {
+            match item {
+                StreamItem::Framed(Event::Message(m)) => seen.push(("frame", m.offset)),
+                StreamItem::Gap { offset, .. } => seen.push(("gap", offset)),
+                other => panic!("{other:?}"),
+            }
+            Ok::<_, ()>(())
+        };
+        streams.handle(chunk(&FRAME), &mut out).unwrap();
+        let gap = Gap {
+            stream: StreamId(7),
+            missing_bytes: 100,
+            timestamp: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(9)),
+            direction: None,
+            endpoints: None,
+        };
+        streams.handle(CaptureEvent::Gap(gap), &mut out).unwrap();
+        streams.handle(chunk(&FRAME), &mut out).unwrap();
+        streams.finish(&mut out).unwrap();
+        assert_eq!(seen, [("frame", 0), ("gap", 8), ("frame", 108)]);
+    }
 }

@@ -497,6 +497,14 @@ impl<F: Framing> Framer<F> {
         self.resyncing = false;
     }
 
+    /// Restarts after `missing` bytes of the stream were never seen (a hole
+    /// in a capture): like [`Framer::clear`], and the stream offset moves
+    /// past the hole, so later messages carry their true offsets.
+    pub fn skip_missing(&mut self, missing: u64) {
+        self.clear();
+        self.offset = self.offset.saturating_add(missing);
+    }
+
     /// Makes room for `take` more bytes. The vector may hold up to twice the
     /// limit (consumed bytes are dropped lazily), so that discarding one
     /// byte at a time at the cap does not move the whole buffer each time.
