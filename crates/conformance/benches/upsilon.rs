@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rewire_conformance::streams::upsilon_stream;
-use rewire_upsilon::{DEFAULT_MAX_RECORD_LEN, Scan, parse_status, scan};
+use rewire_upsilon::{DEFAULT_MAX_RECORD_LEN, Scan, Status, scan};
 
 /// Scans every record and parses it as a status; returns how many parsed.
 fn decode(mut rest: &[u8]) -> usize {
@@ -18,7 +18,7 @@ fn decode(mut rest: &[u8]) -> usize {
         message,
     } = scan(rest, DEFAULT_MAX_RECORD_LEN)
     {
-        if let Ok(status) = parse_status(message) {
+        if let Ok(status) = Status::parse(message) {
             black_box(&status);
             ok += 1;
         }

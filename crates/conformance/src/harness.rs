@@ -281,20 +281,21 @@ fn websentry_walk(body: &[u8], sink: &mut String) {
     }
 }
 
-/// `websentry_frame`: the frame view (unchecked, lenient, checked), its
-/// accessors and formatting, [`rewire_websentry::parse`], the body walks
+/// `websentry_frame`: the frame view (unchecked, checked, its checksum),
+/// its accessors and formatting, [`rewire_websentry::parse`], the body walks
 /// and re-encoding a frame whose values all parse.
 pub fn websentry_frame(data: &[u8]) {
     use rewire_websentry::{Frame, encode_values, parse};
 
     let mut sink = String::new();
     let view = Frame::new_unchecked(data);
-    let _ = (view.crc(), view.payload_len(), view.function());
-    let _ = (view.crc_ok(), view.compute_crc(), view.magic());
+    let _ = (view.checksum(), view.payload_len(), view.function());
+    let _ = (view.checksum_ok(), view.computed_checksum(), view.magic());
+    let _ = view.check_checksum();
     websentry_walk(view.body(), &mut sink);
     let _ = write!(sink, "{view} {view:?}");
 
-    if let Ok(frame) = Frame::new_lenient(data) {
+    if let Ok(frame) = Frame::new_checked(data) {
         assert_eq!(frame.payload().len(), usize::from(frame.payload_len()));
         assert!(frame.total_len() <= data.len());
         websentry_walk(frame.body(), &mut sink);
@@ -316,8 +317,8 @@ pub fn websentry_frame(data: &[u8]) {
 }
 
 /// `websentry_scan`: [`rewire_websentry::scan`] over a stream fed whole
-/// and in pieces (the same frames either way, each a lenient frame of its
-/// own length), with the body walks over every frame found.
+/// and in pieces (the same frames either way, each a checked frame of its
+/// own length, whatever its CRC), with the body walks over every frame found.
 pub fn websentry_scan(data: &[u8]) {
     use rewire_websentry::{Frame, Scan, scan};
 
@@ -335,7 +336,7 @@ pub fn websentry_scan(data: &[u8]) {
     let mut sink = String::new();
     for (offset, bytes) in &frames {
         assert_eq!(&data[*offset..*offset + bytes.len()], &bytes[..]);
-        let frame = Frame::new_lenient(&bytes[..]).expect("a scanned frame is a frame");
+        let frame = Frame::new_checked(&bytes[..]).expect("a scanned frame is a frame");
         assert_eq!(frame.total_len(), bytes.len());
         websentry_walk(frame.body(), &mut sink);
     }
@@ -361,7 +362,7 @@ pub fn websentry_items(data: &[u8]) {
     // A body whose every value parses re-encodes byte for byte.
     if let Ok(items) = Values::new(data).collect::<Result<Vec<_>, _>>() {
         let mut out = vec![0u8; data.len() + rewire_websentry::HEADER_LEN + 1];
-        if let Ok(n) = encode_values(rewire_websentry::Function::Init, &items, &mut out) {
+        if let Ok(n) = encode_values(rewire_websentry::FunctionCode::INIT, &items, &mut out) {
             assert_eq!(&out[rewire_websentry::HEADER_LEN + 1..n], data);
         }
     }
@@ -369,21 +370,21 @@ pub fn websentry_items(data: &[u8]) {
 
 // ---- UPSilon ----------------------------------------------------------------
 
-/// `upsilon_status`: [`rewire_upsilon::parse_status`] on arbitrary lines;
+/// `upsilon_status`: [`rewire_upsilon::Status::parse`] on arbitrary lines;
 /// a parsed status survives `emit` → `parse`, and formats.
 pub fn upsilon_status(data: &[u8]) {
-    use rewire_upsilon::{MAX_LINE_LEN, parse_status};
+    use rewire_upsilon::{MAX_LINE_LEN, Status};
 
     // The by-position path and the tokenizer agree, errors included.
     #[cfg(fuzzing)]
     assert_eq!(
-        parse_status(data),
+        Status::parse(data),
         rewire_upsilon::parse_status_tokenized(data)
     );
-    if let Ok(status) = parse_status(data) {
+    if let Ok(status) = Status::parse(data) {
         let mut buf = [0u8; MAX_LINE_LEN];
         let n = status.emit(&mut buf).expect("a status fits MAX_LINE_LEN");
-        assert_eq!(parse_status(&buf[..n]), Ok(status));
+        assert_eq!(Status::parse(&buf[..n]), Ok(status));
         let _ = (status.to_string(), status.battery_per_cell());
     }
 }
@@ -418,7 +419,7 @@ pub fn upsilon_reply(data: &[u8]) {
 /// `upsilon_scan`: [`rewire_upsilon::scan`] over a TCP 2570 stream fed
 /// whole and in pieces (the same records either way, each starting with
 /// `(` and within the record bound), then [`rewire_upsilon::scan_final`] on
-/// what is left, and `parse_status` on every record.
+/// what is left, and `Status::parse` on every record.
 pub fn upsilon_scan(data: &[u8]) {
     use rewire_upsilon::{DEFAULT_MAX_RECORD_LEN, Scan, scan, scan_final};
 
@@ -524,13 +525,13 @@ pub fn upsilon_heartbeat(data: &[u8]) {
 /// requests: a complete request parses the same from exactly its own bytes,
 /// its strict prefixes are partial, and its accessors and decoders run.
 pub fn upsilon_sms(data: &[u8]) {
-    use rewire_upsilon::sms::{Status, parse_sms_alert};
+    use rewire_upsilon::sms::{Parsed, parse_sms_alert};
 
-    if let Ok(Status::Complete(n, alert)) = parse_sms_alert(data) {
+    if let Ok(Parsed::Complete(n, alert)) = parse_sms_alert(data) {
         assert!(n <= data.len());
-        assert_eq!(parse_sms_alert(&data[..n]), Ok(Status::Complete(n, alert)));
+        assert_eq!(parse_sms_alert(&data[..n]), Ok(Parsed::Complete(n, alert)));
         for i in [0, n / 2, n.saturating_sub(1)] {
-            assert!(matches!(parse_sms_alert(&data[..i]), Ok(Status::Partial)));
+            assert!(matches!(parse_sms_alert(&data[..i]), Ok(Parsed::Partial)));
         }
         let _ = alert.headers().count();
         let _ = (alert.content_host(), alert.message(), alert.to_string());

@@ -145,7 +145,7 @@ pub fn websentry_stream(size: usize, seed: u64) -> Vec<u8> {
     // The init frame once more, encoded from values, so the encoder of
     // every function is in the stream.
     if let Ok(n) = encode_values(
-        rewire_websentry::Function::Init,
+        rewire_websentry::FunctionCode::INIT,
         &[(0x0205, Value::U8(0x0d))],
         &mut buf,
     ) {

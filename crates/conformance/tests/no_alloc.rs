@@ -56,25 +56,25 @@ fn count(f: impl FnOnce()) -> (usize, usize, usize) {
 /// A Q1 status line from the TCP 2570 stream: scan, parse, format, emit;
 /// an `F` and an `I` reply; a heartbeat; an SMS request and its headers.
 fn upsilon(stream: &[u8], sms: &[u8]) {
-    use rewire_upsilon::sms::{Status as SmsStatus, parse_sms_alert};
+    use rewire_upsilon::sms::{Parsed, parse_sms_alert};
     use rewire_upsilon::{
-        DEFAULT_MAX_RECORD_LEN, MAX_LINE_LEN, Scan, parse_heartbeat, parse_info, parse_ratings,
-        parse_status, scan,
+        DEFAULT_MAX_RECORD_LEN, MAX_LINE_LEN, Scan, Status, parse_heartbeat, parse_info,
+        parse_ratings, scan,
     };
 
     let Scan::Found { message, .. } = scan(stream, DEFAULT_MAX_RECORD_LEN) else {
         panic!("no record");
     };
-    let status = parse_status(message).expect("status");
+    let status = Status::parse(message).expect("status");
     let mut sink = Sink::new();
     write!(sink, "{status}").expect("format");
     let mut line = [0u8; MAX_LINE_LEN];
     let n = status.emit(&mut line).expect("emit");
-    assert_eq!(parse_status(&line[..n]), Ok(status));
+    assert_eq!(Status::parse(&line[..n]), Ok(status));
     black_box(parse_ratings(b"#220.0 000 024.0 50.0\r").expect("F"));
     black_box(parse_info(b"#NOT_A_LIVE_UPS  TESTING    TESTING   \r").expect("I"));
     black_box(parse_heartbeat(b"ups000cnt001").expect("heartbeat"));
-    let Ok(SmsStatus::Complete(_, alert)) = parse_sms_alert(sms) else {
+    let Ok(Parsed::Complete(_, alert)) = parse_sms_alert(sms) else {
         panic!("sms");
     };
     for header in alert.headers() {
@@ -92,7 +92,7 @@ fn websentry(stream: &[u8], query: &[u8], answer: &[u8]) {
     let Scan::Found { message, .. } = scan(stream) else {
         panic!("no frame");
     };
-    message.check_crc().expect("crc");
+    message.check_checksum().expect("crc");
     let mut sink = Sink::new();
     for item in message.values() {
         let (id, value) = item.expect("value");

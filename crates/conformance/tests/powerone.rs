@@ -40,7 +40,7 @@ fn feed(stream: &[u8], cuts: &[usize], flush: bool) -> (Vec<Found>, usize) {
                 len,
                 message,
             } => {
-                assert!(message.verify_checksum(), "scanner yielded a bad frame");
+                assert!(message.checksum_ok(), "scanner yielded a bad frame");
                 assert_eq!(message.frame_len(), len);
                 assert_eq!(message.as_bytes(), &pending[skipped..skipped + len]);
                 frames.push((*consumed + skipped, message.as_bytes().to_vec()));
@@ -249,12 +249,12 @@ proptest! {
         let view = Frame::new_unchecked(&bytes[..]);
         let _ = (view.length(), view.destination(), view.source(), view.reply_flag());
         let _ = (view.control(), view.function(), view.data(), view.checksum());
-        let _ = (view.computed_checksum(), view.verify_checksum(), format!("{view} {view:?}"));
+        let _ = (view.computed_checksum(), view.checksum_ok(), format!("{view} {view:?}"));
         for outcome in [scan(&bytes), scan_idle(&bytes)] {
             match outcome {
                 Scan::Found { skipped, len, message } => {
                     prop_assert!(skipped + len <= bytes.len());
-                    prop_assert!(message.verify_checksum());
+                    prop_assert!(message.checksum_ok());
                 }
                 Scan::Partial { skipped } => prop_assert!(skipped <= bytes.len()),
             }

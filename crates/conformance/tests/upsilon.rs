@@ -5,7 +5,7 @@ use rewire_upsilon::sms::{self, parse_sms_alert};
 use rewire_upsilon::{
     Command, DEFAULT_MAX_RECORD_LEN, Decimal, Heartbeat, Info, MAX_LINE_LEN, Ratings,
     RestoreMinutes, Scan, ShutdownDelay, Status, StatusBits, TestMinutes, parse_command,
-    parse_heartbeat, parse_info, parse_ratings, parse_status, scan, scan_final, usb,
+    parse_heartbeat, parse_info, parse_ratings, scan, scan_final, usb,
 };
 
 // ---- strategies ---------------------------------------------------------------
@@ -132,7 +132,13 @@ proptest! {
     #[test]
     fn status_emit_parse_round_trip(s in status()) {
         let line = emit_status(&s);
-        prop_assert_eq!(parse_status(&line).unwrap(), s);
+        prop_assert_eq!(Status::parse(&line).unwrap(), s);
+        // A buffer one byte short is refused, never overrun.
+        let mut short = vec![0u8; line.len() - 1];
+        prop_assert_eq!(
+            s.emit(&mut short),
+            Err(rewire_upsilon::Error::BufferTooSmall { needed: line.len(), available: line.len() - 1 })
+        );
     }
 
     #[test]
@@ -186,7 +192,7 @@ proptest! {
             "GET /smssend_hide.cgi?$sms_recptmobile={to}&$sms_content={content}&$sms_code={code} HTTP/1.1\r\nUser-Agent: RUPS2K SMS\r\nHost: 127.0.0.1\r\nConnection: Keep-Alive\r\n\r\n"
         );
         let bytes = req.as_bytes();
-        let sms::Status::Complete(n, a) = parse_sms_alert(bytes).unwrap() else {
+        let sms::Parsed::Complete(n, a) = parse_sms_alert(bytes).unwrap() else {
             panic!("partial")
         };
         prop_assert_eq!(n, bytes.len());
@@ -197,19 +203,19 @@ proptest! {
         prop_assert_eq!(a.code, code.as_str());
         prop_assert_eq!(a.user_agent, Some("RUPS2K SMS"));
         for i in 0..bytes.len() {
-            prop_assert_eq!(parse_sms_alert(&bytes[..i]), Ok(sms::Status::Partial));
+            prop_assert_eq!(parse_sms_alert(&bytes[..i]), Ok(sms::Parsed::Partial));
         }
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), max in 0usize..80) {
-        let _ = parse_status(&bytes);
+        let _ = Status::parse(&bytes);
         let _ = parse_ratings(&bytes);
         let _ = parse_info(&bytes);
         let _ = parse_command(&bytes);
         let _ = parse_heartbeat(&bytes);
         let _ = usb::reply(&bytes);
-        if let Ok(sms::Status::Complete(n, a)) = parse_sms_alert(&bytes) {
+        if let Ok(sms::Parsed::Complete(n, a)) = parse_sms_alert(&bytes) {
             prop_assert!(n <= bytes.len());
             let _ = a.headers().count();
             let _ = a.decoded_content(&mut [0u8; 64]);
@@ -231,7 +237,7 @@ proptest! {
         prop_oneof![Just(b'('), Just(b'#'), Just(b' '), Just(b'.'), Just(b'-'), Just(b'\r'), Just(b'0'), Just(b'1'), Just(b'9')],
         0..80,
     )) {
-        let _ = parse_status(&bytes);
+        let _ = Status::parse(&bytes);
         let _ = parse_ratings(&bytes);
         let _ = parse_info(&bytes);
         let _ = parse_command(&bytes);
@@ -368,13 +374,13 @@ fn scanner_matches_its_oracle_around_standard_length_records() {
 fn replay_upsilon_scan_corpus() {
     for (name, bytes) in rewire_conformance::corpus("upsilon_scan") {
         let records = scan_stream(&[&bytes], DEFAULT_MAX_RECORD_LEN);
-        let parsed: Vec<_> = records.iter().map(|r| parse_status(r)).collect();
+        let parsed: Vec<_> = records.iter().map(|r| Status::parse(r)).collect();
         if name.starts_with("ok_") {
             assert!(!parsed.is_empty(), "{name}: no record");
             for (r, p) in records.iter().zip(&parsed) {
                 let s =
                     p.unwrap_or_else(|e| panic!("{name}: {e} in {:?}", String::from_utf8_lossy(r)));
-                assert_eq!(parse_status(&emit_status(&s)).unwrap(), s, "{name}");
+                assert_eq!(Status::parse(&emit_status(&s)).unwrap(), s, "{name}");
             }
         }
         // Whatever the file, byte-by-byte scanning agrees with one pass.
@@ -391,10 +397,10 @@ fn replay_upsilon_scan_corpus() {
 #[test]
 fn replay_upsilon_status_corpus() {
     for (name, bytes) in rewire_conformance::corpus("upsilon_status") {
-        let parsed = parse_status(&bytes);
+        let parsed = Status::parse(&bytes);
         if name.starts_with("ok_") {
             let s = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(parse_status(&emit_status(&s)).unwrap(), s, "{name}");
+            assert_eq!(Status::parse(&emit_status(&s)).unwrap(), s, "{name}");
         } else if name.starts_with("bad_") {
             assert!(parsed.is_err(), "{name}: {parsed:?}");
         }
@@ -436,13 +442,13 @@ fn replay_upsilon_sms_corpus() {
     for (name, bytes) in rewire_conformance::corpus("upsilon_sms") {
         let result = parse_sms_alert(&bytes);
         if name.starts_with("ok_") {
-            let Ok(sms::Status::Complete(n, alert)) = result else {
+            let Ok(sms::Parsed::Complete(n, alert)) = result else {
                 panic!("{name}: {result:?}");
             };
             assert!(n <= bytes.len(), "{name}");
             assert!(!alert.recipient.is_empty(), "{name}");
         } else if name.starts_with("partial_") {
-            assert_eq!(result, Ok(sms::Status::Partial), "{name}");
+            assert_eq!(result, Ok(sms::Parsed::Partial), "{name}");
         } else if name.starts_with("bad_") {
             assert!(result.is_err(), "{name}: {result:?}");
         }

@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use rewire_websentry::{
-    Error, Frame, Function, HEADER_LEN, MAX_PAYLOAD_LEN, Pairs, Scan, Value, encode_frame,
+    Error, Frame, FunctionCode, HEADER_LEN, MAX_PAYLOAD_LEN, Pairs, Scan, Value, encode_frame,
     encode_query_request, encode_query_response, encode_set_response, encode_values, parse, scan,
 };
 
@@ -78,7 +78,7 @@ fn exercise(bytes: &[u8]) {
     harness::websentry_items(bytes);
     // Off cfg(fuzzing) the CRC is checked: a parsed frame's CRC is right.
     if let Ok((frame, _)) = parse(bytes) {
-        assert!(frame.crc_ok());
+        assert!(frame.checksum_ok());
     }
 }
 
@@ -120,7 +120,7 @@ fn feed(stream: &[u8], cuts: &[usize]) -> (Vec<Vec<u8>>, usize) {
 
 fn encode(function: u8, body: &[u8]) -> Vec<u8> {
     let mut buf = vec![0u8; HEADER_LEN + 1 + body.len()];
-    let n = encode_frame(Function::from(function), body, &mut buf).unwrap();
+    let n = encode_frame(FunctionCode::from(function), body, &mut buf).unwrap();
     assert_eq!(n, buf.len());
     buf
 }
@@ -131,7 +131,7 @@ proptest! {
         let bytes = encode(function, &body);
         let (frame, used) = parse(&bytes).unwrap();
         prop_assert_eq!(used, bytes.len());
-        prop_assert!(frame.crc_ok());
+        prop_assert!(frame.checksum_ok());
         prop_assert_eq!(u8::from(frame.function()), function);
         prop_assert_eq!(frame.body(), &body[..]);
         prop_assert_eq!(frame.payload_len() as usize, body.len() + 1);
@@ -139,9 +139,13 @@ proptest! {
         let mut bad = bytes.clone();
         let at = HEADER_LEN + (body.len() / 2);
         bad[at] ^= 0x01;
-        let caught = matches!(Frame::new_checked(&bad[..]), Err(Error::CrcMismatch { .. }));
+        let caught = matches!(parse(&bad), Err(Error::ChecksumMismatch { .. }));
         prop_assert!(caught);
-        prop_assert!(Frame::new_lenient(&bad[..]).is_ok());
+        // The view checks the length only; the checksum is checked apart.
+        let view = Frame::new_checked(&bad[..]).unwrap();
+        prop_assert!(!view.checksum_ok());
+        let caught = matches!(view.check_checksum(), Err(Error::ChecksumMismatch { .. }));
+        prop_assert!(caught);
     }
 
     #[test]
@@ -164,7 +168,7 @@ proptest! {
     }
 
     #[test]
-    fn value_items_round_trip(items in arb_items(), function in prop_oneof![Just(Function::Init), Just(Function::Query), Just(Function::Set)]) {
+    fn value_items_round_trip(items in arb_items(), function in prop_oneof![Just(FunctionCode::INIT), Just(FunctionCode::QUERY), Just(FunctionCode::SET)]) {
         let items: Vec<(u16, Value<'_>)> = items.iter().map(|(id, v)| (*id, v.value())).collect();
         let mut buf = vec![0u8; 16_384];
         match encode_values(function, &items, &mut buf) {
@@ -278,8 +282,10 @@ fn corpus_replay() {
             let (frame, used) = parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(used, bytes.len(), "{name}");
             let walked_ok = match frame.function() {
-                Function::Query if name.contains("request") => frame.query_ids().all(|r| r.is_ok()),
-                Function::Set if name.contains("response") => {
+                FunctionCode::QUERY if name.contains("request") => {
+                    frame.query_ids().all(|r| r.is_ok())
+                }
+                FunctionCode::SET if name.contains("response") => {
                     frame.set_statuses().all(|r| r.is_ok())
                 }
                 _ => frame.values().all(|r| r.is_ok()),

@@ -35,14 +35,18 @@ impl fmt::Display for DateTimeField {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Returned when the input ends before the frame does: `needed` bytes
-    /// are required (the minimum frame length while the length byte is
-    /// unknown, else the length byte's value) but only `available` are there.
+    /// Returned when the input ends before the item being read does:
+    /// `needed` bytes were required from `offset`, only `available` were
+    /// there. For a frame, `offset` is 0 (where the frame starts) and
+    /// `needed` is the minimum frame length while the length byte is
+    /// unknown, else the length byte's value.
     #[error("truncated frame: need {needed} bytes, have {available}")]
     Truncated {
-        /// Bytes the frame needs.
+        /// Where the incomplete item starts.
+        offset: usize,
+        /// How many bytes the item needs from `offset`.
         needed: usize,
-        /// Bytes the input holds.
+        /// How many bytes there were from `offset`.
         available: usize,
     },
     /// Returned when the byte at `offset` should be the 0xFF flag but is
@@ -134,4 +138,4 @@ pub enum Error {
 }
 
 /// Shorthand for results whose error is [`Error`].
-pub type Result<T> = core::result::Result<T, Error>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -120,6 +120,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         let (flag, length) = match bytes {
             [] => {
                 return Err(Error::Truncated {
+                    offset: 0,
                     needed: MIN_FRAME_LEN,
                     available,
                 });
@@ -135,6 +136,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         }
         let Some(length) = length else {
             return Err(Error::Truncated {
+                offset: 0,
                 needed: MIN_FRAME_LEN,
                 available,
             });
@@ -144,6 +146,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         }
         if available < usize::from(length) {
             return Err(Error::Truncated {
+                offset: 0,
                 needed: usize::from(length),
                 available,
             });
@@ -157,7 +160,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// [`Error::ChecksumMismatch`] with both values. Under `cfg(fuzzing)`
     /// this never fails, so fuzzers reach the code behind it.
     pub fn check_checksum(&self) -> Result<()> {
-        if self.verify_checksum() {
+        if self.checksum_ok() {
             Ok(())
         } else {
             Err(Error::ChecksumMismatch {
@@ -171,7 +174,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// (always `true` under `cfg(fuzzing)`).
     ///
     /// [`computed_checksum`]: Self::computed_checksum
-    pub fn verify_checksum(&self) -> bool {
+    pub fn checksum_ok(&self) -> bool {
         cfg!(fuzzing) || self.computed_checksum() == self.checksum()
     }
 
@@ -361,7 +364,7 @@ impl<T: AsRef<[u8]>> fmt::Display for Frame<T> {
             crate::write_hex(f, self.data())?;
         }
         write!(f, " sum {:#04x}", self.checksum())?;
-        if !self.verify_checksum() {
+        if !self.checksum_ok() {
             write!(f, " (bad, computed {:#04x})", self.computed_checksum())?;
         }
         Ok(())
@@ -412,7 +415,7 @@ mod tests {
         assert_eq!(frame.data(), &[] as &[u8]);
         assert_eq!(frame.checksum(), 0x10);
         assert_eq!(frame.computed_checksum(), 0x10);
-        assert!(frame.verify_checksum());
+        assert!(frame.checksum_ok());
         frame.check_checksum().unwrap();
     }
 
@@ -425,7 +428,7 @@ mod tests {
         );
         assert_eq!(frame.function(), FunctionCode::SET_PASSWORD);
         assert_eq!(frame.checksum(), 0x11);
-        assert!(frame.verify_checksum());
+        assert!(frame.checksum_ok());
     }
 
     #[test]
@@ -453,7 +456,7 @@ mod tests {
         frame.fill_checksum();
         let frame = Frame::new_checked(&buf[..]).unwrap();
         assert_eq!(frame.data(), &[0xAB, 0xCD]);
-        assert!(frame.verify_checksum());
+        assert!(frame.checksum_ok());
     }
 
     #[test]
@@ -464,7 +467,7 @@ mod tests {
         let frame = Frame::new_checked(&buf[..]).unwrap();
         assert_eq!(frame.as_bytes(), &DATE_TIME_SET);
         assert_eq!(frame.into_bytes(), &DATE_TIME_SET);
-        assert!(frame.verify_checksum());
+        assert!(frame.checksum_ok());
     }
 
     #[test]
@@ -489,6 +492,7 @@ mod tests {
             assert_eq!(
                 err,
                 Error::Truncated {
+                    offset: 0,
                     needed,
                     available: len
                 },
@@ -525,6 +529,7 @@ mod tests {
         assert_eq!(
             Frame::new_checked(&bytes[..]).unwrap_err(),
             Error::Truncated {
+                offset: 0,
                 needed: 10,
                 available: 8
             }
@@ -536,7 +541,7 @@ mod tests {
         let mut bytes = DATE_TIME_SET;
         bytes[7] = 0x11;
         let frame = Frame::new_checked(&bytes[..]).unwrap();
-        assert!(!frame.verify_checksum());
+        assert!(!frame.checksum_ok());
         assert_eq!(
             frame.check_checksum().unwrap_err(),
             Error::ChecksumMismatch {

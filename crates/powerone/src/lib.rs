@@ -114,20 +114,26 @@ pub const NO_REPLY: u8 = 0x00;
 pub const CONTROL: u8 = 0x01;
 
 /// Outcome of scanning a byte buffer for the next message.
+///
+/// The three parser crates answer with this same shape (`rewire_upsilon`,
+/// `rewire_websentry` and `rewire_powerone` each have a `Scan<T>`); the
+/// transport's framers rely on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scan<T> {
-    /// A complete message starts `skipped` bytes into the buffer and occupies `len` bytes
-    /// (so the caller consumes `skipped + len` bytes).
+    /// A complete message starts `skipped` bytes into the buffer and occupies
+    /// `len` bytes, so the caller consumes `skipped + len` bytes.
     Found {
-        /// Garbage bytes before the message.
+        /// Garbage bytes before the message, which may be discarded.
         skipped: usize,
-        /// The message's length in bytes.
+        /// Bytes the message occupies (for text records, with the
+        /// terminator bytes consumed with it).
         len: usize,
         /// The message.
         message: T,
     },
-    /// No complete message yet. The first `skipped` bytes can never begin a message and may be
-    /// discarded (counted as garbage); the rest may be the start of one: feed more bytes.
+    /// No complete message yet. The first `skipped` bytes can never begin a
+    /// message and may be discarded (counted as garbage); the rest may be the
+    /// start of one: feed more bytes.
     Partial {
         /// Garbage bytes that may be discarded.
         skipped: usize,
@@ -223,7 +229,7 @@ fn scan_from(buf: &[u8], idle: bool) -> Scan<Frame<&[u8]>> {
         };
         let candidate = buf.get(pos..).unwrap_or_default();
         match Frame::new_checked(candidate) {
-            Ok(frame) if frame.verify_checksum() => {
+            Ok(frame) if frame.checksum_ok() => {
                 return Scan::Found {
                     skipped: pos,
                     len: frame.frame_len(),

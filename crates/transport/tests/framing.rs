@@ -198,7 +198,9 @@ fn websentry_yields_bad_crc_frames_and_skips_false_magic() {
     assert_eq!(bytes, [WS_GOOD, WS_BAD_CRC, WS_LONGER, WS_GOOD]);
     let crc_ok: Vec<bool> = msgs
         .iter()
-        .map(|m| rewire_websentry::Frame::new_checked(m.bytes.as_slice()).is_ok_and(|f| f.crc_ok()))
+        .map(|m| {
+            rewire_websentry::Frame::new_checked(m.bytes.as_slice()).is_ok_and(|f| f.checksum_ok())
+        })
         .collect();
     assert_eq!(crc_ok, [true, false, false, true]);
     assert_eq!(msgs[1].offset, 2 + 8 + 3);
@@ -224,7 +226,7 @@ fn upsilon_records_without_terminators_and_the_unterminated_last_one() {
     assert_eq!(msgs[0].offset, 2);
     assert_eq!(msgs[1].offset, (2 + Q1.len() + 1 + 5) as u64);
     for m in &msgs {
-        assert!(rewire_upsilon::parse_status(&m.bytes).is_ok(), "{m:?}");
+        assert!(rewire_upsilon::Status::parse(&m.bytes).is_ok(), "{m:?}");
     }
     // The two leading NULs are padding, consumed silently; "noise" is garbage.
     assert_eq!(

@@ -205,3 +205,6 @@ pub enum Error {
         max: usize,
     },
 }
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -9,7 +9,7 @@
 //!
 //! | where | what | here |
 //! |---|---|---|
-//! | TCP 2570 | one status line a second, no authentication | [`scan`], [`parse_status`] |
+//! | TCP 2570 | one status line a second, no authentication | [`scan`], [`Status::parse`] |
 //! | UDP 11541 | `ups000cnt001` / `upsdiscnt001` heartbeats | [`parse_heartbeat`] |
 //! | TCP 8652 | alerts as HTTP GETs to an SMS gateway | [`sms::parse_sms_alert`] |
 //! | serial / USB | `Q1`, `F`, `I`, `T`, `S.5R0002`, … | [`Command`], [`parse_ratings`], [`parse_info`] |
@@ -60,13 +60,13 @@
 //! # Example: parse, then emit
 //!
 //! ```
-//! use rewire_upsilon::{parse_status, scan, Scan, DEFAULT_MAX_RECORD_LEN};
+//! use rewire_upsilon::{scan, Scan, Status, DEFAULT_MAX_RECORD_LEN};
 //!
 //! let stream = b"\0(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000\r";
 //! let Scan::Found { message, .. } = scan(stream, DEFAULT_MAX_RECORD_LEN) else {
 //!     panic!("no record");
 //! };
-//! let status = parse_status(message)?;
+//! let status = Status::parse(message)?;
 //! assert_eq!(status.input_voltage.map(|v| v.raw()), Some(2387));
 //! assert_eq!(status.temperature, None);
 //! assert!(status.bits.standby() && !status.bits.beeper_on());
@@ -109,7 +109,7 @@ pub use command::{
     Command, MAX_COMMAND_LEN, RestoreMinutes, ShutdownDelay, TestMinutes, parse_command,
 };
 pub use decimal::{Decimal, MAX_NUMBER_DIGITS, MAX_SCALE};
-pub use error::{Error, Field};
+pub use error::{Error, Field, Result};
 pub use heartbeat::{HEARTBEAT_LEN, Heartbeat, MAX_UPS_NUMBER, parse_heartbeat};
 pub use reply::{
     COMPANY_LEN, INFO_LINE_LEN, Info, MAX_INFO_LEN, MAX_VERSION_LEN, MODEL_LEN, Ratings,
@@ -120,7 +120,7 @@ pub use sms::{SmsAlert, parse_sms_alert};
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub use status::parse_status_tokenized;
-pub use status::{STATUS_LINE_LEN, Status, StatusBits, parse_status};
+pub use status::{STATUS_LINE_LEN, Status, StatusBits};
 
 /// A buffer of this many bytes holds any line this crate's encoders write
 /// (status, `F`, `I`, command or heartbeat).

@@ -5,20 +5,26 @@
 pub const DEFAULT_MAX_RECORD_LEN: usize = 128;
 
 /// Outcome of scanning a byte buffer for the next message.
+///
+/// The three parser crates answer with this same shape (`rewire_upsilon`,
+/// `rewire_websentry` and `rewire_powerone` each have a `Scan<T>`); the
+/// transport's framers rely on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scan<T> {
-    /// A complete message starts `skipped` bytes into the buffer and occupies `len` bytes
-    /// (so the caller consumes `skipped + len` bytes).
+    /// A complete message starts `skipped` bytes into the buffer and occupies
+    /// `len` bytes, so the caller consumes `skipped + len` bytes.
     Found {
-        /// Garbage bytes before the message.
+        /// Garbage bytes before the message, which may be discarded.
         skipped: usize,
-        /// Bytes the message occupies, its terminator bytes included.
+        /// Bytes the message occupies (for text records, with the
+        /// terminator bytes consumed with it).
         len: usize,
         /// The message.
         message: T,
     },
-    /// No complete message yet. The first `skipped` bytes can never begin a message and may be
-    /// discarded (counted as garbage); the rest may be the start of one: feed more bytes.
+    /// No complete message yet. The first `skipped` bytes can never begin a
+    /// message and may be discarded (counted as garbage); the rest may be the
+    /// start of one: feed more bytes.
     Partial {
         /// Garbage bytes that may be discarded.
         skipped: usize,
@@ -36,7 +42,7 @@ const fn is_terminator(b: u8) -> bool {
 /// A record starts at `(` and ends before the first CR, LF or NUL, or before
 /// the next `(` when the CR is missing. The returned message is the record
 /// without its terminator (`(238.7 … 00001000`), ready for
-/// [`parse_status`](crate::parse_status). `len` also covers the CR/LF/NUL
+/// [`Status::parse`](crate::Status::parse). `len` also covers the CR/LF/NUL
 /// bytes that directly follow the record within `buf`, so NUL padding and
 /// CR LF pairs are consumed with the record rather than counted as garbage
 /// (when a read splits such a run, its tail is counted as skipped instead).

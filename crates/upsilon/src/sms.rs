@@ -11,7 +11,7 @@
 //! The query is not percent-encoded: spaces and colons travel raw, so the
 //! request line ends at its *last* ` HTTP/1.x`, and the content runs from
 //! `&$sms_content=` to the *last* `&$sms_code=`. Parsing is httparse-style:
-//! [`Status::Partial`] means "feed more bytes", an [`Error`] means the bytes
+//! [`Parsed::Partial`] means "feed more bytes", an [`Error`] means the bytes
 //! can never become a valid request.
 
 use core::fmt;
@@ -30,9 +30,10 @@ const RECIPIENT_KEY: &[u8] = b"$sms_recptmobile=";
 const CONTENT_KEY: &[u8] = b"&$sms_content=";
 const CODE_KEY: &[u8] = b"&$sms_code=";
 
-/// Result of feeding bytes to [`parse_sms_alert`].
+/// Result of feeding bytes to [`parse_sms_alert`] (httparse's `Status`,
+/// named apart from the Q1 [`Status`](crate::Status)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status<T> {
+pub enum Parsed<T> {
     /// A whole request: it occupies the first `.0` bytes of the input.
     Complete(usize, T),
     /// The bytes so far are a valid beginning; feed more.
@@ -276,13 +277,13 @@ fn check_header_name(line: &[u8], offset: usize) -> Result<(), Error> {
 /// first empty line.
 ///
 /// ```
-/// use rewire_upsilon::sms::{parse_sms_alert, Status};
+/// use rewire_upsilon::sms::{parse_sms_alert, Parsed};
 /// let req = b"GET /smssend_hide.cgi?$sms_recptmobile=0123456789&$sms_content=PC: On battery&$sms_code=1 HTTP/1.1\r\nUser-Agent: RUPS2K SMS\r\n\r\n";
-/// let Status::Complete(n, alert) = parse_sms_alert(req)? else { panic!() };
+/// let Parsed::Complete(n, alert) = parse_sms_alert(req)? else { panic!() };
 /// assert_eq!(n, req.len());
 /// assert_eq!(alert.content_host(), Some("PC"));
 /// assert_eq!(alert.message(), "On battery");
-/// assert_eq!(parse_sms_alert(&req[..40])?, Status::Partial);
+/// assert_eq!(parse_sms_alert(&req[..40])?, Parsed::Partial);
 /// # Ok::<(), rewire_upsilon::Error>(())
 /// ```
 ///
@@ -294,7 +295,7 @@ fn check_header_name(line: &[u8], offset: usize) -> Result<(), Error> {
 /// [`Error::InvalidUtf8`] for non-UTF-8 text; [`Error::TooLong`] when no
 /// complete request fits in [`MAX_REQUEST_LEN`] bytes;
 /// [`Error::TooManyHeaders`] beyond [`MAX_HEADERS`].
-pub fn parse_sms_alert(buf: &[u8]) -> Result<Status<SmsAlert<'_>>, Error> {
+pub fn parse_sms_alert(buf: &[u8]) -> Result<Parsed<SmsAlert<'_>>, Error> {
     // The method is checked byte by byte so garbage fails fast.
     for (i, (&b, &want)) in buf.iter().zip(METHOD).enumerate() {
         if b != want {
@@ -318,7 +319,7 @@ pub fn parse_sms_alert(buf: &[u8]) -> Result<Status<SmsAlert<'_>>, Error> {
         return if buf.len() >= MAX_REQUEST_LEN {
             Err(too_long())
         } else {
-            Ok(Status::Partial)
+            Ok(Parsed::Partial)
         };
     };
     let line = window.get(..lf).unwrap_or_default();
@@ -340,7 +341,7 @@ pub fn parse_sms_alert(buf: &[u8]) -> Result<Status<SmsAlert<'_>>, Error> {
             return if buf.len() >= MAX_REQUEST_LEN {
                 Err(too_long())
             } else {
-                Ok(Status::Partial)
+                Ok(Parsed::Partial)
             };
         };
         let raw_line = rest.get(..end).unwrap_or_default();
@@ -361,7 +362,7 @@ pub fn parse_sms_alert(buf: &[u8]) -> Result<Status<SmsAlert<'_>>, Error> {
                 host,
                 headers,
             };
-            return Ok(Status::Complete(pos + end + 1, alert));
+            return Ok(Parsed::Complete(pos + end + 1, alert));
         }
         count += 1;
         if count > MAX_HEADERS {

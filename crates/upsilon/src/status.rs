@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::decimal::{self, Decimal, Token, Tokens, Writer};
-use crate::error::{Error, Field};
+use crate::error::{Error, Field, Result};
 
 /// Longest status line [`Status::emit`] writes for values this crate parses
 /// from standard-width lines (47 bytes with the CR); callers sizing buffers
@@ -88,7 +88,7 @@ impl StatusBits {
         self.has(Self::BEEPER_ON)
     }
 
-    fn parse(tok: Token<'_>) -> Result<Self, Error> {
+    fn parse(tok: Token<'_>) -> Result<Self> {
         let mut bits = 0u8;
         for (i, &b) in tok.bytes.iter().enumerate() {
             if i == 8 {
@@ -161,13 +161,44 @@ pub struct Status {
 }
 
 impl Status {
+    /// Parses one Q1 status line (the inverse of [`Status::emit`]).
+    ///
+    /// The line starts with `(`; a trailing run of CR, LF and NUL bytes is
+    /// ignored, as is a missing CR. Fields are separated by one or more spaces,
+    /// so makers' differing widths (`  0` for the load, `2.27` against `27.4`)
+    /// all parse. `--.-`, `---.-` and similar dash placeholders read as `None`.
+    /// A standard-width line is read by position; any other goes through the
+    /// general tokenizer, and both give the same answer.
+    ///
+    /// ```
+    /// use rewire_upsilon::Status;
+    /// let s = Status::parse(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000").unwrap();
+    /// assert_eq!(s.load_percent, Some(7));
+    /// assert_eq!(s.temperature, None);
+    /// assert!(s.bits.standby());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedByte`] for a missing `(`, a non-digit in a number or a
+    /// status bit other than `0`/`1`; [`Error::MissingField`] when the line ends
+    /// early; [`Error::TooLong`] for over-long numbers or more than eight bits;
+    /// [`Error::OutOfRange`] for a load above 65535; each names the field and offset.
+    pub fn parse(line: &[u8]) -> Result<Status> {
+        let line = decimal::strip_terminator(line);
+        match parse_standard(line) {
+            Some(status) => Ok(status),
+            None => parse_tokens(line),
+        }
+    }
+
     /// Reports whether the battery voltage is written per cell (`S.SS`, two
     /// decimals, on-line UPSes) rather than for the whole battery (`SS.S`).
     pub fn battery_per_cell(&self) -> bool {
         self.battery_voltage.is_some_and(|v| v.scale() == 2)
     }
 
-    /// Writes the line, CR included, into `buf` and returns its length.
+    /// Writes the line, CR included, into `buf` and returns its length; the
+    /// line parses back to `self` with [`Status::parse`].
     ///
     /// Integer parts are zero-padded to the standard widths (`MMM.M`, `QQQ`,
     /// `RR.R`, `SS.S`/`S.SS`, `TT.T`); unknown values become dashes of the
@@ -175,7 +206,7 @@ impl Status {
     ///
     /// # Errors
     /// [`Error::BufferTooSmall`] when `buf` cannot hold the line.
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let mut w = Writer::new(buf);
         w.byte(b'(');
         w.field(self.input_voltage, 5);
@@ -228,34 +259,6 @@ impl fmt::Display for Status {
     }
 }
 
-/// Parses one Q1 status line.
-///
-/// The line starts with `(`; a trailing run of CR, LF and NUL bytes is
-/// ignored, as is a missing CR. Fields are separated by one or more spaces,
-/// so makers' differing widths (`  0` for the load, `2.27` against `27.4`)
-/// all parse. `--.-`, `---.-` and similar dash placeholders read as `None`.
-///
-/// ```
-/// use rewire_upsilon::parse_status;
-/// let s = parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000").unwrap();
-/// assert_eq!(s.load_percent, Some(7));
-/// assert_eq!(s.temperature, None);
-/// assert!(s.bits.standby());
-/// ```
-///
-/// # Errors
-/// [`Error::UnexpectedByte`] for a missing `(`, a non-digit in a number or a
-/// status bit other than `0`/`1`; [`Error::MissingField`] when the line ends
-/// early; [`Error::TooLong`] for over-long numbers or more than eight bits;
-/// [`Error::OutOfRange`] for a load above 65535; each names the field and offset.
-pub fn parse_status(line: &[u8]) -> Result<Status, Error> {
-    let line = decimal::strip_terminator(line);
-    match parse_standard(line) {
-        Some(status) => Ok(status),
-        None => parse_tokens(line),
-    }
-}
-
 /// Length of a standard-width Q1 line without its terminator.
 const STANDARD_LEN: usize = 46;
 
@@ -267,7 +270,7 @@ const STANDARD_SPACES: [usize; 7] = [6, 12, 18, 22, 27, 32, 37];
 ///
 /// This is the line nearly every UPS sends, and the hot path of every
 /// decoder. It returns `None` for anything it is not sure of (other widths,
-/// signs, unusual placeholders, any error) and [`parse_status`] then runs
+/// signs, unusual placeholders, any error) and [`Status::parse`] then runs
 /// the general tokenizing parser, so both paths give the same answer for
 /// every input that reaches this one (a test mutates every byte of real
 /// lines to check that).
@@ -348,16 +351,16 @@ fn parse_standard(line: &[u8]) -> Option<Status> {
     })
 }
 
-/// [`parse_status`] without its by-position path, for the fuzz harness to
+/// [`Status::parse`] without its by-position path, for the fuzz harness to
 /// compare the two paths on arbitrary input.
 #[cfg(fuzzing)]
 #[doc(hidden)]
-pub fn parse_status_tokenized(line: &[u8]) -> Result<Status, Error> {
+pub fn parse_status_tokenized(line: &[u8]) -> Result<Status> {
     parse_tokens(decimal::strip_terminator(line))
 }
 
 /// The general parser: fields split on runs of spaces, every error named.
-fn parse_tokens(line: &[u8]) -> Result<Status, Error> {
+fn parse_tokens(line: &[u8]) -> Result<Status> {
     match line.first() {
         Some(b'(') => {}
         Some(&found) => {
@@ -449,7 +452,7 @@ mod tests {
         if let Some(fast) = fast {
             assert_eq!(Ok(fast), general, "{:?}", core::str::from_utf8(line));
         }
-        assert_eq!(parse_status(line), general);
+        assert_eq!(Status::parse(line), general);
         fast.is_some()
     }
 

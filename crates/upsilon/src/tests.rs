@@ -29,7 +29,7 @@ fn seed_line_decodes_exactly() {
     // 007    load %               50.1  input frequency
     // 27.4   battery (SS.S: standby UPS)
     // --.-   temperature unknown  00001000 only bit 3 (standby) set
-    let s = parse_status(SEED).unwrap();
+    let s = Status::parse(SEED).unwrap();
     assert_eq!(
         s,
         Status {
@@ -57,7 +57,7 @@ fn seed_line_decodes_exactly() {
 
 #[test]
 fn seed_line_construct_and_emit() {
-    let s = parse_status(SEED).unwrap();
+    let s = Status::parse(SEED).unwrap();
     let mut expected = SEED.to_vec();
     expected.push(b'\r');
     assert_eq!(emit_status(&s), expected);
@@ -187,7 +187,7 @@ fn real_status_lines_from_many_makers() {
         ),
     ];
     for &(origin, line, vin, load, (braw, bscale), temp, bits) in rows {
-        let s = parse_status(line).unwrap_or_else(|e| panic!("{origin}: {e}"));
+        let s = Status::parse(line).unwrap_or_else(|e| panic!("{origin}: {e}"));
         assert_eq!(s.input_voltage, d(vin, 1), "{origin}");
         assert_eq!(s.load_percent, Some(load), "{origin}");
         assert_eq!(s.battery_voltage, d(braw, bscale), "{origin}");
@@ -221,7 +221,7 @@ fn status_bits_each_accessor() {
     for (i, (mask, _)) in cases.iter().enumerate() {
         let mut line = *b"(230.0 230.0 230.0 000 50.0 13.6 --.- 00000000";
         line[38 + i] = b'1';
-        let s = parse_status(&line).unwrap();
+        let s = Status::parse(&line).unwrap();
         assert_eq!(s.bits.bits(), *mask);
         for (j, (_, other)) in cases.iter().enumerate() {
             assert_eq!(other(s.bits), i == j, "bit {i} accessor {j}");
@@ -233,18 +233,18 @@ fn status_bits_each_accessor() {
 fn status_dialect_variations() {
     // Unknown fields of both widths, space-padded load (NUT docs/new-drivers.txt
     // strace shows `120.0   0 60.0`), CR LF and NUL padding.
-    let s = parse_status(b"(---.- 000.0 120.0   0 60.0 --.- --.- 00000000\r\n\0\0").unwrap();
+    let s = Status::parse(b"(---.- 000.0 120.0   0 60.0 --.- --.- 00000000\r\n\0\0").unwrap();
     assert_eq!(s.input_voltage, None);
     assert_eq!(s.battery_voltage, None);
     assert_eq!(s.load_percent, Some(0));
     assert_eq!(s.input_frequency, d(600, 1));
-    let s = parse_status(b"(230.0 230.0 230.0 1000 50.0 13.6 -05.5 00000000").unwrap();
+    let s = Status::parse(b"(230.0 230.0 230.0 1000 50.0 13.6 -05.5 00000000").unwrap();
     assert_eq!(s.load_percent, Some(1000));
     assert_eq!(
         emit_status(&s),
         b"(230.0 230.0 230.0 1000 50.0 13.6 -05.5 00000000\r"
     );
-    let s = parse_status(b"(230.0 230.0 230.0 --- 50.0 13.6 -05.5 00000000").unwrap();
+    let s = Status::parse(b"(230.0 230.0 230.0 --- 50.0 13.6 -05.5 00000000").unwrap();
     assert_eq!(s.load_percent, None);
     assert_eq!(s.temperature, d(-55, 1));
     assert_eq!(
@@ -255,7 +255,7 @@ fn status_dialect_variations() {
 
 #[test]
 fn status_display_is_one_line() {
-    let text = parse_status(SEED).unwrap().to_string();
+    let text = Status::parse(SEED).unwrap().to_string();
     assert_eq!(
         text,
         "Q1 in 238.7V fault 238.7V out 238.7V load 7% 50.1Hz batt 27.4V temp ?C bits 00001000"
@@ -631,7 +631,7 @@ const SMS: &[u8] = b"GET /smssend_hide.cgi?$sms_recptmobile=0123456789&$sms_cont
 
 #[test]
 fn sms_seed_request() {
-    let sms::Status::Complete(n, a) = parse_sms_alert(SMS).unwrap() else {
+    let sms::Parsed::Complete(n, a) = parse_sms_alert(SMS).unwrap() else {
         panic!("partial")
     };
     assert_eq!(n, SMS.len());
@@ -656,7 +656,7 @@ fn sms_every_strict_prefix_is_partial() {
     for i in 0..SMS.len() {
         assert_eq!(
             parse_sms_alert(&SMS[..i]),
-            Ok(sms::Status::Partial),
+            Ok(sms::Parsed::Partial),
             "prefix of {i} bytes"
         );
     }
@@ -668,14 +668,14 @@ fn sms_trailing_bytes_are_not_consumed() {
     two.extend_from_slice(b"GET /");
     assert!(matches!(
         parse_sms_alert(&two),
-        Ok(sms::Status::Complete(n, _)) if n == SMS.len()
+        Ok(sms::Parsed::Complete(n, _)) if n == SMS.len()
     ));
 }
 
 #[test]
 fn sms_content_with_ampersand_and_http_inside() {
     let req = b"GET /smssend_hide.cgi?$sms_recptmobile=1&$sms_content=PC: A&B HTTP/1.0 x&$sms_code=7 HTTP/1.0\n\n";
-    let sms::Status::Complete(_, a) = parse_sms_alert(req).unwrap() else {
+    let sms::Parsed::Complete(_, a) = parse_sms_alert(req).unwrap() else {
         panic!("partial")
     };
     assert_eq!(a.http_minor, 0);
@@ -687,7 +687,7 @@ fn sms_content_with_ampersand_and_http_inside() {
 #[test]
 fn sms_percent_decoding_only_when_escaped() {
     let req = b"GET /smssend_hide.cgi?$sms_recptmobile=%2B27&$sms_content=PC%3A%20low%ZZ 100%&$sms_code=1 HTTP/1.1\r\n\r\n";
-    let sms::Status::Complete(_, a) = parse_sms_alert(req).unwrap() else {
+    let sms::Parsed::Complete(_, a) = parse_sms_alert(req).unwrap() else {
         panic!("partial")
     };
     let mut buf = [0u8; 64];
@@ -763,7 +763,7 @@ fn scanner_skips_oversize_records() {
 #[test]
 fn rejects_unexpected_byte() {
     assert_eq!(
-        parse_status(b"238.7"),
+        Status::parse(b"238.7"),
         Err(Error::UnexpectedByte {
             field: Field::Start,
             offset: 0,
@@ -771,7 +771,7 @@ fn rejects_unexpected_byte() {
         })
     );
     assert_eq!(
-        parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00002000"),
+        Status::parse(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00002000"),
         Err(Error::UnexpectedByte {
             field: Field::StatusBits,
             offset: 42,
@@ -779,7 +779,7 @@ fn rejects_unexpected_byte() {
         })
     );
     assert_eq!(
-        parse_status(b"(238.7 238.7 23x.7 007 50.1 27.4 --.- 00001000"),
+        Status::parse(b"(238.7 238.7 23x.7 007 50.1 27.4 --.- 00001000"),
         Err(Error::UnexpectedByte {
             field: Field::OutputVoltage,
             offset: 15,
@@ -787,7 +787,7 @@ fn rejects_unexpected_byte() {
         })
     );
     assert_eq!(
-        parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000 extra"),
+        Status::parse(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000 extra"),
         Err(Error::UnexpectedByte {
             field: Field::Trailing,
             offset: 47,
@@ -820,14 +820,14 @@ fn rejects_unexpected_byte() {
 #[test]
 fn rejects_missing_field() {
     assert_eq!(
-        parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.-\r"),
+        Status::parse(b"(238.7 238.7 238.7 007 50.1 27.4 --.-\r"),
         Err(Error::MissingField {
             field: Field::StatusBits,
             offset: 37
         })
     );
     assert_eq!(
-        parse_status(b""),
+        Status::parse(b""),
         Err(Error::MissingField {
             field: Field::Start,
             offset: 0
@@ -859,7 +859,7 @@ fn rejects_missing_field() {
 #[test]
 fn rejects_too_long() {
     assert!(matches!(
-        parse_status(b"(2380000000.7 238.7 238.7 007 50.1 27.4 --.- 00001000"),
+        Status::parse(b"(2380000000.7 238.7 238.7 007 50.1 27.4 --.- 00001000"),
         Err(Error::TooLong {
             field: Field::InputVoltage,
             offset: 1,
@@ -867,7 +867,7 @@ fn rejects_too_long() {
         })
     ));
     assert!(matches!(
-        parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 000010001"),
+        Status::parse(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 000010001"),
         Err(Error::TooLong {
             field: Field::StatusBits,
             ..
@@ -930,7 +930,7 @@ fn rejects_out_of_range() {
 
 #[test]
 fn rejects_buffer_too_small() {
-    let s = parse_status(SEED).unwrap();
+    let s = Status::parse(SEED).unwrap();
     assert_eq!(
         s.emit(&mut [0u8; 10]),
         Err(Error::BufferTooSmall {
@@ -946,7 +946,7 @@ fn rejects_buffer_too_small() {
         })
     );
     let req = b"GET /smssend_hide.cgi?$sms_recptmobile=1&$sms_content=%41%42&$sms_code=1 HTTP/1.1\r\n\r\n";
-    let sms::Status::Complete(_, a) = parse_sms_alert(req).unwrap() else {
+    let sms::Parsed::Complete(_, a) = parse_sms_alert(req).unwrap() else {
         panic!()
     };
     assert_eq!(
@@ -979,7 +979,7 @@ fn rejects_invalid_utf8() {
     );
     let req =
         b"GET /smssend_hide.cgi?$sms_recptmobile=1&$sms_content=%FF&$sms_code=1 HTTP/1.1\r\n\r\n";
-    let sms::Status::Complete(_, a) = parse_sms_alert(req).unwrap() else {
+    let sms::Parsed::Complete(_, a) = parse_sms_alert(req).unwrap() else {
         panic!()
     };
     assert_eq!(

@@ -39,9 +39,9 @@ pub enum Error {
         max: usize,
     },
     /// Returned when the CRC-16/MODBUS computed over the payload differs from
-    /// the one in the header.
+    /// the one in the header (see [`Frame::check_checksum`](crate::Frame::check_checksum)).
     #[error("CRC mismatch: computed {expected:#06x}, header says {found:#06x}")]
-    CrcMismatch {
+    ChecksumMismatch {
         /// The CRC computed over the payload.
         expected: u16,
         /// The CRC stored in the header.
@@ -103,4 +103,4 @@ pub enum Error {
 }
 
 /// Shorthand for results carrying this crate's [`Error`].
-pub type Result<T> = core::result::Result<T, Error>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::error::{Error, Result};
+use crate::function::FunctionCode;
 
 /// The three bytes every frame starts with.
 pub const MAGIC: [u8; 3] = [0x70, 0x83, 0x9E];
@@ -55,59 +56,6 @@ pub fn crc16_modbus(bytes: &[u8]) -> u16 {
     MODBUS.checksum(bytes)
 }
 
-/// The function code, the first payload byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Function {
-    /// `0x00`: the unit's first frame after connecting (its body is id +
-    /// typed-value items, one of them the MAC address).
-    Init,
-    /// `0x02`: the server asks for properties; the unit answers with values.
-    Query,
-    /// `0x03`: the server sets properties; the unit answers each with a status.
-    Set,
-    /// `0x08`: seen after the queries (the server asks, the unit answers);
-    /// its meaning is not known.
-    Code08,
-    /// Any other code, kept so the frame stays decodable as raw bytes.
-    Unknown(u8),
-}
-
-impl From<u8> for Function {
-    fn from(code: u8) -> Self {
-        match code {
-            0x00 => Self::Init,
-            0x02 => Self::Query,
-            0x03 => Self::Set,
-            0x08 => Self::Code08,
-            other => Self::Unknown(other),
-        }
-    }
-}
-
-impl From<Function> for u8 {
-    fn from(function: Function) -> Self {
-        match function {
-            Function::Init => 0x00,
-            Function::Query => 0x02,
-            Function::Set => 0x03,
-            Function::Code08 => 0x08,
-            Function::Unknown(code) => code,
-        }
-    }
-}
-
-impl fmt::Display for Function {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Init => f.write_str("init"),
-            Self::Query => f.write_str("query"),
-            Self::Set => f.write_str("set"),
-            Self::Code08 => f.write_str("fn08"),
-            Self::Unknown(code) => write!(f, "fn{code:02x}"),
-        }
-    }
-}
-
 /// A read/write view of one frame over any byte storage.
 ///
 /// ```text
@@ -118,7 +66,7 @@ impl fmt::Display for Function {
 ///                           \________ payload (LEN) ________/
 /// ```
 ///
-/// After [`Frame::new_checked`] or [`Frame::new_lenient`] succeeds no
+/// After [`Frame::new_checked`] succeeds no
 /// accessor can panic. The view never panics anyway: on a buffer too short
 /// for a field (possible only through [`Frame::new_unchecked`]) getters return
 /// zero or an empty slice and setters do nothing.
@@ -140,27 +88,18 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Self { buffer }
     }
 
-    /// Wraps `buffer` after checking the magic, the length and the CRC.
+    /// Wraps `buffer` after [`check_len`](Self::check_len): the magic and
+    /// the length, not the CRC, so that a decoder can still show a frame
+    /// whose checksum is wrong (and flag it with
+    /// [`checksum_ok`](Self::checksum_ok)). Check the CRC with
+    /// [`check_checksum`](Self::check_checksum), or use [`parse`], which
+    /// does both.
     ///
     /// Bytes after the frame's end are allowed and ignored.
     ///
     /// # Errors
-    /// [`Error::Truncated`], [`Error::BadMagic`], [`Error::EmptyPayload`] or
-    /// [`Error::PayloadTooLong`] from [`Frame::check_len`], then
-    /// [`Error::CrcMismatch`] from [`Frame::check_crc`].
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let frame = Self::new_lenient(buffer)?;
-        frame.check_crc()?;
-        Ok(frame)
-    }
-
-    /// Wraps `buffer` after checking the magic and the length, but not the
-    /// CRC, so that a decoder can still show a frame whose checksum is wrong
-    /// (and flag it with [`Frame::crc_ok`]).
-    ///
-    /// # Errors
     /// As [`Frame::check_len`].
-    pub fn new_lenient(buffer: T) -> Result<Self> {
+    pub fn new_checked(buffer: T) -> Result<Self> {
         let frame = Self::new_unchecked(buffer);
         frame.check_len()?;
         Ok(frame)
@@ -211,30 +150,32 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
     /// Checks the header's CRC against the CRC-16/MODBUS of the payload.
     ///
-    /// Fuzzing builds (`cfg(fuzzing)`) skip the comparison so that the
-    /// fuzzer reaches the code behind it.
-    ///
     /// # Errors
-    /// [`Error::CrcMismatch`] carrying the computed (`expected`) and stored
-    /// (`found`) values.
-    pub fn check_crc(&self) -> Result<()> {
-        let expected = self.compute_crc();
-        let found = self.crc();
-        if expected != found && !cfg!(fuzzing) {
-            return Err(Error::CrcMismatch { expected, found });
+    /// [`Error::ChecksumMismatch`] carrying the computed (`expected`) and
+    /// stored (`found`) values. Under `cfg(fuzzing)` this never fails, so
+    /// fuzzers reach the code behind it.
+    pub fn check_checksum(&self) -> Result<()> {
+        if self.checksum_ok() {
+            Ok(())
+        } else {
+            Err(Error::ChecksumMismatch {
+                expected: self.computed_checksum(),
+                found: self.checksum(),
+            })
         }
-        Ok(())
     }
 
-    /// Tells whether the header's CRC matches the payload.
+    /// Returns whether the header's CRC equals
+    /// [`computed_checksum`](Self::computed_checksum) (always `true` under
+    /// `cfg(fuzzing)`).
     #[must_use]
-    pub fn crc_ok(&self) -> bool {
-        self.compute_crc() == self.crc()
+    pub fn checksum_ok(&self) -> bool {
+        cfg!(fuzzing) || self.computed_checksum() == self.checksum()
     }
 
     /// Computes the CRC-16/MODBUS of the payload.
     #[must_use]
-    pub fn compute_crc(&self) -> u16 {
+    pub fn computed_checksum(&self) -> u16 {
         crc16_modbus(self.payload())
     }
 
@@ -247,9 +188,9 @@ impl<T: AsRef<[u8]>> Frame<T> {
         }
     }
 
-    /// Returns the CRC stored in the header.
+    /// Returns the CRC the header carries.
     #[must_use]
-    pub fn crc(&self) -> u16 {
+    pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), field::CRC)
     }
 
@@ -276,8 +217,8 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
     /// Returns the function code (the first payload byte).
     #[must_use]
-    pub fn function(&self) -> Function {
-        Function::from(self.payload().first().copied().unwrap_or(0))
+    pub fn function(&self) -> FunctionCode {
+        FunctionCode(self.payload().first().copied().unwrap_or(0))
     }
 
     /// Returns the body: the payload after the function byte.
@@ -314,8 +255,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         }
     }
 
-    /// Writes the header's CRC field.
-    pub fn set_crc(&mut self, crc: u16) {
+    /// Writes the header's CRC field as given (see
+    /// [`fill_checksum`](Self::fill_checksum)).
+    pub fn set_checksum(&mut self, crc: u16) {
         self.put16(field::CRC, crc);
     }
 
@@ -325,9 +267,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     }
 
     /// Writes the function byte.
-    pub fn set_function(&mut self, function: Function) {
+    pub fn set_function(&mut self, function: FunctionCode) {
         if let Some(dst) = self.buffer.as_mut().get_mut(field::PAYLOAD) {
-            *dst = function.into();
+            *dst = function.0;
         }
     }
 
@@ -346,10 +288,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         self.payload_mut().get_mut(1..).unwrap_or(&mut [])
     }
 
-    /// Computes the payload's CRC and stores it in the header.
-    pub fn fill_crc(&mut self) {
-        let crc = self.compute_crc();
-        self.set_crc(crc);
+    /// Computes the payload's CRC and writes it in the header; call it last,
+    /// after the payload.
+    pub fn fill_checksum(&mut self) {
+        let crc = self.computed_checksum();
+        self.set_checksum(crc);
     }
 }
 
@@ -374,10 +317,10 @@ impl<T: AsRef<[u8]>> fmt::Display for Frame<T> {
             "websentry {} len={} crc={:04x}",
             self.function(),
             self.payload_len(),
-            self.crc()
+            self.checksum()
         )?;
-        if !self.crc_ok() {
-            write!(f, " (bad, computed {:04x})", self.compute_crc())?;
+        if !self.checksum_ok() {
+            write!(f, " (bad, computed {:04x})", self.computed_checksum())?;
         }
         f.write_str(":")?;
         for b in self.body() {
@@ -391,39 +334,46 @@ impl<T: AsRef<[u8]>> fmt::Display for Frame<T> {
 /// and returns it with the number of bytes it occupies.
 ///
 /// # Errors
-/// As [`Frame::new_checked`]; [`Error::Truncated`] means more bytes may
-/// complete the frame.
+/// As [`Frame::new_checked`] and [`Frame::check_checksum`];
+/// [`Error::Truncated`] means more bytes may complete the frame.
 ///
 /// ```
 /// let bytes = [0x70, 0x83, 0x9e, 0x86, 0xbe, 0x00, 0x01, 0x08, 0xaa];
 /// let (frame, used) = rewire_websentry::parse(&bytes).unwrap();
 /// assert_eq!(used, 8);
-/// assert_eq!(frame.function(), rewire_websentry::Function::Code08);
+/// assert_eq!(frame.function(), rewire_websentry::FunctionCode::CODE_08);
 /// ```
 pub fn parse(buf: &[u8]) -> Result<(Frame<&[u8]>, usize)> {
     let frame = Frame::new_checked(buf)?;
+    frame.check_checksum()?;
     let len = frame.total_len();
     let exact = buf.get(..len).unwrap_or(buf);
     Ok((Frame::new_unchecked(exact), len))
 }
 
 /// Outcome of scanning a byte buffer for the next message.
+///
+/// The three parser crates answer with this same shape (`rewire_upsilon`,
+/// `rewire_websentry` and `rewire_powerone` each have a `Scan<T>`); the
+/// transport's framers rely on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scan<T> {
-    /// A complete message starts `skipped` bytes into the buffer and occupies `len` bytes
-    /// (so the caller consumes `skipped + len` bytes).
+    /// A complete message starts `skipped` bytes into the buffer and occupies
+    /// `len` bytes, so the caller consumes `skipped + len` bytes.
     Found {
-        /// Garbage bytes before the message.
+        /// Garbage bytes before the message, which may be discarded.
         skipped: usize,
-        /// The message's length.
+        /// Bytes the message occupies (for text records, with the
+        /// terminator bytes consumed with it).
         len: usize,
         /// The message.
         message: T,
     },
-    /// No complete message yet. The first `skipped` bytes can never begin a message and may be
-    /// discarded (counted as garbage); the rest may be the start of one: feed more bytes.
+    /// No complete message yet. The first `skipped` bytes can never begin a
+    /// message and may be discarded (counted as garbage); the rest may be the
+    /// start of one: feed more bytes.
     Partial {
-        /// Garbage bytes that can be dropped.
+        /// Garbage bytes that may be discarded.
         skipped: usize,
     },
 }
@@ -463,7 +413,7 @@ fn candidate(rest: &[u8]) -> Candidate {
 /// WebSentry runs over TCP, so frames are delimited by their length field,
 /// not by the CRC: the scanner yields a frame as soon as its magic and a sane
 /// length (1..=[`MAX_PAYLOAD_LEN`]) are there and the payload is complete,
-/// **without** checking the CRC. Callers check [`Frame::crc_ok`] to flag or
+/// **without** checking the CRC. Callers check [`Frame::checksum_ok`] to flag or
 /// count bad frames; dropping such a frame would lose sync with nothing
 /// gained, since the length already said where the next one starts.
 ///
@@ -479,7 +429,7 @@ fn candidate(rest: &[u8]) -> Candidate {
 /// let stream = [0xde, 0xad, 0x70, 0x83, 0x9e, 0x86, 0xbe, 0x00, 0x01, 0x08, 0x70];
 /// let Scan::Found { skipped, len, message } = scan(&stream) else { panic!() };
 /// assert_eq!((skipped, len), (2, 8));
-/// assert!(message.crc_ok());
+/// assert!(message.checksum_ok());
 /// assert_eq!(scan(&stream[10..]), Scan::Partial { skipped: 0 });
 /// ```
 #[must_use]

@@ -5,7 +5,8 @@
 //! errors count from the first byte of the body handed to the walk.
 
 use crate::error::{Error, Result};
-use crate::frame::{Frame, Function, HEADER_LEN, MAX_PAYLOAD_LEN, field};
+use crate::frame::{Frame, HEADER_LEN, MAX_PAYLOAD_LEN, field};
+use crate::function::FunctionCode;
 use crate::value::Value;
 
 /// The byte that follows each id in a query request.
@@ -307,12 +308,12 @@ struct Writer<'b> {
 }
 
 impl<'b> Writer<'b> {
-    fn new(buf: &'b mut [u8], function: Function) -> Result<Self> {
+    fn new(buf: &'b mut [u8], function: FunctionCode) -> Result<Self> {
         let mut w = Self {
             buf,
             pos: field::PAYLOAD,
         };
-        w.put(&[function.into()])?;
+        w.put(&[function.0])?;
         Ok(w)
     }
 
@@ -367,7 +368,7 @@ impl<'b> Writer<'b> {
         let mut frame = Frame::new_unchecked(self.buf.get_mut(..total).unwrap_or(&mut []));
         frame.set_magic();
         frame.set_payload_len(len);
-        frame.fill_crc();
+        frame.fill_checksum();
         Ok(total)
     }
 }
@@ -380,13 +381,13 @@ impl<'b> Writer<'b> {
 /// [`MAX_PAYLOAD_LEN`]; [`Error::BufferTooSmall`] when `buf` is too short.
 ///
 /// ```
-/// use rewire_websentry::{encode_frame, Frame, Function};
+/// use rewire_websentry::{encode_frame, Frame, FunctionCode};
 /// let mut buf = [0u8; 16];
-/// let n = encode_frame(Function::Set, &[0x25, 0x01, 0x00], &mut buf).unwrap();
+/// let n = encode_frame(FunctionCode::SET, &[0x25, 0x01, 0x00], &mut buf).unwrap();
 /// let frame = Frame::new_checked(&buf[..n]).unwrap();
 /// assert_eq!(frame.body(), [0x25, 0x01, 0x00]);
 /// ```
-pub fn encode_frame(function: Function, body: &[u8], buf: &mut [u8]) -> Result<usize> {
+pub fn encode_frame(function: FunctionCode, body: &[u8], buf: &mut [u8]) -> Result<usize> {
     let mut w = Writer::new(buf, function)?;
     w.put(body)?;
     w.finish()
@@ -397,7 +398,7 @@ pub fn encode_frame(function: Function, body: &[u8], buf: &mut [u8]) -> Result<u
 /// # Errors
 /// As [`encode_frame`].
 pub fn encode_query_request(ids: &[u16], buf: &mut [u8]) -> Result<usize> {
-    let mut w = Writer::new(buf, Function::Query)?;
+    let mut w = Writer::new(buf, FunctionCode::QUERY)?;
     for id in ids {
         let [hi, lo] = id.to_be_bytes();
         w.put(&[hi, lo, QUERY_MARKER])?;
@@ -406,21 +407,21 @@ pub fn encode_query_request(ids: &[u16], buf: &mut [u8]) -> Result<usize> {
 }
 
 /// Writes a frame of `function` whose body is `(id, value)` items: a query
-/// response ([`Function::Query`]), a set request ([`Function::Set`]) or an
-/// init frame ([`Function::Init`]).
+/// response ([`FunctionCode::QUERY`]), a set request ([`FunctionCode::SET`]) or an
+/// init frame ([`FunctionCode::INIT`]).
 ///
 /// # Errors
 /// As [`encode_frame`], and [`Error::StringTooLong`] for a string value over
 /// 255 bytes.
 ///
 /// ```
-/// use rewire_websentry::{encode_values, Frame, Function, Value};
+/// use rewire_websentry::{encode_values, Frame, FunctionCode, Value};
 /// let mut buf = [0u8; 32];
-/// let n = encode_values(Function::Set, &[(0x2501, Value::U16(50))], &mut buf).unwrap();
+/// let n = encode_values(FunctionCode::SET, &[(0x2501, Value::U16(50))], &mut buf).unwrap();
 /// assert_eq!(Frame::new_checked(&buf[..n]).unwrap().payload(), [0x03, 0x25, 0x01, 0x03, 0x00, 0x32]);
 /// ```
 pub fn encode_values(
-    function: Function,
+    function: FunctionCode,
     items: &[(u16, Value<'_>)],
     buf: &mut [u8],
 ) -> Result<usize> {
@@ -437,7 +438,7 @@ pub fn encode_values(
 /// # Errors
 /// As [`encode_values`].
 pub fn encode_query_response(items: &[(u16, Value<'_>)], buf: &mut [u8]) -> Result<usize> {
-    encode_values(Function::Query, items, buf)
+    encode_values(FunctionCode::QUERY, items, buf)
 }
 
 /// Writes a set request frame setting `items`.
@@ -445,7 +446,7 @@ pub fn encode_query_response(items: &[(u16, Value<'_>)], buf: &mut [u8]) -> Resu
 /// # Errors
 /// As [`encode_values`].
 pub fn encode_set_request(items: &[(u16, Value<'_>)], buf: &mut [u8]) -> Result<usize> {
-    encode_values(Function::Set, items, buf)
+    encode_values(FunctionCode::SET, items, buf)
 }
 
 /// Writes a set response frame answering each `(id, status)`.
@@ -453,7 +454,7 @@ pub fn encode_set_request(items: &[(u16, Value<'_>)], buf: &mut [u8]) -> Result<
 /// # Errors
 /// As [`encode_frame`].
 pub fn encode_set_response(items: &[(u16, u8)], buf: &mut [u8]) -> Result<usize> {
-    let mut w = Writer::new(buf, Function::Set)?;
+    let mut w = Writer::new(buf, FunctionCode::SET)?;
     for (id, status) in items {
         let [hi, lo] = id.to_be_bytes();
         w.put(&[hi, lo, *status])?;

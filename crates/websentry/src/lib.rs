@@ -24,7 +24,9 @@
 //!
 //! The layers:
 //! - [`Frame`]: a checked view over any byte storage, with [`parse`] and the
-//!   streaming [`scan`]ner (which yields frames without judging their CRC).
+//!   streaming [`scan`]ner (which yields frames without judging their CRC);
+//!   [`Frame::new_checked`] checks magic and length, [`Frame::check_checksum`]
+//!   the CRC. Function codes are the open newtype [`FunctionCode`].
 //! - [`Value`]: one typed value (type byte and body), with `Display`,
 //!   [`Value::as_f64`] and [`Value::emit`].
 //! - Body walks: [`QueryIds`], [`Values`], [`SetStatuses`] and [`Pairs`].
@@ -37,14 +39,14 @@
 //! - No `std`, no `alloc`, no `unsafe`: it builds for bare-metal targets.
 //! - No panics on any input: every read is bounds-checked; malformed input is
 //!   a typed [`Error`] naming what and where. After [`Frame::new_checked`]
-//!   (or [`Frame::new_lenient`]) succeeds, no accessor can fail or panic.
+//!   succeeds, no accessor can fail or panic.
 //! - Every length read from the wire is compared with [`MAX_PAYLOAD_LEN`]
 //!   before it is used.
 //! - The walks and the scanner do bounded work per input byte.
 //!
 //! # Example: parse, inspect, emit
 //! ```
-//! use rewire_websentry::{encode_values, parse, Function, Value};
+//! use rewire_websentry::{encode_values, parse, FunctionCode, Value};
 //!
 //! // The init frame a real unit sent (its CRC verifies).
 //! let bytes = [
@@ -53,7 +55,7 @@
 //! ];
 //! let (frame, used) = parse(&bytes).unwrap();
 //! assert_eq!(used, bytes.len());
-//! assert_eq!(frame.function(), Function::Init);
+//! assert_eq!(frame.function(), FunctionCode::INIT);
 //!
 //! let mut items = [(0u16, Value::U8(0)); 3];
 //! for (slot, item) in items.iter_mut().zip(frame.values()) {
@@ -62,7 +64,7 @@
 //! assert_eq!(items[1].1.to_string(), "00:90:c2:0c:02:b3");
 //!
 //! let mut out = [0u8; 64];
-//! let n = encode_values(Function::Init, &items, &mut out).unwrap();
+//! let n = encode_values(FunctionCode::INIT, &items, &mut out).unwrap();
 //! assert_eq!(&out[..n], &bytes[..]);
 //! ```
 #![no_std]
@@ -80,22 +82,24 @@
 
 mod error;
 mod frame;
+mod function;
 mod items;
 pub mod registry;
 mod value;
 
 pub use error::{Error, Result};
 pub use frame::{
-    Frame, Function, HEADER_LEN, MAGIC, MAX_FRAME_LEN, MAX_PAYLOAD_LEN, Scan, crc16_modbus, field,
-    parse, scan,
+    Frame, HEADER_LEN, MAGIC, MAX_FRAME_LEN, MAX_PAYLOAD_LEN, Scan, crc16_modbus, field, parse,
+    scan,
 };
+pub use function::FunctionCode;
 pub use items::{
     Pairs, QUERY_MARKER, QueryIds, STATUS_OK, SetStatuses, Values, encode_frame,
     encode_query_request, encode_query_response, encode_set_request, encode_set_response,
     encode_values,
 };
-pub use registry::{Property, enum_label, property};
-pub use value::{Labeled, RawBody, Value, fixed_body_len, type_code};
+pub use registry::{Property, property};
+pub use value::{Labeled, RawBody, Value, enum_label, fixed_body_len, type_code};
 
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,10 @@
 //! and `TODO_` prefixes included, so the two can be compared; a name it
 //! marks as a guess ("I think") is still a guess here (see
 //! `docs/protocols/websentry.md`).
-
-use crate::value::Value;
+//!
+//! This module is the bottom layer: tables, and lookups by raw ids and
+//! bytes. The value layer uses it, never the reverse; the label of a whole
+//! [`Value`](crate::Value) is [`enum_label`](crate::enum_label).
 
 /// What the registry knows about one property id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -769,22 +771,4 @@ pub fn property_enum_label(id: u16, value: u8) -> Option<&'static str> {
         .ok()
         .and_then(|i| PROPERTY_ENUMS.get(i))
         .and_then(|e| label_in(e.labels, value))
-}
-
-/// Returns the label of an enum value answered for property `id`: from the
-/// property's own table for [`Value::Enum`], from the shared table for
-/// [`Value::TypedEnum`]; `None` for other values and unknown labels.
-///
-/// ```
-/// use rewire_websentry::{registry::enum_label, Value};
-/// assert_eq!(enum_label(0x120e, &Value::Enum(2)), Some("Ready"));
-/// assert_eq!(enum_label(0x010e, &Value::TypedEnum { enum_type: 0x2d, value: 4 }), Some("Fahrenheit"));
-/// ```
-#[must_use]
-pub fn enum_label(id: u16, value: &Value<'_>) -> Option<&'static str> {
-    match *value {
-        Value::Enum(v) => property_enum_label(id, v),
-        Value::TypedEnum { enum_type, value } => typed_enum_label(enum_type, value),
-        _ => None,
-    }
 }

@@ -87,17 +87,17 @@ const SAMPLE_IDS: [u16; 11] = [
 
 fn frame_of(payload: &[u8], buf: &mut [u8]) -> usize {
     let (function, body) = payload.split_first().unwrap();
-    encode_frame(Function::from(*function), body, buf).unwrap()
+    encode_frame(FunctionCode::from(*function), body, buf).unwrap()
 }
 
 #[test]
 fn deconstruct_init() {
     let frame = Frame::new_checked(&INIT[..]).unwrap();
     assert_eq!(frame.magic(), MAGIC);
-    assert_eq!(frame.crc(), 0xe8e6);
-    assert!(frame.crc_ok());
+    assert_eq!(frame.checksum(), 0xe8e6);
+    assert!(frame.checksum_ok());
     assert_eq!(frame.payload_len(), 18);
-    assert_eq!(frame.function(), Function::Init);
+    assert_eq!(frame.function(), FunctionCode::INIT);
     let mut values = frame.values();
     assert_eq!(values.next(), Some(Ok((0xff00, Value::Enum(5)))));
     let (id, mac) = values.next().unwrap().unwrap();
@@ -113,11 +113,11 @@ fn deconstruct_init() {
 fn init_variant_ending_in_04_has_crc_e9a6() {
     let mut bytes = INIT;
     bytes[24] = 0x04;
-    let frame = Frame::new_lenient(&bytes[..]).unwrap();
-    assert_eq!(frame.compute_crc(), 0xe9a6);
-    assert!(!frame.crc_ok());
+    let frame = Frame::new_checked(&bytes[..]).unwrap();
+    assert_eq!(frame.computed_checksum(), 0xe9a6);
+    assert!(!frame.checksum_ok());
     bytes[3..5].copy_from_slice(&[0xe9, 0xa6]);
-    assert!(Frame::new_checked(&bytes[..]).unwrap().crc_ok());
+    assert!(Frame::new_checked(&bytes[..]).unwrap().checksum_ok());
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn construct_init() {
         (0x0120, Value::Enum(7)),
     ];
     let mut buf = [0u8; 32];
-    let n = encode_values(Function::Init, &items, &mut buf).unwrap();
+    let n = encode_values(FunctionCode::INIT, &items, &mut buf).unwrap();
     assert_eq!(&buf[..n], &INIT[..]);
 
     // The same frame built field by field through the setters.
@@ -136,9 +136,9 @@ fn construct_init() {
     let mut frame = Frame::new_unchecked(&mut buf[..]);
     frame.set_magic();
     frame.set_payload_len(18);
-    frame.set_function(Function::Init);
+    frame.set_function(FunctionCode::INIT);
     frame.body_mut().copy_from_slice(&INIT[8..]);
-    frame.fill_crc();
+    frame.fill_checksum();
     assert_eq!(frame.into_inner(), &INIT[..]);
 }
 
@@ -158,7 +158,7 @@ fn first_query_yields_its_16_ids() {
     let mut buf = [0u8; 64];
     let n = frame_of(&FIRST_QUERY, &mut buf);
     let (frame, _) = parse(&buf[..n]).unwrap();
-    assert_eq!(frame.function(), Function::Query);
+    assert_eq!(frame.function(), FunctionCode::QUERY);
     let mut ids = [0u16; 16];
     let mut count = 0;
     for (slot, id) in ids.iter_mut().zip(frame.query_ids()) {
@@ -379,10 +379,10 @@ fn scan_yields_bad_crc_frames_for_the_caller_to_flag() {
     let Scan::Found { message, .. } = scan(&bytes) else {
         panic!("no frame")
     };
-    assert!(!message.crc_ok());
+    assert!(!message.checksum_ok());
     assert_eq!(
-        message.check_crc(),
-        Err(Error::CrcMismatch {
+        message.check_checksum(),
+        Err(Error::ChecksumMismatch {
             expected: 0xe9a6,
             found: 0xe8e6
         })
@@ -451,11 +451,11 @@ fn registry_tables_are_sorted_and_unique() {
 #[test]
 fn function_codes_round_trip() {
     for code in 0..=u8::MAX {
-        assert_eq!(u8::from(Function::from(code)), code);
+        assert_eq!(u8::from(FunctionCode::from(code)), code);
     }
-    assert_eq!(Function::from(0x08), Function::Code08);
-    assert_eq!(Function::from(0x05), Function::Unknown(0x05));
-    assert_eq!(show(Function::Query), "query");
+    assert_eq!(FunctionCode::from(0x08), FunctionCode::CODE_08);
+    assert_eq!(FunctionCode::from(0x05), FunctionCode(0x05));
+    assert_eq!(show(FunctionCode::QUERY), "query");
 }
 
 #[test]
@@ -467,7 +467,7 @@ fn display_is_one_line_and_flags_bad_crc() {
     );
     bytes[24] = 0x04;
     assert_eq!(
-        show(Frame::new_lenient(&bytes[..]).unwrap()),
+        show(Frame::new_checked(&bytes[..]).unwrap()),
         "websentry init len=18 crc=e8e6 (bad, computed e9a6): ff 00 02 05 04 01 0d 00 90 c2 0c 02 b3 01 20 02 04"
     );
 }
@@ -475,14 +475,14 @@ fn display_is_one_line_and_flags_bad_crc() {
 #[test]
 fn unchecked_view_never_panics_on_short_buffers() {
     let frame = Frame::new_unchecked(&[0x70u8][..]);
-    assert_eq!(frame.crc(), 0);
+    assert_eq!(frame.checksum(), 0);
     assert_eq!(frame.payload(), &[] as &[u8]);
     assert_eq!(frame.body(), &[] as &[u8]);
     let mut short = [0u8; 2];
     let mut frame = Frame::new_unchecked(&mut short[..]);
     frame.set_magic();
-    frame.set_crc(1);
-    frame.fill_crc();
+    frame.set_checksum(1);
+    frame.fill_checksum();
     assert_eq!(frame.payload_mut(), &mut [] as &mut [u8]);
 }
 
@@ -551,7 +551,7 @@ fn rejects_bad_magic() {
 #[test]
 fn rejects_empty_payload() {
     let bytes = [0x70, 0x83, 0x9e, 0xff, 0xff, 0x00, 0x00];
-    assert_eq!(Frame::new_lenient(&bytes[..]), Err(Error::EmptyPayload));
+    assert_eq!(Frame::new_checked(&bytes[..]), Err(Error::EmptyPayload));
     // The scanner treats it as garbage rather than a message.
     assert_eq!(scan(&bytes), Scan::Partial { skipped: 7 });
 }
@@ -561,7 +561,7 @@ fn rejects_payload_too_long() {
     // A 60 000-byte length is absurd, whatever follows.
     let bytes = [0x70, 0x83, 0x9e, 0x00, 0x00, 0xea, 0x60, 0x00];
     assert_eq!(
-        Frame::new_lenient(&bytes[..]),
+        Frame::new_checked(&bytes[..]),
         Err(Error::PayloadTooLong {
             len: 60_000,
             max: MAX_PAYLOAD_LEN
@@ -572,30 +572,30 @@ fn rejects_payload_too_long() {
     let mut buf = [0u8; MAX_FRAME_LEN + 8];
     let body = [0u8; MAX_PAYLOAD_LEN];
     assert_eq!(
-        encode_frame(Function::Code08, &body, &mut buf),
+        encode_frame(FunctionCode::CODE_08, &body, &mut buf),
         Err(Error::PayloadTooLong {
             len: MAX_PAYLOAD_LEN + 1,
             max: MAX_PAYLOAD_LEN
         })
     );
     assert_eq!(
-        encode_frame(Function::Code08, &body[1..], &mut buf),
+        encode_frame(FunctionCode::CODE_08, &body[1..], &mut buf),
         Ok(MAX_FRAME_LEN)
     );
 }
 
 #[test]
-fn rejects_crc_mismatch() {
+fn rejects_checksum_mismatch() {
     let mut bytes = INIT;
     bytes[24] = 0x04;
-    assert_eq!(
-        Frame::new_checked(&bytes[..]),
-        Err(Error::CrcMismatch {
-            expected: 0xe9a6,
-            found: 0xe8e6
-        })
-    );
-    assert!(parse(&bytes).is_err());
+    let mismatch = Error::ChecksumMismatch {
+        expected: 0xe9a6,
+        found: 0xe8e6,
+    };
+    // The view takes the frame (length only); the checksum is checked apart.
+    let frame = Frame::new_checked(&bytes[..]).unwrap();
+    assert_eq!(frame.check_checksum(), Err(mismatch));
+    assert_eq!(parse(&bytes).map(|(_, n)| n), Err(mismatch));
 }
 
 #[test]
@@ -685,7 +685,7 @@ fn rejects_buffer_too_small() {
     let mut buf = [0u8; 24];
     let items = [(0x0401, Value::Mac([0; 6]))];
     assert_eq!(
-        encode_values(Function::Init, &items, &mut buf[..12]),
+        encode_values(FunctionCode::INIT, &items, &mut buf[..12]),
         Err(Error::BufferTooSmall {
             needed: 17,
             available: 12

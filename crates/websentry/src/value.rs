@@ -490,6 +490,24 @@ impl fmt::Display for Value<'_> {
     }
 }
 
+/// Returns the label of an enum value answered for property `id`: from the
+/// property's own table for [`Value::Enum`], from the shared table for
+/// [`Value::TypedEnum`] (the lookups of [`registry`]); `None` for other values and unknown labels.
+///
+/// ```
+/// use rewire_websentry::{enum_label, Value};
+/// assert_eq!(enum_label(0x120e, &Value::Enum(2)), Some("Ready"));
+/// assert_eq!(enum_label(0x010e, &Value::TypedEnum { enum_type: 0x2d, value: 4 }), Some("Fahrenheit"));
+/// ```
+#[must_use]
+pub fn enum_label(id: u16, value: &Value<'_>) -> Option<&'static str> {
+    match *value {
+        Value::Enum(v) => registry::property_enum_label(id, v),
+        Value::TypedEnum { enum_type, value } => registry::typed_enum_label(enum_type, value),
+        _ => None,
+    }
+}
+
 /// A value shown with the help of its property's registry entry; made by
 /// [`Value::labeled`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -504,7 +522,7 @@ impl fmt::Display for Labeled<'_> {
     /// Shows a property-specific enum by its label when the registry has one,
     /// anything else as [`Value`]'s `Display` does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match registry::enum_label(self.id, &self.value) {
+        match enum_label(self.id, &self.value) {
             Some(label) => f.write_str(label),
             None => fmt::Display::fmt(&self.value, f),
         }

@@ -7,7 +7,7 @@ use super::{Framing, Step, subslice_range};
 /// 2570 stream (and Megatec serial replies).
 ///
 /// Each message is the record **without** its terminator, ready for
-/// `rewire_upsilon::parse_status`; the CR/LF/NUL bytes after it are consumed
+/// `rewire_upsilon::Status::parse`; the CR/LF/NUL bytes after it are consumed
 /// with it. A record longer than the maximum record length is skipped as
 /// garbage up to the next `(`. At end of stream a last record without
 /// terminator is still returned.

@@ -6,7 +6,7 @@ use super::{Framing, Step};
 ///
 /// Frames are cut by magic and length; the CRC is **not** checked here (a bad
 /// CRC still says where the next frame starts), so callers check it with
-/// `rewire_websentry::Frame::crc_ok` on the message bytes. The longest frame
+/// `rewire_websentry::Frame::checksum_ok` on the message bytes. The longest frame
 /// is bounded by the protocol's length field, well under the default buffer
 /// limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
