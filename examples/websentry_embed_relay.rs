@@ -33,7 +33,11 @@ impl Sink<Message> for Printer {
             for r in &readings {
                 println!("  reading {} = {} {}", r.name, r.value, r.unit.symbol());
             }
-            println!("  ({} items, function {:?})", frame.items.len(), frame.function);
+            println!(
+                "  ({} items, function {:?})",
+                frame.items.len(),
+                frame.function
+            );
             let _ = self.0.send(());
         }
     }
@@ -51,7 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     sinks.add(Printer(seen_tx), 64);
     let config = ProxyConfig::new("127.0.0.1:0".parse()?, cloud_addr.to_string());
     let proxy = Proxy::start(config, sinks)?;
-    println!("relay on {} to the cloud on {cloud_addr}", proxy.local_addr());
+    println!(
+        "relay on {} to the cloud on {cloud_addr}",
+        proxy.local_addr()
+    );
 
     // A unit connects through the relay and sends its init frame.
     let mut unit = TcpStream::connect(proxy.local_addr())?;

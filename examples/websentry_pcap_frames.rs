@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use rewire_host::stream::{Meta, StreamItem, Streams};
 use rewire_transport::capture::{CaptureOptions, Direction, PacketCaptureReader};
 use rewire_transport::framing::{Event, Framer, WebSentry};
-use rewire_websentry::{Frame, Function, QueryIds, SetStatuses, Values, registry};
+use rewire_websentry::{Frame, FunctionCode, QueryIds, SetStatuses, Values, registry};
 
 fn name(id: u16) -> String {
     registry::property(id).map_or_else(|| format!("{id:#06x}"), |p| p.name.to_owned())
@@ -20,7 +20,7 @@ fn name(id: u16) -> String {
 
 /// Prints one frame: who sent it, its function, and each item's name and value.
 fn show(meta: &Meta, bytes: &[u8]) {
-    let Ok(frame) = Frame::new_lenient(bytes) else {
+    let Ok(frame) = Frame::new_checked(bytes) else {
         println!("  (not a frame: {} bytes)", bytes.len());
         return;
     };
@@ -29,22 +29,22 @@ fn show(meta: &Meta, bytes: &[u8]) {
         Some(Direction::ServerToClient) => "cloud",
         None => "?    ",
     };
-    let crc = if frame.crc_ok() { "" } else { " BAD-CRC" };
+    let crc = if frame.checksum_ok() { "" } else { " BAD-CRC" };
     println!("{from} {:?} ({} bytes){crc}", frame.function(), bytes.len());
     let body = frame.body();
     let client = meta.direction == Some(Direction::ClientToServer);
     match (frame.function(), client) {
-        (Function::Query, false) => {
+        (FunctionCode::QUERY, false) => {
             for id in QueryIds::new(body).flatten() {
                 println!("    {} ?", name(id));
             }
         }
-        (Function::Set, true) => {
+        (FunctionCode::SET, true) => {
             for (id, status) in SetStatuses::new(body).flatten() {
                 println!("    {} -> status {status}", name(id));
             }
         }
-        (Function::Init | Function::Query | Function::Set, _) => {
+        (FunctionCode::INIT | FunctionCode::QUERY | FunctionCode::SET, _) => {
             for (id, value) in Values::new(body).flatten() {
                 let unit = registry::property(id).and_then(|p| p.unit).unwrap_or("");
                 println!("    {} = {}{unit}", name(id), value.labeled(id));
@@ -56,7 +56,10 @@ fn show(meta: &Meta, bytes: &[u8]) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args_os().nth(1).map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/websentry/websentry-lo.pcap"),
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../testdata/websentry/websentry-lo.pcap")
+        },
         PathBuf::from,
     );
     let file = BufReader::new(File::open(&path)?);
@@ -70,7 +73,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 show(meta, &m.bytes);
             }
             StreamItem::Framed(Event::Skipped(s)) => {
-                println!("  {} bytes skipped at offset {}: {}", s.len, s.offset, s.reason);
+                println!(
+                    "  {} bytes skipped at offset {}: {}",
+                    s.len, s.offset, s.reason
+                );
             }
             StreamItem::Gap { missing_bytes, .. } => println!("  gap of {missing_bytes} bytes"),
             StreamItem::Overflow(_) => {}

@@ -68,8 +68,8 @@ fn websentry_tables(out: &mut String) {
 
     out.push_str("-- function code -> name (codes the crate knows)\nWS.functions = {\n");
     for code in 0..=u8::MAX {
-        let function = websentry::Function::from(code);
-        if !matches!(function, websentry::Function::Unknown(_)) {
+        let function = websentry::FunctionCode::from(code);
+        if function.is_known() {
             let _ = writeln!(
                 out,
                 "  [0x{code:02x}] = {},",

@@ -531,7 +531,7 @@ fn powerone_serial_pcaps_match_the_decoder() {
 fn megatec_serial_exchange_matches_the_parser() {
     use rewire_upsilon::{
         Command, Decimal, Info, Ratings, RestoreMinutes, ShutdownDelay, Status, StatusBits,
-        TestMinutes, parse_status,
+        TestMinutes,
     };
 
     fn line(bytes: &[u8]) -> String {
@@ -639,7 +639,7 @@ fn megatec_serial_exchange_matches_the_parser() {
     assert_eq!(field(&got[7], "upsilon.command.delay"), Some(".5"));
     assert_eq!(uint(field(&got[7], "upsilon.command.restore")), Some(2));
     // The status reply, against the parser's reading of the same line.
-    let parsed = parse_status(status_line.strip_suffix(b"\r").unwrap()).unwrap();
+    let parsed = rewire_upsilon::Status::parse(status_line.strip_suffix(b"\r").unwrap()).unwrap();
     let s = &got[1];
     let num = |d: Option<Decimal>| d.map(|d| serde_json::json!(d.milli() as f64 / 1000.0));
     let want = [

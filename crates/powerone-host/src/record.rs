@@ -214,7 +214,7 @@ impl FrameRecord {
             function: function.0,
             function_name: function.name(),
             data: hex::encode(data),
-            checksum_ok: well_formed && frame.verify_checksum(),
+            checksum_ok: well_formed && frame.checksum_ok(),
             decoded,
             decode_error,
             note: f.note,

@@ -510,8 +510,8 @@ mod tests {
         let req = Action::SetPassword("7".into()).request(1).unwrap();
         let first = p.handle(&req).0.unwrap();
         let second = p.handle(&req).0.unwrap();
-        assert!(Frame::new_unchecked(&first[..]).verify_checksum());
-        assert!(!Frame::new_unchecked(&second[..]).verify_checksum());
+        assert!(Frame::new_unchecked(&first[..]).checksum_ok());
+        assert!(!Frame::new_unchecked(&second[..]).checksum_ok());
     }
 
     #[test]

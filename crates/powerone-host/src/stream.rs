@@ -163,7 +163,7 @@ fn bad_checksum_frame(bytes: &[u8]) -> Option<usize> {
     let frame = Frame::new_checked(bytes).ok()?;
     let plausible = matches!(frame.reply_flag(), NO_REPLY | REPLY_REQUIRED)
         && frame.control() == CONTROL
-        && !frame.verify_checksum();
+        && !frame.checksum_ok();
     plausible.then(|| frame.frame_len())
 }
 

@@ -9,7 +9,7 @@ use rewire_host::reading::DeviceId;
 use rewire_host::stream::{Meta, StreamItem, Streams};
 use rewire_transport::capture::{CaptureEvent, Endpoints, Transport};
 use rewire_transport::framing::{Event, Framer, Framing, SkipReason, Step, Upsilon};
-use rewire_upsilon::{parse_heartbeat, parse_sms_alert, parse_status, sms};
+use rewire_upsilon::{parse_heartbeat, parse_sms_alert, sms};
 
 use crate::message::{Body, FAMILY, Garbage, Message, Sms};
 
@@ -116,7 +116,7 @@ pub fn heartbeat(bytes: &[u8]) -> Body {
 #[must_use]
 pub fn status_event(event: Event) -> Body {
     match event {
-        Event::Message(m) => match parse_status(&m.bytes) {
+        Event::Message(m) => match rewire_upsilon::Status::parse(&m.bytes) {
             Ok(s) => Body::Status(s),
             Err(e) => Body::Error(Garbage::new(
                 m.offset,
@@ -143,8 +143,8 @@ impl Framing for SmsRequests {
             return Step::Partial { skipped: 0 };
         }
         let len = match parse_sms_alert(buf) {
-            Ok(sms::Status::Complete(n, _)) => n,
-            Ok(sms::Status::Partial) => return Step::Partial { skipped: 0 },
+            Ok(sms::Parsed::Complete(n, _)) => n,
+            Ok(sms::Parsed::Partial) => return Step::Partial { skipped: 0 },
             // Resynchronise at the next "GET " after the bad start.
             Err(_) => buf
                 .windows(4)
@@ -165,8 +165,8 @@ impl Framing for SmsRequests {
 pub fn sms_event(event: Event) -> Body {
     match event {
         Event::Message(m) => match parse_sms_alert(&m.bytes) {
-            Ok(sms::Status::Complete(_, alert)) => Body::SmsAlert(Sms::from_alert(&alert)),
-            Ok(sms::Status::Partial) => Body::Error(Garbage::new(
+            Ok(sms::Parsed::Complete(_, alert)) => Body::SmsAlert(Sms::from_alert(&alert)),
+            Ok(sms::Parsed::Partial) => Body::Error(Garbage::new(
                 m.offset,
                 m.bytes.len() as u64,
                 "truncated SMS request",

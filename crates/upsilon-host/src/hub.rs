@@ -256,7 +256,6 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rewire_upsilon::parse_status;
     use std::time::Duration;
 
     #[test]
@@ -273,7 +272,8 @@ mod tests {
             }
         }
         hub.add_sink(Kinds(Arc::clone(&seen)), 16);
-        let s = parse_status(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001000").unwrap();
+        let s = rewire_upsilon::Status::parse(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001000")
+            .unwrap();
         hub.link(LinkChange::Down {
             link: "rupsmon".into(),
             peer: None,

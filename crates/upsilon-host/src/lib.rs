@@ -37,7 +37,7 @@
 //! use rewire_upsilon_host::nut::{NutConfig, NutServer};
 //!
 //! let hub = Hub::new("ups");
-//! let status = rewire_upsilon::parse_status(b"(230.0 230.0 230.0 012 50.0 27.2 --.- 00001000")?;
+//! let status = rewire_upsilon::Status::parse(b"(230.0 230.0 230.0 012 50.0 27.2 --.- 00001000")?;
 //! hub.publish(Message::status(hub.device(), status));
 //! let server = NutServer::start(
 //!     "127.0.0.1:0".parse()?,

@@ -385,7 +385,6 @@ impl Observation for Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rewire_upsilon::parse_status;
 
     fn dev() -> Arc<DeviceId> {
         Arc::new(DeviceId::new(FAMILY, "ups"))
@@ -404,7 +403,8 @@ mod tests {
 
     #[test]
     fn a_status_reads_as_gauges_and_bits_with_units() {
-        let s = parse_status(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001001").unwrap();
+        let s = rewire_upsilon::Status::parse(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001001")
+            .unwrap();
         let m = Message::status(dev(), s);
         let mut r = Vec::new();
         m.readings(&mut r);
@@ -421,7 +421,8 @@ mod tests {
 
     #[test]
     fn events_carry_priorities() {
-        let s = parse_status(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001001").unwrap();
+        let s = rewire_upsilon::Status::parse(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001001")
+            .unwrap();
         let t = Message::new(
             dev(),
             Body::Transition {

@@ -85,14 +85,15 @@ pub fn serve(addr: SocketAddr, hub: Hub) -> Result<HttpServer, BindError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rewire_upsilon::parse_status;
 
     #[test]
     fn renders_values_and_bits() {
         let mut snap = Snapshot::default();
         assert!(!render(&snap, &[]).contains("upsilon_input_voltage_volts"));
-        snap.status =
-            Some(parse_status(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001001").unwrap());
+        snap.status = Some(
+            rewire_upsilon::Status::parse(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001001")
+                .unwrap(),
+        );
         snap.alerts = 2;
         let text = render(&snap, &[]);
         assert!(text.contains("upsilon_input_voltage_volts 0.0\n"), "{text}");

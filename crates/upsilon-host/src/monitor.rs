@@ -391,14 +391,14 @@ fn sms_client(
         }
         loop {
             match parse_sms_alert(&buf) {
-                Ok(sms::Status::Complete(n, alert)) => {
+                Ok(sms::Parsed::Complete(n, alert)) => {
                     let _ = stream.write_all(HTTP_OK);
                     publish(Body::SmsAlert(Sms::from_alert(&alert)));
                     buf.drain(..n.min(buf.len()));
                     offset += n as u64;
                 }
-                Ok(sms::Status::Partial) if buf.len() <= MAX_REQUEST => break,
-                Ok(sms::Status::Partial) => {
+                Ok(sms::Parsed::Partial) if buf.len() <= MAX_REQUEST => break,
+                Ok(sms::Parsed::Partial) => {
                     publish(Body::Error(Garbage::new(
                         offset,
                         buf.len() as u64,

@@ -634,14 +634,13 @@ fn err(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rewire_upsilon::parse_status;
     use std::time::Instant;
 
     fn server(line: Option<&str>) -> Server {
         let shared = Shared::default();
         if let Some(line) = line {
             let mut s = shared.lock();
-            s.status = Some(parse_status(line.as_bytes()).unwrap());
+            s.status = Some(rewire_upsilon::Status::parse(line.as_bytes()).unwrap());
             s.status_at = Some(Instant::now());
         }
         Server::new(

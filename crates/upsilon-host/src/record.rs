@@ -595,7 +595,6 @@ mod tests {
     use super::*;
     use crate::message::{Garbage, LinkEvent};
     use rewire_host::reading::DeviceId;
-    use rewire_upsilon::parse_status;
     use std::sync::Arc;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -605,7 +604,8 @@ mod tests {
 
     #[test]
     fn status_json_has_the_issue_keys_and_nulls() {
-        let s = parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000").unwrap();
+        let s = rewire_upsilon::Status::parse(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000")
+            .unwrap();
         let r = Record::from_message(&msg(MessageBody::Status(s)));
         let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(v["kind"], "status");
@@ -646,7 +646,7 @@ mod tests {
         ];
         let mut messages = vec![];
         for line in lines {
-            if let Ok(s) = parse_status(line) {
+            if let Ok(s) = rewire_upsilon::Status::parse(line) {
                 messages.push(msg(MessageBody::Status(s)));
                 messages.push(msg(MessageBody::Transition {
                     transition: crate::message::Transition::OnBattery,
@@ -704,7 +704,7 @@ mod tests {
             r#"{"kind":"heartbeat","connected":true,"ups":0,"raw":"ups000cnt001"}"#
         );
         let req = b"GET /smssend_hide.cgi?$sms_recptmobile=0123456789&$sms_content=PC%20X: On battery&$sms_code=1 HTTP/1.1\r\n\r\n";
-        let rewire_upsilon::sms::Status::Complete(_, alert) =
+        let rewire_upsilon::sms::Parsed::Complete(_, alert) =
             rewire_upsilon::parse_sms_alert(req).unwrap()
         else {
             panic!("partial")
@@ -757,7 +757,8 @@ mod tests {
                 Ok(())
             }
         }
-        let s = parse_status(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000").unwrap();
+        let s = rewire_upsilon::Status::parse(b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000")
+            .unwrap();
         let flag = StopFlag::new();
         let mut sink = RecordSink::new(Closed, Format::Json).stop_on_failure(flag.clone());
         sink.observe(&msg(MessageBody::Status(s)));

@@ -522,7 +522,7 @@ impl PtyUps {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rewire_upsilon::{parse_info, parse_ratings, parse_status};
+    use rewire_upsilon::{parse_info, parse_ratings};
 
     #[test]
     fn outage_script_goes_out_low_and_back() {
@@ -542,7 +542,7 @@ mod tests {
         let t0 = Instant::now();
         let mut ups = SimUps::new();
         let q1 = ups.handle(b"Q1\r", t0).unwrap();
-        let s = parse_status(&q1).unwrap();
+        let s = rewire_upsilon::Status::parse(&q1).unwrap();
         assert_eq!(s.bits.bits(), StatusBits::STANDBY);
         assert!(parse_ratings(&ups.handle(b"F", t0).unwrap()).is_ok());
         let info = ups.handle(b"I\r", t0).unwrap();

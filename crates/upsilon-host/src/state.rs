@@ -171,10 +171,9 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rewire_upsilon::parse_status;
 
     fn st(line: &str) -> Status {
-        parse_status(line.as_bytes()).unwrap()
+        rewire_upsilon::Status::parse(line.as_bytes()).unwrap()
     }
 
     const ONLINE: &str = "(230.0 230.0 230.0 020 50.0 27.2 --.- 00001000";

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use rewire_transport::framing::{self, Framer, Megatec};
 use rewire_transport::link::{Outcome, RequestPolicy, Requester};
-use rewire_upsilon::{Command, MAX_COMMAND_LEN, Status, parse_info, parse_ratings, parse_status};
+use rewire_upsilon::{Command, MAX_COMMAND_LEN, Status, parse_info, parse_ratings};
 
 use crate::hub::{Hub, Identity};
 use crate::message::{Body, Garbage, Message, decimal};
@@ -180,7 +180,7 @@ impl<C: Channel> Ups<C> {
         let Some(line) = self.query(&Command::Status, b'(')? else {
             return Ok(None);
         };
-        Ok(Some(match parse_status(&line) {
+        Ok(Some(match rewire_upsilon::Status::parse(&line) {
             Ok(s) => Body::Status(s),
             Err(e) => Body::Error(Garbage::new(0, line.len() as u64, e.to_string(), &line)),
         }))

@@ -154,7 +154,6 @@ mod tests {
     use super::*;
     use crate::hub::Hub;
     use crate::message::{Body, Garbage};
-    use rewire_upsilon::parse_status;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpListener;
     use std::sync::mpsc;
@@ -231,8 +230,12 @@ mod tests {
                 Body::Error(Garbage::new(n, 1, "garbage", b"x")),
             ));
         }
-        let online = parse_status(b"(230.0 230.0 230.0 020 50.0 27.2 --.- 00001000").unwrap();
-        let on_batt = parse_status(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001000").unwrap();
+        let online =
+            rewire_upsilon::Status::parse(b"(230.0 230.0 230.0 020 50.0 27.2 --.- 00001000")
+                .unwrap();
+        let on_batt =
+            rewire_upsilon::Status::parse(b"(000.0 230.0 229.0 020 00.0 25.0 --.- 10001000")
+                .unwrap();
         hub.publish(Message::status(hub.device(), online));
         hub.publish(Message::status(hub.device(), on_batt));
         hub.publish(Message::status(hub.device(), online));

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rewire_websentry::{Function, encode_frame};
+use rewire_websentry::{FunctionCode, encode_frame};
 
 const BIN: &str = env!("CARGO_BIN_EXE_websentry");
 const WAIT: Duration = Duration::from_secs(20);
@@ -145,7 +145,7 @@ fn a_terabyte_content_length_does_not_take_the_proxy_down() {
     // The relay and the exporter are both still there.
     let mut unit = TcpStream::connect(p.addr).unwrap();
     let (mut up, _) = cloud.accept().unwrap();
-    let hello = frame(Function::Init, &[]);
+    let hello = frame(FunctionCode::INIT, &[]);
     unit.write_all(&hello).unwrap();
     assert_eq!(read_exact_timeout(&mut up, hello.len()), hello);
     let (head, _) = http_get(p.http, "/metrics");
@@ -155,7 +155,7 @@ fn a_terabyte_content_length_does_not_take_the_proxy_down() {
     );
 }
 
-fn frame(function: Function, body: &[u8]) -> Vec<u8> {
+fn frame(function: FunctionCode, body: &[u8]) -> Vec<u8> {
     let mut buf = vec![0u8; body.len() + 8];
     let n = encode_frame(function, body, &mut buf).unwrap();
     buf.truncate(n);
@@ -405,7 +405,7 @@ fn upstream_down_closes_the_unit_cleanly_and_counts() {
     let p = proxy(&dead.to_string(), &[]);
     for n in 1..=2 {
         let mut unit = TcpStream::connect(p.addr).unwrap();
-        let _ = unit.write_all(&frame(Function::Init, &[]));
+        let _ = unit.write_all(&frame(FunctionCode::INIT, &[]));
         assert!(read_to_end(&mut unit).is_empty());
         wait_metric(p.http, "websentry_upstream_failures_total", f64::from(n));
     }
@@ -428,17 +428,17 @@ fn fake_upstream(
 
 #[test]
 fn bad_crc_absurd_length_and_cut_header_pass_unchanged_and_are_counted() {
-    let mut bad_crc = frame(Function::Query, &[0x06, 0x00, 0x06, 0x02, 0x16]);
+    let mut bad_crc = frame(FunctionCode::QUERY, &[0x06, 0x00, 0x06, 0x02, 0x16]);
     bad_crc[3] ^= 0x55;
     let mut absurd = vec![0x70, 0x83, 0x9e, 0x00, 0x00, 0xea, 0x60, 0x02];
     absurd.extend((0..500u32).map(|i| (i * 7) as u8));
-    let odd_function = frame(Function::Unknown(0x42), &[1, 2, 3]);
+    let odd_function = frame(FunctionCode(0x42), &[1, 2, 3]);
     let cut = [0x70, 0x83, 0x9e, 0x12];
     let mut sent = Vec::new();
     for part in [&bad_crc[..], &absurd, &odd_function, &cut] {
         sent.extend_from_slice(part);
     }
-    let reply: Vec<u8> = frame(Function::Query, &[0x06, 0x00, 0x0f]);
+    let reply: Vec<u8> = frame(FunctionCode::QUERY, &[0x06, 0x00, 0x0f]);
 
     let (tx, rx) = mpsc::channel();
     let reply2 = reply.clone();
@@ -499,7 +499,7 @@ fn bad_crc_absurd_length_and_cut_header_pass_unchanged_and_are_counted() {
 
 #[test]
 fn upstream_reset_mid_frame_delivers_what_came_and_the_proxy_goes_on() {
-    let half = frame(Function::Query, &[0x06, 0x00, 0x0f, 0x06, 0x01, 0x0f]);
+    let half = frame(FunctionCode::QUERY, &[0x06, 0x00, 0x0f, 0x06, 0x01, 0x0f]);
     let half = half[..9].to_vec();
     let half2 = half.clone();
     let (up, handle) = fake_upstream(move |mut s| {
@@ -512,7 +512,7 @@ fn upstream_reset_mid_frame_delivers_what_came_and_the_proxy_goes_on() {
     });
     let p = proxy(&up.to_string(), &[]);
     let mut unit = TcpStream::connect(p.addr).unwrap();
-    unit.write_all(&frame(Function::Init, &[])).unwrap();
+    unit.write_all(&frame(FunctionCode::INIT, &[])).unwrap();
     assert_eq!(read_exact_timeout(&mut unit, half.len()), half);
     unit.write_all(b"unread by the upstream").unwrap();
     assert_eq!(read_to_end(&mut unit), Vec::<u8>::new());
@@ -562,7 +562,7 @@ fn a_hundred_concurrent_sessions_are_relayed_exactly() {
                 let mut unit = TcpStream::connect(addr).unwrap();
                 let mut sent = Vec::new();
                 for k in 0..5u8 {
-                    let f = frame(Function::Query, &[i, k, 0x0f]);
+                    let f = frame(FunctionCode::QUERY, &[i, k, 0x0f]);
                     unit.write_all(&f).unwrap();
                     sent.extend_from_slice(&f);
                     thread::sleep(Duration::from_millis(5));
@@ -630,7 +630,7 @@ fn an_unread_stderr_does_not_stall_the_relay() {
     let (tx, rx) = mpsc::channel();
     let mut reader = unit.try_clone().unwrap();
     let expected: Vec<u8> = (0..3000u16)
-        .flat_map(|i| frame(Function::Query, &[(i >> 8) as u8, i as u8, 0x0f]))
+        .flat_map(|i| frame(FunctionCode::QUERY, &[(i >> 8) as u8, i as u8, 0x0f]))
         .collect();
     let total = expected.len();
     thread::spawn(move || {

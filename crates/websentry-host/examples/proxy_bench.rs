@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rewire_host::sink::Fanout;
-use rewire_websentry::{Function, encode_frame};
+use rewire_websentry::{FunctionCode, encode_frame};
 use rewire_websentry_host::proxy::{Proxy, ProxyConfig};
 
 fn echo_server() -> SocketAddr {
@@ -47,7 +47,7 @@ fn query_frame(n: u16) -> Vec<u8> {
         body.push(0x0f);
     }
     let mut buf = vec![0u8; body.len() + 8];
-    let len = encode_frame(Function::Query, &body, &mut buf).expect("encode");
+    let len = encode_frame(FunctionCode::QUERY, &body, &mut buf).expect("encode");
     buf.truncate(len);
     buf
 }

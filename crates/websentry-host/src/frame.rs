@@ -3,7 +3,7 @@
 //! threads and outputs. The NDJSON record of a frame ([`crate::record`]) is
 //! made from the bytes only when a record is written.
 
-use rewire_websentry::{Frame, Function, Pairs, QueryIds, SetStatuses, Value, Values};
+use rewire_websentry::{Frame, FunctionCode, Pairs, QueryIds, SetStatuses, Value, Values};
 use serde::Serialize;
 
 /// Property ids and enum values the host code needs by name.
@@ -116,22 +116,26 @@ pub(crate) enum BodyKind {
 }
 
 /// Returns how the body of a `function` frame sent by `direction` is read.
-pub(crate) fn body_kind(function: Function, direction: Option<Direction>, body: &[u8]) -> BodyKind {
+pub(crate) fn body_kind(
+    function: FunctionCode,
+    direction: Option<Direction>,
+    body: &[u8],
+) -> BodyKind {
     match (function, direction) {
-        (Function::Init, _) => BodyKind::Values,
-        (Function::Query, Some(Direction::Server)) => BodyKind::Ids,
-        (Function::Query, Some(Direction::Client)) => BodyKind::Values,
-        (Function::Set, Some(Direction::Server)) => BodyKind::Values,
-        (Function::Set, Some(Direction::Client)) => BodyKind::Statuses,
+        (FunctionCode::INIT, _) => BodyKind::Values,
+        (FunctionCode::QUERY, Some(Direction::Server)) => BodyKind::Ids,
+        (FunctionCode::QUERY, Some(Direction::Client)) => BodyKind::Values,
+        (FunctionCode::SET, Some(Direction::Server)) => BodyKind::Values,
+        (FunctionCode::SET, Some(Direction::Client)) => BodyKind::Statuses,
         // Without a direction, pick the reading that consumes the whole body.
-        (Function::Query, None) => {
+        (FunctionCode::QUERY, None) => {
             if QueryIds::new(body).all(|r| r.is_ok()) {
                 BodyKind::Ids
             } else {
                 BodyKind::Values
             }
         }
-        (Function::Set, None) => {
+        (FunctionCode::SET, None) => {
             if Values::new(body).all(|r| r.is_ok()) {
                 BodyKind::Values
             } else {
@@ -148,7 +152,7 @@ pub struct DecodedFrame {
     /// Who sent it, when known.
     pub direction: Option<Direction>,
     /// The function, `None` when even the header did not read.
-    pub function: Option<Function>,
+    pub function: Option<FunctionCode>,
     /// Whether the header's CRC-16/MODBUS matches the payload.
     pub crc_ok: bool,
     /// The body's items, in order.
@@ -174,12 +178,12 @@ impl DecodedFrame {
             error: None,
             bytes: Vec::new(),
         };
-        match Frame::new_lenient(&bytes[..]) {
+        match Frame::new_checked(&bytes[..]) {
             Err(e) => out.error = Some(e),
             Ok(frame) => {
                 let function = frame.function();
                 out.function = Some(function);
-                out.crc_ok = frame.crc_ok();
+                out.crc_ok = frame.checksum_ok();
                 let body = frame.body();
                 let mut error = None;
                 match body_kind(function, direction, body) {
@@ -198,7 +202,7 @@ impl DecodedFrame {
                             Err(e) => error = Some(e),
                         };
                         match (function, direction, query) {
-                            (Function::Query, Some(Direction::Client), Some(q)) => {
+                            (FunctionCode::QUERY, Some(Direction::Client), Some(q)) => {
                                 Pairs::new(q, body).for_each(&mut push);
                             }
                             _ => Values::new(body).for_each(&mut push),
@@ -226,14 +230,17 @@ impl DecodedFrame {
     #[must_use]
     pub fn carries_readings(&self) -> bool {
         self.direction == Some(Direction::Client)
-            && matches!(self.function, Some(Function::Init | Function::Query))
+            && matches!(
+                self.function,
+                Some(FunctionCode::INIT | FunctionCode::QUERY)
+            )
     }
 
     /// Returns whether the function is one nobody has described (not init,
     /// query, set or `0x08`).
     #[must_use]
     pub fn unknown_function(&self) -> bool {
-        matches!(self.function, Some(Function::Unknown(_)))
+        self.function.is_some_and(|f| !f.is_known())
     }
 
     /// Returns whether something about the frame deserves a look: a bad CRC,
@@ -283,7 +290,7 @@ mod tests {
             0x0d, 0x00, 0x90, 0xc2, 0x0c, 0x02, 0xb3, 0x01, 0x20, 0x02, 0x07,
         ];
         let f = DecodedFrame::decode(init.to_vec(), Some(Direction::Client), None);
-        assert_eq!(f.function, Some(Function::Init));
+        assert_eq!(f.function, Some(FunctionCode::INIT));
         assert!(f.crc_ok && f.carries_readings() && !f.is_anomalous());
         assert_eq!(f.items.len(), 3);
         assert_eq!(

@@ -386,7 +386,7 @@ pub fn property_reading(
     let (name, unit, conversion) = reading_spec(id, reports_celsius);
     match (value, value.as_f64()) {
         (Value::Enum(_) | Value::TypedEnum { .. }, Some(raw)) => {
-            let label = registry::enum_label(id, value)
+            let label = rewire_websentry::enum_label(id, value)
                 .map_or_else(|| Cow::Owned(value.to_string()), Cow::Borrowed);
             Reading::state(name, PROPERTY_HELP, RValue::Number(raw), ts).with_label("label", label)
         }

@@ -6,7 +6,9 @@ use std::fmt;
 use std::time::SystemTime;
 
 use rewire_host::json::{self, WriteJson};
-use rewire_websentry::{Frame, Function, Pairs, QueryIds, SetStatuses, Value, Values, registry};
+use rewire_websentry::{
+    Frame, FunctionCode, Pairs, QueryIds, SetStatuses, Value, Values, registry,
+};
 use serde::Serialize;
 
 pub use crate::frame::Direction;
@@ -84,11 +86,11 @@ pub struct PropertyRecord {
 
 /// Returns the record name of a function: `init`, `query`, `set`, or `0xNN`.
 #[must_use]
-pub fn function_name(function: Function) -> String {
+pub fn function_name(function: FunctionCode) -> String {
     match function {
-        Function::Init => "init".into(),
-        Function::Query => "query".into(),
-        Function::Set => "set".into(),
+        FunctionCode::INIT => "init".into(),
+        FunctionCode::QUERY => "query".into(),
+        FunctionCode::SET => "set".into(),
         other => format!("0x{:02x}", u8::from(other)),
     }
 }
@@ -173,7 +175,7 @@ fn value_raw_into(out: &mut String, value: &Value<'_>) {
 /// Appends what `value.labeled(id).to_string()` gives, with the common
 /// numeric cases (no enum label) written without `core::fmt`.
 fn value_text_into(out: &mut String, id: u16, value: &Value<'_>) {
-    if let Some(label) = registry::enum_label(id, value) {
+    if let Some(label) = rewire_websentry::enum_label(id, value) {
         out.push_str(label);
         return;
     }
@@ -340,7 +342,7 @@ impl FrameRecord {
         self.body_error = None;
         self.raw.clear();
         json::push_hex(&mut self.raw, bytes);
-        let frame = match Frame::new_lenient(bytes) {
+        let frame = match Frame::new_checked(bytes) {
             Ok(frame) => frame,
             Err(e) => {
                 self.function.push('?');
@@ -350,14 +352,14 @@ impl FrameRecord {
         };
         let function = frame.function();
         match function {
-            Function::Init => self.function.push_str("init"),
-            Function::Query => self.function.push_str("query"),
-            Function::Set => self.function.push_str("set"),
+            FunctionCode::INIT => self.function.push_str("init"),
+            FunctionCode::QUERY => self.function.push_str("query"),
+            FunctionCode::SET => self.function.push_str("set"),
             other => self.function.push_str(&function_name(other)),
         }
         self.function_code = function.into();
         self.length = frame.payload_len();
-        self.crc_ok = frame.crc_ok();
+        self.crc_ok = frame.checksum_ok();
         let body = frame.body();
         let mut error = None;
         let mut items = Items {
@@ -378,7 +380,7 @@ impl FrameRecord {
             }
             BodyKind::Values => {
                 let pairs = match (function, direction, query) {
-                    (Function::Query, Some(Direction::Client), Some(q)) => {
+                    (FunctionCode::QUERY, Some(Direction::Client), Some(q)) => {
                         Some(Pairs::new(q, body))
                     }
                     _ => None,
@@ -586,7 +588,7 @@ mod tests {
         0x00, 0x90, 0xc2, 0x0c, 0x02, 0xb3, 0x01, 0x20, 0x02, 0x07,
     ];
 
-    fn frame(function: Function, body: &[u8]) -> Vec<u8> {
+    fn frame(function: FunctionCode, body: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; 7 + 1 + body.len()];
         let n = rewire_websentry::encode_frame(function, body, &mut buf).unwrap();
         buf.truncate(n);
@@ -611,10 +613,10 @@ mod tests {
 
     #[test]
     fn query_pairs_and_mismatch_is_reported() {
-        let q = frame(Function::Query, &[0x06, 0x00, 0x0f, 0x06, 0x01, 0x0f]);
+        let q = frame(FunctionCode::QUERY, &[0x06, 0x00, 0x0f, 0x06, 0x01, 0x0f]);
         let body_q = &q[8..];
         let resp = frame(
-            Function::Query,
+            FunctionCode::QUERY,
             &[0x06, 0x00, 0x06, 0x02, 0x16, 0x06, 0x01, 0x06, 0x02, 0xb9],
         );
         let r = decode_frame(
@@ -629,7 +631,7 @@ mod tests {
         assert_eq!(r.properties[1].text, "69.7");
         let line = r.to_string();
         assert!(line.contains("humidity_percent=53.4%"), "{line}");
-        let other = frame(Function::Query, &[0x06, 0x02, 0x0f, 0x06, 0x01, 0x0f]);
+        let other = frame(FunctionCode::QUERY, &[0x06, 0x02, 0x0f, 0x06, 0x01, 0x0f]);
         let r = decode_frame(
             &resp,
             Some(Direction::Client),
@@ -645,15 +647,15 @@ mod tests {
 
     #[test]
     fn set_and_status_and_unknown_direction() {
-        let set = frame(Function::Set, &[0x25, 0x01, 0x03, 0x00, 0x32]);
+        let set = frame(FunctionCode::SET, &[0x25, 0x01, 0x03, 0x00, 0x32]);
         let r = decode_frame(&set, None, None, Origin::default());
         assert_eq!(r.properties[0].name, Some("set_humidity_percent"));
         assert_eq!(r.properties[0].value, 50);
-        let ack = frame(Function::Set, &[0x25, 0x01, 0x00]);
+        let ack = frame(FunctionCode::SET, &[0x25, 0x01, 0x00]);
         let r = decode_frame(&ack, None, None, Origin::default());
         assert_eq!(r.properties[0].text, "ok");
         assert_eq!(r.properties[0].value, 0);
-        let odd = frame(Function::Code08, &[1, 2, 3]);
+        let odd = frame(FunctionCode::CODE_08, &[1, 2, 3]);
         let r = decode_frame(&odd, Some(Direction::Server), None, Origin::default());
         assert_eq!(r.function, "0x08");
         assert!(r.to_string().contains("body=010203"), "{r}");
@@ -675,13 +677,13 @@ mod tests {
             src_addr: Some("127.0.0.1:45930".into()),
             dst_addr: Some("[::1]:1030".into()),
         };
-        let q = frame(Function::Query, &[0x06, 0x00, 0x0f, 0x06, 0x01, 0x0f]);
+        let q = frame(FunctionCode::QUERY, &[0x06, 0x00, 0x0f, 0x06, 0x01, 0x0f]);
         let resp = frame(
-            Function::Query,
+            FunctionCode::QUERY,
             &[0x06, 0x00, 0x06, 0x02, 0x16, 0x06, 0x01, 0x06, 0x02, 0xb9],
         );
         let version = frame(
-            Function::Query,
+            FunctionCode::QUERY,
             &[
                 0x01, 0x01, 0x07, 0x07, b'5', b'"', b'\\', 1, b'x', 0xc3, 0xa9,
             ],
@@ -698,19 +700,19 @@ mod tests {
             decode_frame(&resp, None, None, origin.clone()),
             decode_frame(&version, Some(Direction::Client), None, origin.clone()),
             decode_frame(
-                &frame(Function::Set, &[0x25, 0x01, 0x03, 0x00, 0x32]),
+                &frame(FunctionCode::SET, &[0x25, 0x01, 0x03, 0x00, 0x32]),
                 None,
                 None,
                 origin.clone(),
             ),
             decode_frame(
-                &frame(Function::Set, &[0x25, 0x01, 0x07]),
+                &frame(FunctionCode::SET, &[0x25, 0x01, 0x07]),
                 Some(Direction::Client),
                 None,
                 origin.clone(),
             ),
             decode_frame(
-                &frame(Function::Code08, &[1, 2, 3]),
+                &frame(FunctionCode::CODE_08, &[1, 2, 3]),
                 Some(Direction::Server),
                 None,
                 origin.clone(),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{
-    Frame, Function, QueryIds, STATUS_OK, Value, Values, encode_frame, encode_query_request,
+    Frame, FunctionCode, QueryIds, STATUS_OK, Value, Values, encode_frame, encode_query_request,
     encode_query_response, encode_set_request, encode_set_response,
 };
 
@@ -168,7 +168,7 @@ impl Counted {
     }
 }
 
-fn build(function: Function, body: &[u8]) -> Vec<u8> {
+fn build(function: FunctionCode, body: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; body.len() + 8];
     match encode_frame(function, body, &mut out) {
         Ok(n) => out.truncate(n),
@@ -388,9 +388,9 @@ impl PropertyTable {
     /// Answers one server frame; `None` when there is nothing to answer.
     #[must_use]
     pub fn answer(&mut self, frame: &[u8], now: SystemTime) -> Option<Vec<u8>> {
-        let frame = Frame::new_lenient(frame).ok()?;
+        let frame = Frame::new_checked(frame).ok()?;
         match frame.function() {
-            Function::Query => {
+            FunctionCode::QUERY => {
                 self.drift();
                 let ids: Vec<u16> = QueryIds::new(frame.body()).map_while(Result::ok).collect();
                 let owned: Vec<(u16, Owned)> =
@@ -410,7 +410,7 @@ impl PropertyTable {
                 out.truncate(n);
                 Some(out)
             }
-            Function::Set => {
+            FunctionCode::SET => {
                 let sets: Vec<(u16, u16)> = Values::new(frame.body())
                     .map_while(Result::ok)
                     .map(|(id, v)| (id, v.as_f64().map_or(0, |f| f as u16)))
@@ -424,7 +424,7 @@ impl PropertyTable {
                 out.truncate(n);
                 Some(out)
             }
-            Function::Init => None,
+            FunctionCode::INIT => None,
             // What a unit answers to 0x08 is unknown: echo the function, empty body.
             other => Some(build(other, &[])),
         }
@@ -457,7 +457,7 @@ pub fn init_frame(mac: [u8; 6]) -> Vec<u8> {
         (0x0120, Value::Enum(7)),
     ];
     let mut out = vec![0u8; 64];
-    let n = rewire_websentry::encode_values(Function::Init, &items, &mut out).unwrap_or(0);
+    let n = rewire_websentry::encode_values(FunctionCode::INIT, &items, &mut out).unwrap_or(0);
     out.truncate(n);
     out
 }
@@ -595,7 +595,7 @@ pub fn cloud_session(
             script.push(out);
             script.push(query(&[0x2501]));
         }
-        script.push(build(Function::Code08, &[0x01]));
+        script.push(build(FunctionCode::CODE_08, &[0x01]));
         for frame in script {
             link.send(&frame)?;
             if link.next_frame(config.answer_timeout)?.is_none() {
@@ -721,7 +721,9 @@ mod tests {
         let mut table = PropertyTable::new(1);
         let now = SystemTime::now();
         let answer = table.answer(&query(&[0x2501, 0x9999]), now).unwrap();
-        let f = Frame::new_checked(&answer[..]).unwrap();
+        let f = Frame::new_checked(&answer[..])
+            .and_then(|f| f.check_checksum().map(|()| f))
+            .unwrap();
         let items: Vec<_> = f.values().map(Result::unwrap).collect();
         assert_eq!(
             items[0].1,
@@ -740,11 +742,15 @@ mod tests {
         )
         .unwrap();
         let ack = table.answer(&set[..n], now).unwrap();
-        let f = Frame::new_checked(&ack[..]).unwrap();
+        let f = Frame::new_checked(&ack[..])
+            .and_then(|f| f.check_checksum().map(|()| f))
+            .unwrap();
         let st: Vec<_> = f.set_statuses().map(Result::unwrap).collect();
         assert_eq!(st, [(0x2501, 0), (0x4242, 1)]);
         let again = table.answer(&query(&[0x2501]), now).unwrap();
-        let f = Frame::new_checked(&again[..]).unwrap();
+        let f = Frame::new_checked(&again[..])
+            .and_then(|f| f.check_checksum().map(|()| f))
+            .unwrap();
         assert_eq!(
             f.values().next().unwrap().unwrap().1,
             Value::Ranged {
@@ -754,10 +760,15 @@ mod tests {
                 step: 1
             }
         );
-        let odd = table.answer(&build(Function::Code08, &[1]), now).unwrap();
+        let odd = table
+            .answer(&build(FunctionCode::CODE_08, &[1]), now)
+            .unwrap();
         assert_eq!(
-            Frame::new_checked(&odd[..]).unwrap().function(),
-            Function::Code08
+            Frame::new_checked(&odd[..])
+                .and_then(|f| f.check_checksum().map(|()| f))
+                .unwrap()
+                .function(),
+            FunctionCode::CODE_08
         );
     }
 

@@ -601,11 +601,11 @@ struct PropView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rewire_websentry::{Function, encode_frame};
+    use rewire_websentry::{FunctionCode, encode_frame};
 
     fn response(body: &[u8]) -> DecodedFrame {
         let mut buf = vec![0u8; body.len() + 8];
-        let n = encode_frame(Function::Query, body, &mut buf).unwrap();
+        let n = encode_frame(FunctionCode::QUERY, body, &mut buf).unwrap();
         buf.truncate(n);
         DecodedFrame::decode(buf, Some(Direction::Client), None)
     }
