@@ -13,7 +13,7 @@ use rewire_transport::capture::{
     RawFileReader, RawLogReader,
 };
 
-use crate::input::{InputFormat, InputSource};
+use crate::input::{InputArg, InputSource};
 
 /// How many leading bytes format detection looks at.
 const SNIFF_LEN: usize = 8 * 1024;
@@ -26,8 +26,8 @@ pub struct DecodeArgs {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Input format.
-    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
-    pub input: InputFormat,
+    #[arg(long, value_enum, default_value_t = InputArg::Auto)]
+    pub input: InputArg,
     /// Write NDJSON, one object per message, instead of readable lines.
     #[arg(long)]
     pub json: bool,
@@ -169,18 +169,18 @@ pub fn open_input(
     let detected = capture::InputFormat::detect(&prefix);
     let format = match (args.input, &source) {
         (_, InputSource::Inline(_)) => capture::InputFormat::Binary,
-        (InputFormat::Auto, _) if detected == capture::InputFormat::RawLog && !raw_log_ok => {
+        (InputArg::Auto, _) if detected == capture::InputFormat::RawLog && !raw_log_ok => {
             capture::InputFormat::Binary
         }
-        (InputFormat::Auto, _) => detected,
-        (InputFormat::Pcap, _) => capture::sniff_capture_format(&prefix)
+        (InputArg::Auto, _) => detected,
+        (InputArg::Pcap, _) => capture::sniff_capture_format(&prefix)
             .with_context(|| format!("{name}: not a pcap or pcapng file (wrong magic number)"))?,
-        (InputFormat::Hex, _) => capture::InputFormat::HexText,
-        (InputFormat::Raw, _) => capture::InputFormat::Binary,
-        (InputFormat::WmpeJson, _) if !raw_log_ok => {
+        (InputArg::Hex, _) => capture::InputFormat::HexText,
+        (InputArg::Raw, _) => capture::InputFormat::Binary,
+        (InputArg::WmpeJson, _) if !raw_log_ok => {
             bail!("{name}: --input wmpe-json is only for websentry")
         }
-        (InputFormat::WmpeJson, _) => {
+        (InputArg::WmpeJson, _) => {
             if !capture::looks_like_raw_log(&prefix) {
                 bail!("{name}: not a WebSentry raw log (expected a JSON object with \"Start\")");
             }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// The `--input` formats every `decode` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum InputFormat {
+pub enum InputArg {
     /// Detect: pcap/pcapng by magic, the WebSentry raw-log JSON, hex text, else raw bytes.
     Auto,
     /// A pcap or pcapng capture.

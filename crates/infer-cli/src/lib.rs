@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use rewire_cli::decode::{DecodeArgs, open_input};
-use rewire_cli::input::InputFormat;
+use rewire_cli::input::InputArg;
 use rewire_infer::{Collector, Config, infer};
 
 /// The flags of `rewire infer`.
@@ -22,8 +22,8 @@ pub struct InferArgs {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Input format.
-    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
-    pub input: InputFormat,
+    #[arg(long, value_enum, default_value_t = InputArg::Auto)]
+    pub input: InputArg,
     /// Write the report as one JSON document (schema `rewire-infer/1`, docs/infer.md).
     #[arg(long)]
     pub json: bool,

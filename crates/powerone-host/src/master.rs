@@ -15,7 +15,7 @@ use rewire_transport::link::{LinkError, LinkErrorKind, Outcome, RequestPolicy, R
 use rewire_host::reading::DeviceId;
 
 use crate::link::Link;
-use crate::message::{Body, Codes, Direction, FrameSeen, Message, Seen, device};
+use crate::message::{Body, Codes, FrameSeen, Message, Seen, Way, device};
 
 /// What to ask the PCU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,7 +288,7 @@ impl Master {
         }
     }
 
-    fn emit(&self, frame: FrameSeen, direction: Direction, out: &mut dyn FnMut(Message)) {
+    fn emit(&self, frame: FrameSeen, direction: Way, out: &mut dyn FnMut(Message)) {
         out(Message {
             device: self.device.clone(),
             seen: Seen {
@@ -315,11 +315,7 @@ impl Master {
     ) -> Result<Report, MasterError> {
         let request = action.request(self.addr)?;
         let codes = action.codes();
-        self.emit(
-            FrameSeen::new(request.clone(), None, codes),
-            Direction::Tx,
-            out,
-        );
+        self.emit(FrameSeen::new(request.clone(), None, codes), Way::Tx, out);
         if !action.wants_reply() {
             let endpoint = format!("{:#04x}", self.addr);
             let link = self.requester.link_mut();
@@ -341,17 +337,13 @@ impl Master {
                 "unexpected"
             };
             let frame = FrameSeen::new(other.bytes, None, codes).with_note(note);
-            self.emit(frame, Direction::Rx, out);
+            self.emit(frame, Way::Rx, out);
         }
         let verdict = match exchange.outcome {
             Outcome::NoReply { attempts } => Verdict::NoAnswer { attempts },
             Outcome::Reply { message, attempts } => {
                 let verdict = judge(action, &message.bytes, attempts);
-                self.emit(
-                    FrameSeen::new(message.bytes, None, codes),
-                    Direction::Rx,
-                    out,
-                );
+                self.emit(FrameSeen::new(message.bytes, None, codes), Way::Rx, out);
                 verdict
             }
         };

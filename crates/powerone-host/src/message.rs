@@ -27,7 +27,7 @@ pub fn device(name: impl Into<String>) -> DeviceId {
 /// Whether this program sent or received a frame (live master and
 /// simulator only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum Way {
     /// Sent by this program.
     Tx,
     /// Received by this program.
@@ -54,7 +54,7 @@ pub struct Seen {
     /// The serial line the bytes came in on (two-port taps).
     pub line: Option<String>,
     /// Sent or received, for the live master and the simulator.
-    pub direction: Option<Direction>,
+    pub direction: Option<Way>,
 }
 
 impl Seen {
@@ -67,7 +67,7 @@ impl Seen {
 
     /// Returns this context with a direction.
     #[must_use]
-    pub fn with_direction(mut self, direction: Direction) -> Self {
+    pub fn with_direction(mut self, direction: Way) -> Self {
         self.direction = Some(direction);
         self
     }

@@ -20,7 +20,7 @@ use rewire_host::sink::Sink;
 use rewire_powerone::{FunctionCode, PasswordCheck};
 use serde::Serialize;
 
-use crate::message::{Body, Direction, FrameSeen, Message, Payload, Seen, Skipped};
+use crate::message::{Body, FrameSeen, Message, Payload, Seen, Skipped, Way};
 
 /// One output record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,8 +76,8 @@ impl From<&Seen> for Context {
             dst_addr: seen.dst_addr.clone(),
             line: seen.line.clone(),
             direction: seen.direction.map(|d| match d {
-                Direction::Tx => "tx",
-                Direction::Rx => "rx",
+                Way::Tx => "tx",
+                Way::Rx => "rx",
             }),
         }
     }
@@ -505,7 +505,7 @@ mod tests {
     fn context_prints_time_in_utc_and_direction() {
         let seen = Seen {
             ts: Some(UNIX_EPOCH + Duration::from_millis(1_300_201_980_250)),
-            direction: Some(Direction::Rx),
+            direction: Some(Way::Rx),
             ..Seen::default()
         };
         let r = record(&TIME_SET, &seen, None, Codes::default());

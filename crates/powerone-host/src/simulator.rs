@@ -22,7 +22,7 @@ use rewire_transport::link::Pty;
 use rewire_transport::link::{LinkError, LinkErrorKind, Listener};
 
 use crate::link::READ_TICK;
-use crate::message::{Body, Change, Codes, Direction, FrameSeen, Message, Publisher, Seen, device};
+use crate::message::{Body, Change, Codes, FrameSeen, Message, Publisher, Seen, Way, device};
 use crate::record::Record;
 
 /// How the simulated PCU behaves.
@@ -332,7 +332,7 @@ fn serve<L: Read + Write + ?Sized>(
         verify_password: pcu.lock().map_or(None, |p| p.config.verify_function),
     };
     let id = device(endpoint);
-    let report = |body: Body, direction: Option<Direction>| {
+    let report = |body: Body, direction: Option<Way>| {
         let seen = Seen {
             ts: Some(SystemTime::now()),
             direction,
@@ -385,7 +385,7 @@ fn serve<L: Read + Write + ?Sized>(
             };
             report(
                 Body::Frame(FrameSeen::new(message.bytes, None, codes)),
-                Some(Direction::Rx),
+                Some(Way::Rx),
             );
             if let Some(change) = change {
                 report(Body::Change(change), None);
@@ -398,7 +398,7 @@ fn serve<L: Read + Write + ?Sized>(
                 .map_err(|e| LinkError::with_source(LinkErrorKind::Write, endpoint, e))?;
             report(
                 Body::Frame(FrameSeen::new(reply, None, codes)),
-                Some(Direction::Tx),
+                Some(Way::Tx),
             );
         }
     }

@@ -19,7 +19,7 @@ use rewire_transport::capture::{self, CaptureEvent, Endpoints, StreamId};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{Frame, FunctionCode};
 
-use crate::frame::Direction;
+use crate::frame::Sender;
 use crate::record::{ErrorRecord, FrameRecord, Origin, PropertyRecord, Record, decode_frame};
 
 /// The protocol's TCP port, kept from captures unless `--port` says otherwise.
@@ -86,10 +86,10 @@ fn connection(meta: &Meta, format: capture::InputFormat) -> Connection {
     }
 }
 
-fn direction(meta: &Meta) -> Option<Direction> {
+fn direction(meta: &Meta) -> Option<Sender> {
     meta.direction.map(|d| match d {
-        capture::Direction::ClientToServer => Direction::Client,
-        capture::Direction::ServerToClient => Direction::Server,
+        capture::Direction::ClientToServer => Sender::Client,
+        capture::Direction::ServerToClient => Sender::Server,
     })
 }
 
@@ -240,10 +240,10 @@ impl Decoder {
 
     /// Pairs a query answer with its query (see [`Decoder::record`]);
     /// returns the query's body for an answer.
-    fn pair(&mut self, meta: &Meta, dir: Option<Direction>, bytes: &[u8]) -> Option<Vec<u8>> {
+    fn pair(&mut self, meta: &Meta, dir: Option<Sender>, bytes: &[u8]) -> Option<Vec<u8>> {
         let function = Frame::new_checked(bytes).ok().map(|f| f.function());
         match (dir, function) {
-            (Some(Direction::Server), Some(FunctionCode::QUERY)) => {
+            (Some(Sender::Server), Some(FunctionCode::QUERY)) => {
                 let mut body = self.spare_queries.pop().unwrap_or_default();
                 body.clear();
                 body.extend_from_slice(bytes.get(8..).unwrap_or(&[]));
@@ -258,7 +258,7 @@ impl Decoder {
             // An answer is paired with the oldest unanswered query on
             // its connection (the one just before it when the server
             // waits for each answer, as captured).
-            (Some(Direction::Client), Some(FunctionCode::QUERY)) => {
+            (Some(Sender::Client), Some(FunctionCode::QUERY)) => {
                 self.pending(meta).queries.pop_front()
             }
             _ => None,

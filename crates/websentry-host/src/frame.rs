@@ -29,14 +29,14 @@ pub mod ids {
 /// Who sent a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Direction {
+pub enum Sender {
     /// The unit (the TCP client): init frames and answers.
     Client,
     /// The cloud service (the TCP server): queries, sets, `0x08` frames.
     Server,
 }
 
-impl Direction {
+impl Sender {
     /// Returns `"client"` or `"server"`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -118,15 +118,15 @@ pub(crate) enum BodyKind {
 /// Returns how the body of a `function` frame sent by `direction` is read.
 pub(crate) fn body_kind(
     function: FunctionCode,
-    direction: Option<Direction>,
+    direction: Option<Sender>,
     body: &[u8],
 ) -> BodyKind {
     match (function, direction) {
         (FunctionCode::INIT, _) => BodyKind::Values,
-        (FunctionCode::QUERY, Some(Direction::Server)) => BodyKind::Ids,
-        (FunctionCode::QUERY, Some(Direction::Client)) => BodyKind::Values,
-        (FunctionCode::SET, Some(Direction::Server)) => BodyKind::Values,
-        (FunctionCode::SET, Some(Direction::Client)) => BodyKind::Statuses,
+        (FunctionCode::QUERY, Some(Sender::Server)) => BodyKind::Ids,
+        (FunctionCode::QUERY, Some(Sender::Client)) => BodyKind::Values,
+        (FunctionCode::SET, Some(Sender::Server)) => BodyKind::Values,
+        (FunctionCode::SET, Some(Sender::Client)) => BodyKind::Statuses,
         // Without a direction, pick the reading that consumes the whole body.
         (FunctionCode::QUERY, None) => {
             if QueryIds::new(body).all(|r| r.is_ok()) {
@@ -150,7 +150,7 @@ pub(crate) fn body_kind(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedFrame {
     /// Who sent it, when known.
-    pub direction: Option<Direction>,
+    pub direction: Option<Sender>,
     /// The function, `None` when even the header did not read.
     pub function: Option<FunctionCode>,
     /// Whether the header's CRC-16/MODBUS matches the payload.
@@ -169,7 +169,7 @@ impl DecodedFrame {
     /// the body of the server query a client's query answer responds to,
     /// if known: the answer is then read against it (same ids, same order).
     #[must_use]
-    pub fn decode(bytes: Vec<u8>, direction: Option<Direction>, query: Option<&[u8]>) -> Self {
+    pub fn decode(bytes: Vec<u8>, direction: Option<Sender>, query: Option<&[u8]>) -> Self {
         let mut out = Self {
             direction,
             function: None,
@@ -202,7 +202,7 @@ impl DecodedFrame {
                             Err(e) => error = Some(e),
                         };
                         match (function, direction, query) {
-                            (FunctionCode::QUERY, Some(Direction::Client), Some(q)) => {
+                            (FunctionCode::QUERY, Some(Sender::Client), Some(q)) => {
                                 Pairs::new(q, body).for_each(&mut push);
                             }
                             _ => Values::new(body).for_each(&mut push),
@@ -229,7 +229,7 @@ impl DecodedFrame {
     /// frame or a query answer sent by the unit.
     #[must_use]
     pub fn carries_readings(&self) -> bool {
-        self.direction == Some(Direction::Client)
+        self.direction == Some(Sender::Client)
             && matches!(
                 self.function,
                 Some(FunctionCode::INIT | FunctionCode::QUERY)
@@ -289,7 +289,7 @@ mod tests {
             0x70, 0x83, 0x9e, 0xe8, 0xe6, 0x00, 0x12, 0x00, 0xff, 0x00, 0x02, 0x05, 0x04, 0x01,
             0x0d, 0x00, 0x90, 0xc2, 0x0c, 0x02, 0xb3, 0x01, 0x20, 0x02, 0x07,
         ];
-        let f = DecodedFrame::decode(init.to_vec(), Some(Direction::Client), None);
+        let f = DecodedFrame::decode(init.to_vec(), Some(Sender::Client), None);
         assert_eq!(f.function, Some(FunctionCode::INIT));
         assert!(f.crc_ok && f.carries_readings() && !f.is_anomalous());
         assert_eq!(f.items.len(), 3);
@@ -299,7 +299,7 @@ mod tests {
         );
         let mut ack = [0u8; 16];
         let n = rewire_websentry::encode_set_response(&[(0x2501, 1)], &mut ack).unwrap();
-        let f = DecodedFrame::decode(ack[..n].to_vec(), Some(Direction::Client), None);
+        let f = DecodedFrame::decode(ack[..n].to_vec(), Some(Sender::Client), None);
         assert_eq!(f.items, [Item::Status(0x2501, 1)]);
         assert!(!f.carries_readings());
         let f = DecodedFrame::decode(vec![0x70, 0x83], None, None);

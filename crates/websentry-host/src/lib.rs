@@ -19,10 +19,10 @@
 //! diagnostics to the [`log`] facade.
 //!
 //! ```
-//! use rewire_websentry_host::frame::{DecodedFrame, Direction};
+//! use rewire_websentry_host::frame::{DecodedFrame, Sender};
 //! use rewire_websentry_host::simulate::init_frame;
 //!
-//! let frame = DecodedFrame::decode(init_frame([0, 0x90, 0xc2, 0x0c, 0x02, 0xb3]), Some(Direction::Client), None);
+//! let frame = DecodedFrame::decode(init_frame([0, 0x90, 0xc2, 0x0c, 0x02, 0xb3]), Some(Sender::Client), None);
 //! assert!(frame.crc_ok && frame.carries_readings());
 //! assert_eq!(frame.values().nth(1).unwrap().1.to_string(), "00:90:c2:0c:02:b3");
 //! ```

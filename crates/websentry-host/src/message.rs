@@ -14,7 +14,7 @@ use rewire_host::reading::{
 };
 use rewire_websentry::{Value, registry};
 
-use crate::frame::{DecodedFrame, Direction, ids};
+use crate::frame::{DecodedFrame, Sender, ids};
 
 /// The device family name of WebSentry readings and metrics.
 pub const FAMILY: &str = "websentry";
@@ -40,10 +40,10 @@ impl Side {
 
     /// Returns the side whose socket carries what `direction` sends.
     #[must_use]
-    pub fn sending(direction: Direction) -> Self {
+    pub fn sending(direction: Sender) -> Self {
         match direction {
-            Direction::Client => Self::Unit,
-            Direction::Server => Self::Upstream,
+            Sender::Client => Self::Unit,
+            Sender::Server => Self::Upstream,
         }
     }
 }
@@ -94,7 +94,7 @@ pub enum Message {
         /// The unit's address.
         peer: SocketAddr,
         /// Which stream they were in.
-        direction: Direction,
+        direction: Sender,
         /// Stream offset of the first byte.
         offset: u64,
         /// How many bytes.

@@ -27,7 +27,7 @@ use rewire_host::service::{Service, StopFlag};
 use rewire_host::sink::{Fanout, SinkStats};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 
-use crate::frame::{DecodedFrame, Direction};
+use crate::frame::{DecodedFrame, Sender};
 use crate::message::{Message, Side, device_of};
 use crate::rawlog::{RawFrame, append_session};
 use crate::store::{DirectionLabels, SessionSummary, SideLabels, Store, rfc3339};
@@ -386,8 +386,8 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
     let (up_end, down_end) = thread::scope(|scope| {
         let down = thread::Builder::new()
             .stack_size(THREAD_STACK)
-            .spawn_scoped(scope, || session.pump(&upstream, &unit, Direction::Server));
-        let up = session.pump(&unit, &upstream, Direction::Client);
+            .spawn_scoped(scope, || session.pump(&upstream, &unit, Sender::Server));
+        let up = session.pump(&unit, &upstream, Sender::Client);
         let down = match down {
             Ok(handle) => handle.join().unwrap_or(PumpEnd::Eof),
             Err(e) => {
@@ -399,7 +399,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
         };
         (up, down)
     });
-    for (end, direction) in [(&up_end, Direction::Client), (&down_end, Direction::Server)] {
+    for (end, direction) in [(&up_end, Sender::Client), (&down_end, Sender::Server)] {
         let (side, what, err) = match end {
             PumpEnd::Eof => continue,
             PumpEnd::ReadFailed(e) => (Side::sending(direction), "read", e),
@@ -453,7 +453,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
 
 impl Session<'_> {
     /// Relays `src` → `dst` until EOF or failure, decoding a copy.
-    fn pump(&self, src: &TcpStream, dst: &TcpStream, direction: Direction) -> PumpEnd {
+    fn pump(&self, src: &TcpStream, dst: &TcpStream, direction: Sender) -> PumpEnd {
         let mut buf = vec![0u8; CHUNK];
         let mut framer = Framer::new(WebSentry);
         let bytes = self
@@ -502,7 +502,7 @@ impl Session<'_> {
 
     /// Decodes what the framer holds, counts it, keeps it for the page and
     /// hands it to the sinks.
-    fn drain(&self, framer: &mut Framer<WebSentry>, direction: Direction, seq: u64) {
+    fn drain(&self, framer: &mut Framer<WebSentry>, direction: Sender, seq: u64) {
         let store = &self.shared.store;
         let keep_raw = self.shared.config.raw_log.is_some();
         while let Some(event) = framer.next() {
@@ -643,7 +643,7 @@ mod tests {
             };
             let mut framer = Framer::new(WebSentry);
             let _ = framer.push(&crate::simulate::init_frame([0, 1, 2, 3, 4, 5]));
-            session.drain(&mut framer, Direction::Client, 0);
+            session.drain(&mut framer, Sender::Client, 0);
             let log = session.log.into_inner().unwrap();
             assert_eq!(log.frames, 1);
             assert_eq!(log.raw.len(), kept);

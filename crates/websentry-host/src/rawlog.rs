@@ -6,13 +6,13 @@ use std::time::SystemTime;
 
 use rewire_transport::capture::{self, CaptureError, RawLogFrame, RawLogSession, RawLogTime};
 
-use crate::record::Direction;
+use crate::record::Sender;
 
 /// One relayed frame, as the raw log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawFrame {
     /// Who sent it.
-    pub direction: Direction,
+    pub direction: Sender,
     /// The whole frame, header included.
     pub bytes: Vec<u8>,
 }
@@ -41,8 +41,8 @@ pub fn session(start: SystemTime, duration_sec: f64, frames: &[RawFrame]) -> Raw
             .map(|(i, f)| RawLogFrame {
                 n: u8::try_from((i + 1) % 256).unwrap_or(0),
                 direction: match f.direction {
-                    Direction::Client => capture::Direction::ClientToServer,
-                    Direction::Server => capture::Direction::ServerToClient,
+                    Sender::Client => capture::Direction::ClientToServer,
+                    Sender::Server => capture::Direction::ServerToClient,
                 },
                 data: f.bytes.clone(),
             })

@@ -11,7 +11,7 @@ use rewire_websentry::{
 };
 use serde::Serialize;
 
-pub use crate::frame::Direction;
+pub use crate::frame::Sender;
 use crate::frame::{BodyKind, DecodedFrame, body_kind};
 use crate::message::Message;
 /// Bytes that did not decode: the error record envelope all rewire tools share.
@@ -46,7 +46,7 @@ pub struct FrameRecord {
     #[serde(flatten)]
     pub origin: Origin,
     /// Who sent it; `None` when the input does not say.
-    pub direction: Option<Direction>,
+    pub direction: Option<Sender>,
     /// `init`, `query`, `set`, or the code in hex (`0x08`).
     pub function: String,
     /// The function byte.
@@ -251,7 +251,7 @@ impl Items<'_> {
 #[must_use]
 pub fn decode_frame(
     bytes: &[u8],
-    direction: Option<Direction>,
+    direction: Option<Sender>,
     query: Option<&[u8]>,
     origin: Origin,
 ) -> FrameRecord {
@@ -328,7 +328,7 @@ impl FrameRecord {
     pub fn decode(
         &mut self,
         bytes: &[u8],
-        direction: Option<Direction>,
+        direction: Option<Sender>,
         query: Option<&[u8]>,
         spare: &mut Vec<PropertyRecord>,
     ) {
@@ -380,7 +380,7 @@ impl FrameRecord {
             }
             BodyKind::Values => {
                 let pairs = match (function, direction, query) {
-                    (FunctionCode::QUERY, Some(Direction::Client), Some(q)) => {
+                    (FunctionCode::QUERY, Some(Sender::Client), Some(q)) => {
                         Some(Pairs::new(q, body))
                     }
                     _ => None,
@@ -421,11 +421,11 @@ impl FrameRecord {
     }
 }
 
-fn direction_json(out: &mut Vec<u8>, direction: Option<Direction>) {
+fn direction_json(out: &mut Vec<u8>, direction: Option<Sender>) {
     // Constant literals, so the copies are inlined.
     match direction {
-        Some(Direction::Client) => out.extend_from_slice(b"\"client\""),
-        Some(Direction::Server) => out.extend_from_slice(b"\"server\""),
+        Some(Sender::Client) => out.extend_from_slice(b"\"client\""),
+        Some(Sender::Server) => out.extend_from_slice(b"\"server\""),
         None => json::null(out),
     }
 }
@@ -528,8 +528,8 @@ fn write_origin(f: &mut fmt::Formatter<'_>, origin: &Origin) -> fmt::Result {
     Ok(())
 }
 
-fn direction_str(direction: Option<Direction>) -> &'static str {
-    direction.map_or("?", Direction::as_str)
+fn direction_str(direction: Option<Sender>) -> &'static str {
+    direction.map_or("?", Sender::as_str)
 }
 
 impl fmt::Display for FrameRecord {
@@ -597,7 +597,7 @@ mod tests {
 
     #[test]
     fn init_frame_decodes_its_mac() {
-        let r = decode_frame(&INIT, Some(Direction::Client), None, Origin::default());
+        let r = decode_frame(&INIT, Some(Sender::Client), None, Origin::default());
         assert_eq!(r.function, "init");
         assert!(r.crc_ok);
         assert_eq!(r.length, 18);
@@ -619,12 +619,7 @@ mod tests {
             FunctionCode::QUERY,
             &[0x06, 0x00, 0x06, 0x02, 0x16, 0x06, 0x01, 0x06, 0x02, 0xb9],
         );
-        let r = decode_frame(
-            &resp,
-            Some(Direction::Client),
-            Some(body_q),
-            Origin::default(),
-        );
+        let r = decode_frame(&resp, Some(Sender::Client), Some(body_q), Origin::default());
         assert_eq!(r.body_error, None);
         assert_eq!(r.properties[0].name, Some("humidity_percent"));
         assert_eq!(r.properties[0].value, serde_json::json!(53.4));
@@ -634,12 +629,12 @@ mod tests {
         let other = frame(FunctionCode::QUERY, &[0x06, 0x02, 0x0f, 0x06, 0x01, 0x0f]);
         let r = decode_frame(
             &resp,
-            Some(Direction::Client),
+            Some(Sender::Client),
             Some(&other[8..]),
             Origin::default(),
         );
         assert!(r.body_error.unwrap().contains("0x0602") || r.properties.is_empty());
-        let req = decode_frame(&q, Some(Direction::Server), None, Origin::default());
+        let req = decode_frame(&q, Some(Sender::Server), None, Origin::default());
         assert_eq!(req.properties.len(), 2);
         assert!(req.properties[0].value.is_null());
         assert_eq!(req.properties[0].type_code, None);
@@ -656,7 +651,7 @@ mod tests {
         assert_eq!(r.properties[0].text, "ok");
         assert_eq!(r.properties[0].value, 0);
         let odd = frame(FunctionCode::CODE_08, &[1, 2, 3]);
-        let r = decode_frame(&odd, Some(Direction::Server), None, Origin::default());
+        let r = decode_frame(&odd, Some(Sender::Server), None, Origin::default());
         assert_eq!(r.function, "0x08");
         assert!(r.to_string().contains("body=010203"), "{r}");
     }
@@ -689,16 +684,11 @@ mod tests {
             ],
         );
         let records = [
-            decode_frame(&INIT, Some(Direction::Client), None, origin.clone()),
-            decode_frame(&q, Some(Direction::Server), None, Origin::default()),
-            decode_frame(
-                &resp,
-                Some(Direction::Client),
-                Some(&q[8..]),
-                origin.clone(),
-            ),
+            decode_frame(&INIT, Some(Sender::Client), None, origin.clone()),
+            decode_frame(&q, Some(Sender::Server), None, Origin::default()),
+            decode_frame(&resp, Some(Sender::Client), Some(&q[8..]), origin.clone()),
             decode_frame(&resp, None, None, origin.clone()),
-            decode_frame(&version, Some(Direction::Client), None, origin.clone()),
+            decode_frame(&version, Some(Sender::Client), None, origin.clone()),
             decode_frame(
                 &frame(FunctionCode::SET, &[0x25, 0x01, 0x03, 0x00, 0x32]),
                 None,
@@ -707,13 +697,13 @@ mod tests {
             ),
             decode_frame(
                 &frame(FunctionCode::SET, &[0x25, 0x01, 0x07]),
-                Some(Direction::Client),
+                Some(Sender::Client),
                 None,
                 origin.clone(),
             ),
             decode_frame(
                 &frame(FunctionCode::CODE_08, &[1, 2, 3]),
-                Some(Direction::Server),
+                Some(Sender::Server),
                 None,
                 origin.clone(),
             ),
@@ -832,7 +822,7 @@ mod tests {
     fn bad_crc_is_flagged_not_hidden() {
         let mut bad = INIT;
         bad[3] ^= 0xff;
-        let r = decode_frame(&bad, Some(Direction::Client), None, Origin::default());
+        let r = decode_frame(&bad, Some(Sender::Client), None, Origin::default());
         assert!(!r.crc_ok);
         assert_eq!(r.properties.len(), 3);
         assert!(r.to_string().contains("BAD-CRC"));

@@ -20,7 +20,7 @@ use rewire_host::reading::Reading;
 use rewire_websentry::{Value, registry};
 use serde::Serialize;
 
-use crate::frame::{DecodedFrame, Direction, OwnedValue, ids};
+use crate::frame::{DecodedFrame, OwnedValue, Sender, ids};
 use crate::message::{FAMILY, Message, exported_name, property_reading, reports_celsius};
 use crate::record::{PropertyRecord, Record, function_name, property_record, record_of};
 
@@ -95,7 +95,7 @@ pub struct Counters {
 impl Counters {
     /// Counts one frame.
     pub fn count_frame(&self, frame: &DecodedFrame) {
-        let direction = frame.direction.map_or("unknown", Direction::as_str);
+        let direction = frame.direction.map_or("unknown", Sender::as_str);
         self.frames
             .get_or_create(&FrameLabels {
                 function: frame.function.map_or_else(|| "?".to_owned(), function_name),
@@ -607,7 +607,7 @@ mod tests {
         let mut buf = vec![0u8; body.len() + 8];
         let n = encode_frame(FunctionCode::QUERY, body, &mut buf).unwrap();
         buf.truncate(n);
-        DecodedFrame::decode(buf, Some(Direction::Client), None)
+        DecodedFrame::decode(buf, Some(Sender::Client), None)
     }
 
     #[test]
@@ -662,7 +662,7 @@ mod tests {
         store.observe(
             &DecodedFrame::decode(
                 crate::simulate::init_frame([0, 0x90, 0xc2, 0x0c, 0x02, 0xb3]),
-                Some(Direction::Client),
+                Some(Sender::Client),
                 None,
             ),
             now,
@@ -673,7 +673,7 @@ mod tests {
         let n = rewire_websentry::encode_query_request(&ids, &mut q).unwrap();
         let answer = table.answer(&q[..n], now).unwrap();
         store.observe(
-            &DecodedFrame::decode(answer, Some(Direction::Client), Some(&q[8..n])),
+            &DecodedFrame::decode(answer, Some(Sender::Client), Some(&q[8..n])),
             now,
         );
         let metrics = store.render_metrics(now);
