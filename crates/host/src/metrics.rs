@@ -1,9 +1,12 @@
 //! Prometheus exposition: metrics from [`Reading`]s, and the text-format
 //! helpers the live tools share.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -14,6 +17,89 @@ use prometheus_client::registry::Registry;
 use crate::reading::{Kind, Reading, Value};
 
 type Labels = Vec<(String, String)>;
+
+/// A counter with labels, bumped from any thread, that lists itself as
+/// [`Reading`]s for [`render`] (a service's own counts: sessions, frames,
+/// bytes relayed, errors).
+#[derive(Debug)]
+pub struct CounterFamily {
+    name: &'static str,
+    help: &'static str,
+    label_names: &'static [&'static str],
+    values: Mutex<BTreeMap<Vec<String>, u64>>,
+}
+
+impl CounterFamily {
+    /// Makes a family `name` (without family prefix or `_total`) whose
+    /// samples carry the labels `label_names`, in that order.
+    #[must_use]
+    pub const fn new(
+        name: &'static str,
+        help: &'static str,
+        label_names: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            help,
+            label_names,
+            values: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Adds `n` to the sample with these label values (one per label name;
+    /// missing ones are empty, extra ones ignored).
+    pub fn add(&self, label_values: &[&str], n: u64) {
+        let key: Vec<String> = (0..self.label_names.len())
+            .map(|i| label_values.get(i).copied().unwrap_or("").to_owned())
+            .collect();
+        let mut values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        let v = values.entry(key).or_insert(0);
+        *v = v.saturating_add(n);
+    }
+
+    /// Adds one to the sample with these label values.
+    pub fn inc(&self, label_values: &[&str]) {
+        self.add(label_values, 1);
+    }
+
+    /// Returns the sample with these label values (0 if never counted).
+    #[must_use]
+    pub fn get(&self, label_values: &[&str]) -> u64 {
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        values
+            .iter()
+            .find(|(k, _)| {
+                k.iter()
+                    .map(String::as_str)
+                    .eq(label_values.iter().copied())
+            })
+            .map_or(0, |(_, v)| *v)
+    }
+
+    /// Returns the sum over every label value.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        values.values().sum()
+    }
+
+    /// Appends one counter reading per sample (one unlabelled zero reading
+    /// for a family without labels that was never counted, so that it is
+    /// always exported).
+    pub fn readings(&self, ts: SystemTime, out: &mut Vec<Reading>) {
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        if values.is_empty() && self.label_names.is_empty() {
+            out.push(Reading::counter(self.name, self.help, 0, ts));
+        }
+        for (key, n) in values.iter() {
+            let mut r = Reading::counter(self.name, self.help, *n, ts);
+            for (name, value) in self.label_names.iter().zip(key) {
+                r.labels.push((name, Cow::Owned(value.clone())));
+            }
+            out.push(r);
+        }
+    }
+}
 
 /// Returns the Prometheus name of `reading` for a device `family`:
 /// `family_name_unit` (`upsilon_input_voltage_volts`).
@@ -36,11 +122,11 @@ pub fn metric_name(family: &str, reading: &Reading) -> String {
 #[must_use]
 pub fn render(family: &str, readings: &[Reading]) -> String {
     // name -> (help, kind, samples by labels)
-    let mut groups: BTreeMap<String, (&'static str, Kind, BTreeMap<Labels, f64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (String, Kind, BTreeMap<Labels, f64>)> = BTreeMap::new();
     for r in readings {
         let mut name = metric_name(family, r);
         let mut labels: Labels = r
-            .label
+            .labels
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.to_string()))
             .collect();
@@ -63,7 +149,7 @@ pub fn render(family: &str, readings: &[Reading]) -> String {
         };
         groups
             .entry(name)
-            .or_insert_with(|| (r.help, kind, BTreeMap::new()))
+            .or_insert_with(|| (r.help.to_string(), kind, BTreeMap::new()))
             .2
             .insert(labels, value);
     }
@@ -157,6 +243,27 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     use crate::reading::Unit;
+
+    #[test]
+    fn counter_families_list_their_samples_as_readings() {
+        static FRAMES: CounterFamily =
+            CounterFamily::new("frames", "Frames seen", &["function", "direction"]);
+        static SESSIONS: CounterFamily = CounterFamily::new("sessions", "Sessions", &[]);
+        FRAMES.inc(&["init", "client"]);
+        FRAMES.add(&["query", "server"], 2);
+        FRAMES.inc(&["init", "client"]);
+        assert_eq!(FRAMES.get(&["init", "client"]), 2);
+        assert_eq!(FRAMES.total(), 4);
+        let mut readings = Vec::new();
+        FRAMES.readings(UNIX_EPOCH, &mut readings);
+        SESSIONS.readings(UNIX_EPOCH, &mut readings);
+        let text = render("websentry", &readings);
+        assert!(
+            text.contains("websentry_frames_total{function=\"init\",direction=\"client\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("websentry_sessions_total 0"), "{text}");
+    }
 
     #[test]
     fn renders_readings_as_prometheus_families() {

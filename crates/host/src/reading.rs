@@ -9,7 +9,7 @@
 //!
 //! Names are stable machine names in `snake_case` without the device family
 //! or the unit (`input_voltage`, `humidity`); the Prometheus name adds both
-//! (`upsilon_input_voltage_volts`). A reading may carry one label
+//! (`upsilon_input_voltage_volts`). A reading may carry labels
 //! (`status_bit{bit="utility_fail"}`).
 
 use std::borrow::Cow;
@@ -159,9 +159,9 @@ pub struct Reading {
     /// Stable machine name without family or unit (`input_voltage`).
     pub name: Cow<'static, str>,
     /// One line saying what it is (`Input voltage`).
-    pub help: &'static str,
-    /// An optional label: name and value (`("bit", "utility_fail")`).
-    pub label: Option<(&'static str, Cow<'static, str>)>,
+    pub help: Cow<'static, str>,
+    /// Labels: name and value (`("bit", "utility_fail")`), in order.
+    pub labels: Vec<(&'static str, Cow<'static, str>)>,
     /// The value.
     pub value: Value,
     /// The unit of a numeric value.
@@ -176,15 +176,15 @@ impl Reading {
     /// Makes a gauge reading.
     pub fn gauge(
         name: impl Into<Cow<'static, str>>,
-        help: &'static str,
+        help: impl Into<Cow<'static, str>>,
         value: Value,
         unit: Unit,
         ts: SystemTime,
     ) -> Self {
         Self {
             name: name.into(),
-            help,
-            label: None,
+            help: help.into(),
+            labels: Vec::new(),
             value,
             unit,
             kind: Kind::Gauge,
@@ -195,14 +195,14 @@ impl Reading {
     /// Makes a counter reading.
     pub fn counter(
         name: impl Into<Cow<'static, str>>,
-        help: &'static str,
+        help: impl Into<Cow<'static, str>>,
         count: u64,
         ts: SystemTime,
     ) -> Self {
         Self {
             name: name.into(),
-            help,
-            label: None,
+            help: help.into(),
+            labels: Vec::new(),
             // Counts stay exact up to 2^53, far beyond any count here.
             #[allow(clippy::cast_precision_loss)]
             value: Value::Number(count as f64),
@@ -215,14 +215,14 @@ impl Reading {
     /// Makes a state reading.
     pub fn state(
         name: impl Into<Cow<'static, str>>,
-        help: &'static str,
+        help: impl Into<Cow<'static, str>>,
         value: Value,
         ts: SystemTime,
     ) -> Self {
         Self {
             name: name.into(),
-            help,
-            label: None,
+            help: help.into(),
+            labels: Vec::new(),
             value,
             unit: Unit::None,
             kind: Kind::State,
@@ -233,8 +233,17 @@ impl Reading {
     /// Adds a label.
     #[must_use]
     pub fn with_label(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
-        self.label = Some((name, value.into()));
+        self.labels.push((name, value.into()));
         self
+    }
+
+    /// Returns the value of label `name`, if the reading has it.
+    #[must_use]
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_ref())
     }
 }
 

@@ -413,7 +413,7 @@ mod tests {
         assert_eq!(r[0].unit, Unit::Volt);
         assert_eq!(r[3].value, Value::Number(20.0));
         assert_eq!(r[6].value, Value::Unset, "temperature --.-");
-        assert_eq!(r[7].label, Some(("bit", "utility_fail".into())));
+        assert_eq!(r[7].label("bit"), Some("utility_fail"));
         assert_eq!(r[7].value, Value::Bool(true));
         assert_eq!(m.priority(), Priority::Routine);
         assert!(m.event().is_none());

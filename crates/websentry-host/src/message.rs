@@ -461,7 +461,7 @@ mod tests {
     fn enums_and_texts_become_states() {
         let t = SystemTime::UNIX_EPOCH;
         let r = property_reading(0x120e, &Value::Enum(2), false, t);
-        assert_eq!(r.label, Some(("label", "Ready".into())));
+        assert_eq!(r.label("label"), Some("Ready"));
         assert_eq!(exported_name(&r), "websentry_blower_state");
         let r = property_reading(ids::VERSION_STRING, &Value::Str(b"5.15.12"), false, t);
         assert_eq!(exported_name(&r), "websentry_version_string_info");

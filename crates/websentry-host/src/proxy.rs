@@ -30,7 +30,7 @@ use rewire_transport::framing::{Event, Framer, WebSentry};
 use crate::frame::{DecodedFrame, Sender};
 use crate::message::{Message, Side, device_of};
 use crate::rawlog::{RawFrame, append_session};
-use crate::store::{DirectionLabels, SessionSummary, SideLabels, Store, rfc3339};
+use crate::store::{SessionSummary, Store, rfc3339};
 
 /// At most this many messages of a session are kept for the status page.
 const MAX_SESSION_RECORDS: usize = 10_000;
@@ -348,14 +348,14 @@ struct Session<'a> {
 fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
     let store = &shared.store;
     let config = &shared.config;
-    store.counters.sessions.inc();
+    store.counters.sessions.inc(&[]);
     let start = SystemTime::now();
     let started = Instant::now();
     let device = device_of(peer);
     let upstream = match connect(&config.upstream, config.connect_timeout) {
         Ok(s) => s,
         Err(e) => {
-            store.counters.upstream_failures.inc();
+            store.counters.upstream_failures.inc(&[]);
             shared.publish(Message::UpstreamFailed {
                 device,
                 peer,
@@ -370,7 +370,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
     shared.track(id, &upstream);
     let _ = unit.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
-    store.counters.active.inc();
+    store.counters.active.fetch_add(1, Ordering::Relaxed);
     shared.publish(Message::SessionOpened {
         device: device.clone(),
         peer,
@@ -405,13 +405,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
             PumpEnd::ReadFailed(e) => (Side::sending(direction), "read", e),
             PumpEnd::WriteFailed(e) => (Side::sending(direction.peer()), "write", e),
         };
-        store
-            .counters
-            .relay_errors
-            .get_or_create(&SideLabels {
-                side: side.as_str().into(),
-            })
-            .inc();
+        store.counters.relay_errors.inc(&[side.as_str()]);
         shared.publish(Message::RelayFailed {
             device: device.clone(),
             peer,
@@ -421,7 +415,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
             ts: SystemTime::now(),
         });
     }
-    store.counters.active.dec();
+    store.counters.active.fetch_sub(1, Ordering::Relaxed);
     let duration = started.elapsed();
     let mut log = session
         .log
@@ -456,14 +450,7 @@ impl Session<'_> {
     fn pump(&self, src: &TcpStream, dst: &TcpStream, direction: Sender) -> PumpEnd {
         let mut buf = vec![0u8; CHUNK];
         let mut framer = Framer::new(WebSentry);
-        let bytes = self
-            .shared
-            .store
-            .counters
-            .bytes
-            .get_or_create_owned(&DirectionLabels {
-                direction: direction.as_str().into(),
-            });
+        let bytes = &self.shared.store.counters.bytes;
         let end = loop {
             let n = match (&*src).read(&mut buf) {
                 Ok(0) => {
@@ -486,7 +473,7 @@ impl Session<'_> {
                 let _ = dst.shutdown(Shutdown::Both);
                 break PumpEnd::WriteFailed(e);
             }
-            bytes.inc_by(n as u64);
+            bytes.add(&[direction.as_str()], n as u64);
             // An oversize run is reported again as an Event::Skipped.
             let _ = framer.push(chunk);
             self.drain(&mut framer, direction, seq);

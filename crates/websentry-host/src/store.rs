@@ -8,15 +8,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
-use rewire_host::reading::Reading;
+use rewire_host::metrics::CounterFamily;
+use rewire_host::reading::{Reading, Unit, Value as ReadingValue};
 use rewire_websentry::{Value, registry};
 use serde::Serialize;
 
@@ -24,90 +20,73 @@ use crate::frame::{DecodedFrame, OwnedValue, Sender, ids};
 use crate::message::{FAMILY, Message, exported_name, property_reading, reports_celsius};
 use crate::record::{PropertyRecord, Record, function_name, property_record, record_of};
 
-/// Labels of the per-frame counter.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct FrameLabels {
-    /// `init`, `query`, `set` or `0xNN`.
-    pub function: String,
-    /// `client` or `server`.
-    pub direction: String,
-}
-
-/// Labels of per-direction counters.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DirectionLabels {
-    /// `client` (unit → cloud) or `server` (cloud → unit).
-    pub direction: String,
-}
-
-/// Labels of the decode-error counter.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DecodeErrorLabels {
-    /// `client` or `server`.
-    pub direction: String,
-    /// `garbage`, `oversize`, `truncated` (bytes that did not frame) or
-    /// `body` (a frame whose body did not walk to its end).
-    pub reason: String,
-}
-
-/// Labels of the relay-error counter.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct SideLabels {
-    /// `unit` or `upstream`: whose socket failed (reset, error).
-    pub side: String,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EnumLabels {
-    id: String,
-    property: String,
-    label: String,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct InfoLabels {
-    serial: String,
-    version: String,
-    mac: String,
-}
-
-/// The counters; each is cheap to bump from any thread.
-#[derive(Debug, Default)]
+/// The relay's own counts; each is cheap to bump from any thread, and all
+/// are exported through readings.
+#[derive(Debug)]
 pub struct Counters {
     /// Unit connections accepted.
-    pub sessions: Counter,
+    pub sessions: CounterFamily,
     /// Sessions currently relaying.
-    pub active: Gauge,
-    /// Frames seen, by function and sender.
-    pub frames: Family<FrameLabels, Counter>,
+    pub active: AtomicI64,
+    /// Frames seen, by function and sender (`client`/`server`).
+    pub frames: CounterFamily,
     /// Frames whose CRC did not match, by sender.
-    pub crc_errors: Family<DirectionLabels, Counter>,
-    /// Bytes that did not frame and bodies that did not decode.
-    pub decode_errors: Family<DecodeErrorLabels, Counter>,
+    pub crc_errors: CounterFamily,
+    /// Bytes that did not frame (`garbage`, `oversize`, `truncated`) and
+    /// bodies that did not decode (`body`), by sender and reason.
+    pub decode_errors: CounterFamily,
     /// Sessions whose upstream could not be reached.
-    pub upstream_failures: Counter,
-    /// Sockets that failed mid-session (reset, write error), by side.
-    pub relay_errors: Family<SideLabels, Counter>,
+    pub upstream_failures: CounterFamily,
+    /// Sockets that failed mid-session (reset, write error), by side
+    /// (`unit` or `upstream`).
+    pub relay_errors: CounterFamily,
     /// Bytes relayed, by sender.
-    pub bytes: Family<DirectionLabels, Counter>,
+    pub bytes: CounterFamily,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            sessions: CounterFamily::new("sessions", "Unit connections accepted", &[]),
+            active: AtomicI64::new(0),
+            frames: CounterFamily::new(
+                "frames",
+                "Frames seen, by function and sender",
+                &["function", "direction"],
+            ),
+            crc_errors: CounterFamily::new(
+                "crc_errors",
+                "Frames whose CRC-16 did not match (relayed unchanged)",
+                &["direction"],
+            ),
+            decode_errors: CounterFamily::new(
+                "decode_errors",
+                "Bytes that did not frame, and frame bodies that did not decode (relayed unchanged)",
+                &["direction", "reason"],
+            ),
+            upstream_failures: CounterFamily::new(
+                "upstream_failures",
+                "Sessions closed because the upstream could not be reached",
+                &[],
+            ),
+            relay_errors: CounterFamily::new(
+                "relay_errors",
+                "Sockets that failed during a session (reset or write error)",
+                &["side"],
+            ),
+            bytes: CounterFamily::new("relayed_bytes", "Bytes relayed, by sender", &["direction"]),
+        }
+    }
 }
 
 impl Counters {
     /// Counts one frame.
     pub fn count_frame(&self, frame: &DecodedFrame) {
         let direction = frame.direction.map_or("unknown", Sender::as_str);
-        self.frames
-            .get_or_create(&FrameLabels {
-                function: frame.function.map_or_else(|| "?".to_owned(), function_name),
-                direction: direction.into(),
-            })
-            .inc();
+        let function = frame.function.map_or_else(|| "?".to_owned(), function_name);
+        self.frames.inc(&[&function, direction]);
         if !frame.crc_ok {
-            self.crc_errors
-                .get_or_create(&DirectionLabels {
-                    direction: direction.into(),
-                })
-                .inc();
+            self.crc_errors.inc(&[direction]);
         }
         if frame.error.is_some() {
             self.decode_error(direction, "body");
@@ -116,26 +95,31 @@ impl Counters {
 
     /// Counts one decode error.
     pub fn decode_error(&self, direction: &str, reason: &str) {
-        self.decode_errors
-            .get_or_create(&DecodeErrorLabels {
-                direction: direction.into(),
-                reason: reason.into(),
-            })
-            .inc();
+        self.decode_errors.inc(&[direction, reason]);
     }
 
-    /// Returns the total of a per-direction family over both directions.
-    fn total(family: &Family<DirectionLabels, Counter>) -> u64 {
-        ["client", "server", "unknown"]
-            .iter()
-            .filter_map(|d| {
-                family
-                    .get(&DirectionLabels {
-                        direction: (*d).into(),
-                    })
-                    .map(|c| c.get())
-            })
-            .sum()
+    /// Appends the counters as readings.
+    fn readings(&self, ts: SystemTime, out: &mut Vec<Reading>) {
+        for family in [
+            &self.sessions,
+            &self.frames,
+            &self.crc_errors,
+            &self.decode_errors,
+            &self.upstream_failures,
+            &self.relay_errors,
+            &self.bytes,
+        ] {
+            family.readings(ts, out);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let active = self.active.load(Ordering::Relaxed) as f64;
+        out.push(Reading::gauge(
+            "active_sessions",
+            "Sessions being relayed now",
+            ReadingValue::Number(active),
+            Unit::None,
+            ts,
+        ));
     }
 }
 
@@ -325,108 +309,54 @@ impl Store {
 
     /// Renders `/metrics` in the classic Prometheus text format.
     ///
-    /// Property values are readings rendered by
-    /// [`rewire_host::metrics::render`] (a number as a gauge in its base
-    /// unit, an enum as a state labelled with its label, a text as a
-    /// `_info` state); the relay's counters, the unit's `_info` metric and
-    /// the `websentry_enum` family keep their several labels, which a
-    /// reading cannot carry. Values older than the store's maximum age are
-    /// left out; counters always appear.
+    /// Everything is a reading rendered by [`rewire_host::metrics::render`]:
+    /// property values (a number as a gauge in its base unit, an enum as a
+    /// state labelled with its label and in the `websentry_enum` family, a
+    /// text as an `_info` state), the unit's `websentry_unit_info`, and the
+    /// relay's counters. Values older than the store's maximum age are left
+    /// out; counters always appear.
     #[must_use]
     pub fn render_metrics(&self, now: SystemTime) -> String {
-        let mut reg = Registry::default();
-        let c = &self.counters;
-        reg.register(
-            "websentry_sessions",
-            "Unit connections accepted",
-            c.sessions.clone(),
-        );
-        reg.register(
-            "websentry_active_sessions",
-            "Sessions being relayed now",
-            c.active.clone(),
-        );
-        reg.register(
-            "websentry_frames",
-            "Frames seen, by function and sender",
-            c.frames.clone(),
-        );
-        reg.register(
-            "websentry_crc_errors",
-            "Frames whose CRC-16 did not match (relayed unchanged)",
-            c.crc_errors.clone(),
-        );
-        reg.register(
-            "websentry_decode_errors",
-            "Bytes that did not frame, and frame bodies that did not decode (relayed unchanged)",
-            c.decode_errors.clone(),
-        );
-        reg.register(
-            "websentry_upstream_failures",
-            "Sessions closed because the upstream could not be reached",
-            c.upstream_failures.clone(),
-        );
-        reg.register(
-            "websentry_relay_errors",
-            "Sockets that failed during a session (reset or write error)",
-            c.relay_errors.clone(),
-        );
-        reg.register(
-            "websentry_relayed_bytes",
-            "Bytes relayed, by sender",
-            c.bytes.clone(),
-        );
-
+        let mut all = Vec::new();
+        self.counters.readings(now, &mut all);
         let state = self.lock();
         if state.identity.seen.is_some_and(|t| self.fresh(t, now)) {
             // An OpenMetrics `info` metric would be the natural type, but the
             // Prometheus text parser (and so `promtool check metrics`) rejects
             // it; a gauge of 1 named `_info` is the classic equivalent.
             let id = &state.identity;
-            let info: Family<InfoLabels, Gauge> = Family::default();
-            info.get_or_create(&InfoLabels {
-                serial: id.serial.clone().unwrap_or_default(),
-                version: id.version.clone().unwrap_or_default(),
-                mac: id.mac.clone().unwrap_or_default(),
-            })
-            .set(1);
-            reg.register(
-                "websentry_unit_info",
-                "The unit's serial number, firmware version and MAC address (always 1)",
-                info,
+            all.push(
+                Reading::gauge(
+                    "unit_info",
+                    "The unit's serial number, firmware version and MAC address (always 1)",
+                    ReadingValue::Number(1.0),
+                    Unit::None,
+                    now,
+                )
+                .with_label("serial", id.serial.clone().unwrap_or_default())
+                .with_label("version", id.version.clone().unwrap_or_default())
+                .with_label("mac", id.mac.clone().unwrap_or_default()),
             );
         }
         drop(state);
-        let readings = self.readings(now);
-        let enums: Family<EnumLabels, Gauge<f64, AtomicU64>> = Family::default();
-        let mut any_enum = false;
-        for (id, r) in &readings {
-            if let (Some(("label", label)), Some(v)) = (&r.label, r.value.as_f64()) {
-                any_enum = true;
-                enums
-                    .get_or_create(&EnumLabels {
-                        id: format!("{id:#06x}"),
-                        property: registry::property(*id).map_or("", |p| p.name).to_owned(),
-                        label: label.to_string(),
-                    })
-                    .set(v);
+        for (id, r) in self.readings(now) {
+            if let (Some(label), Some(v)) = (r.label("label"), r.value.as_f64()) {
+                all.push(
+                    Reading::gauge(
+                        "enum",
+                        "Enum properties: the raw value, labelled with id, name and decoded label",
+                        ReadingValue::Number(v),
+                        Unit::None,
+                        now,
+                    )
+                    .with_label("id", format!("{id:#06x}"))
+                    .with_label("property", registry::property(id).map_or("", |p| p.name))
+                    .with_label("label", label.to_owned()),
+                );
             }
+            all.push(r);
         }
-        if any_enum {
-            reg.register(
-                "websentry_enum",
-                "Enum properties: the raw value, labelled with id, name and decoded label",
-                enums,
-            );
-        }
-        let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &reg).is_err() {
-            out.clear();
-        }
-        let mut text = rewire_host::metrics::to_prometheus_text(&out);
-        let readings: Vec<Reading> = readings.into_iter().map(|(_, r)| r).collect();
-        text.push_str(&rewire_host::metrics::render(FAMILY, &readings));
-        text
+        rewire_host::metrics::render(FAMILY, &all)
     }
 
     fn props_view(&self, now: SystemTime) -> PropsView {
@@ -444,11 +374,11 @@ impl Store {
                 mac: state.identity.mac.clone(),
             },
             counters: CountersView {
-                sessions: self.counters.sessions.get(),
-                active_sessions: self.counters.active.get(),
-                upstream_failures: self.counters.upstream_failures.get(),
-                crc_errors: Counters::total(&self.counters.crc_errors),
-                relayed_bytes: Counters::total(&self.counters.bytes),
+                sessions: self.counters.sessions.total(),
+                active_sessions: self.counters.active.load(Ordering::Relaxed),
+                upstream_failures: self.counters.upstream_failures.total(),
+                crc_errors: self.counters.crc_errors.total(),
+                relayed_bytes: self.counters.bytes.total(),
             },
             properties: state
                 .props
