@@ -8,6 +8,7 @@ use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use rewire_transport::capture::pcap_out::{SerialPcapWriter, SerialProtocol};
 use rewire_transport::capture::{
     self, CaptureEvent, CaptureOptions, CaptureReader, HexDumpReader, PacketCaptureReader,
     RawFileReader, RawLogReader,
@@ -38,6 +39,11 @@ pub struct DecodeArgs {
     /// spaces, colons, commas or `0x` allowed between them.
     #[arg(long, value_name = "HEX", conflicts_with = "file")]
     pub hex: Option<String>,
+    /// Also write what a serial input (hex dump, raw bytes) holds to FILE as
+    /// a pcap for Wireshark (link type USER0 with a direction header; see
+    /// the Wireshark notes). Not for inputs that are captures already.
+    #[arg(long, value_name = "FILE")]
+    pub pcap_out: Option<PathBuf>,
 }
 
 impl DecodeArgs {
@@ -63,6 +69,13 @@ pub struct Input {
     reader: CaptureReader<Box<dyn Read>>,
     progress: Option<indicatif::ProgressBar>,
     live: bool,
+    pcap: Option<PcapOut>,
+}
+
+/// The `--pcap-out` copy of a serial input.
+struct PcapOut {
+    path: PathBuf,
+    writer: Option<SerialPcapWriter<io::BufWriter<std::fs::File>>>,
 }
 
 impl std::fmt::Debug for Input {
@@ -91,12 +104,82 @@ impl Input {
     pub fn is_live(&self) -> bool {
         self.live
     }
+
+    /// Honours `--pcap-out`: every event read from now on is also written
+    /// to that file as a serial pcap tagged with `protocol`, finished when
+    /// the input ends.
+    ///
+    /// # Errors
+    /// When the input is a packet capture already (nothing serial to
+    /// write), or the file cannot be created.
+    pub fn tee_pcap(mut self, args: &DecodeArgs, protocol: SerialProtocol) -> anyhow::Result<Self> {
+        let Some(path) = &args.pcap_out else {
+            return Ok(self);
+        };
+        if !matches!(
+            self.format,
+            capture::InputFormat::HexText | capture::InputFormat::Binary
+        ) {
+            bail!(
+                "--pcap-out {}: {} is a {:?} input, not serial bytes; it can be opened in Wireshark as it is",
+                path.display(),
+                self.name,
+                self.format
+            );
+        }
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("--pcap-out {}", path.display()))?;
+        let writer = SerialPcapWriter::new(io::BufWriter::new(file), protocol)
+            .with_context(|| format!("--pcap-out {}", path.display()))?;
+        self.pcap = Some(PcapOut {
+            path: path.clone(),
+            writer: Some(writer),
+        });
+        Ok(self)
+    }
+
+    fn tee(
+        &mut self,
+        item: Option<anyhow::Result<CaptureEvent>>,
+    ) -> Option<anyhow::Result<CaptureEvent>> {
+        let Some(pcap) = &mut self.pcap else {
+            return item;
+        };
+        let result = match &item {
+            Some(Ok(event)) => pcap
+                .writer
+                .as_mut()
+                .map_or(Ok(()), |w| w.write_event(event)),
+            Some(Err(_)) => Ok(()),
+            None => pcap
+                .writer
+                .take()
+                .map_or(Ok(()), |w| w.finish().map(|_| ())),
+        };
+        match result {
+            Ok(()) => item,
+            Err(e) => {
+                let path = pcap.path.display().to_string();
+                self.pcap = None;
+                Some(Err(
+                    anyhow::Error::new(e).context(format!("--pcap-out {path}"))
+                ))
+            }
+        }
+    }
 }
 
 impl Iterator for Input {
     type Item = anyhow::Result<CaptureEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let item = self.read_next();
+        self.tee(item)
+    }
+}
+
+impl Input {
+    fn read_next(&mut self) -> Option<anyhow::Result<CaptureEvent>> {
         let item = self.reader.next();
         if item.is_none()
             && let Some(bar) = self.progress.take()
@@ -229,6 +312,7 @@ pub fn open_input(
         reader,
         progress,
         live: is_live(&source),
+        pcap: None,
     })
 }
 

@@ -134,3 +134,44 @@ fn truncated_capture_fails_naming_the_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn pcap_out_copies_a_serial_input_and_refuses_a_capture() {
+    use rewire_transport::capture::pcap_out::SerialProtocol;
+    let out = std::env::temp_dir().join(format!("rewire-pcap-out-{}.pcap", std::process::id()));
+    let out_text = out.to_string_lossy().into_owned();
+    let a = args(&[&testdata("powerone/exchange.hex"), "--pcap-out", &out_text]);
+    let input = open_input(&a, &[4001], false)
+        .unwrap()
+        .tee_pcap(&a, SerialProtocol::PowerOne)
+        .unwrap();
+    let chunks = input
+        .filter(|e| matches!(e, Ok(rewire_transport::capture::CaptureEvent::Chunk(_))))
+        .count();
+    let pcap = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(
+        &pcap[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "little-endian pcap magic"
+    );
+    assert_eq!(u32::from_le_bytes(pcap[20..24].try_into().unwrap()), 147);
+    assert!(
+        chunks > 0 && pcap.len() > 24 + chunks * 16,
+        "{} bytes",
+        pcap.len()
+    );
+
+    let a = args(&[
+        &testdata("powerone/powerone-lo.pcap"),
+        "--pcap-out",
+        &out_text,
+    ]);
+    let err = open_input(&a, &[4001], false)
+        .unwrap()
+        .tee_pcap(&a, SerialProtocol::PowerOne)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not serial bytes"), "{err}");
+    assert!(!out.exists());
+}
