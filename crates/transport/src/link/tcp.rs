@@ -721,10 +721,17 @@ impl Listener {
                     refusing = false;
                     open.fetch_add(1, Ordering::AcqRel);
                     let open = &open;
-                    scope.spawn(move || {
+                    // Out of threads (or memory for a stack) is like out of
+                    // descriptors: drop this connection, keep listening.
+                    let spawned = thread::Builder::new().spawn_scoped(scope, move || {
                         handler(stream, peer);
                         open.fetch_sub(1, Ordering::AcqRel);
                     });
+                    if let Err(e) = spawned {
+                        open.fetch_sub(1, Ordering::AcqRel);
+                        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                        log::warn!("{}: cannot start a handler thread: {e}", self.local);
+                    }
                 }
             }
             Ok(())
