@@ -12,6 +12,8 @@
 pub mod decode;
 pub mod input;
 pub mod logging;
+pub mod mqtt;
+pub mod plot;
 pub mod value;
 
 use std::io::{self, BufRead, IsTerminal, Write};

@@ -25,5 +25,8 @@ pub fn verify(unit: &str, bin: &str, bin_path: &str) {
         .expect("systemd-analyze (Debian package systemd) must be installed");
     let _ = std::fs::remove_dir_all(&dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.trim().is_empty(), "{unit}: {stderr}");
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "{unit}: {stderr}"
+    );
 }
