@@ -43,6 +43,8 @@ pub const TARGETS: &[Target] = &[
     ("capture_hexdump", capture_hexdump),
     ("capture_pcap", capture_pcap),
     ("capture_rawlog", capture_rawlog),
+    ("upsilon_nut", upsilon_nut),
+    ("upsilon_sms_gateway", upsilon_sms_gateway),
 ];
 
 /// Cuts `data` into pieces whose sizes cycle from a seed taken from the
@@ -900,4 +902,105 @@ pub fn capture_rawlog(data: &[u8]) {
         // Only a duration that JSON cannot hold may fail.
         Err(_) => assert!(!session.dur_sec.is_finite()),
     }
+}
+
+// ---- upsilon host: the live modes' request handling -------------------------
+
+/// `upsilon_nut`: the NUT server's command handling
+/// ([`rewire_upsilon_host::nut::Server::answer`], [`split_words`]) on
+/// arbitrary lines, read-only and driving a UPS, with a users file: every
+/// reply is one newline-terminated line (or one `BEGIN LIST` … `END LIST`
+/// block) of bounded size, and queued commands are taken.
+///
+/// [`split_words`]: rewire_upsilon_host::nut::split_words
+pub fn upsilon_nut(data: &[u8]) {
+    use rewire_upsilon_host::hub::Shared;
+    use rewire_upsilon_host::nut::{NutConfig, Server, Session, command_queue, split_words};
+    use rewire_upsilon_host::users::Users;
+    use std::time::{Duration, Instant};
+
+    let shared = Shared::default();
+    {
+        let mut snap = shared.lock();
+        snap.status =
+            rewire_upsilon::Status::parse(b"(230.0 230.0 230.0 020 50.0 27.2 --.- 00011010").ok();
+        snap.status_at = Some(Instant::now());
+    }
+    let mut config = NutConfig::new("ups", "fuzz", Duration::from_secs(3600));
+    config.users = Users::parse(
+        "[admin]\npassword = secret\ninstcmds = all\nactions = SET\n[mon]\npassword = pw\nupsmon primary\n",
+    )
+    .expect("the fuzz users file parses");
+    let (driver, jobs) = command_queue();
+    let servers = [
+        Server::new(config.clone(), shared.clone()),
+        Server::new(config, shared).with_driver(driver),
+    ];
+    for server in &servers {
+        let mut session = Session::default();
+        for line in data.split(|&b| b == b'\n').take(64) {
+            let text = String::from_utf8_lossy(line);
+            let text = text.trim_end_matches('\r');
+            let words = split_words(text);
+            assert!(words.iter().map(String::len).sum::<usize>() <= text.len());
+            let reply = server.answer(&mut session, text);
+            assert!(reply.ends_with('\n'), "{text:?} -> {reply:?}");
+            assert!(reply.len() < 16 * 1024, "{text:?}: {} bytes", reply.len());
+            if reply.starts_with("BEGIN LIST") {
+                assert!(
+                    reply
+                        .lines()
+                        .last()
+                        .is_some_and(|l| l.starts_with("END LIST"))
+                );
+            } else {
+                assert_eq!(reply.matches('\n').count(), 1, "{text:?} -> {reply:?}");
+            }
+            while let Ok(job) = jobs.try_recv() {
+                job.finish(true);
+            }
+            if session.closing {
+                break;
+            }
+        }
+    }
+}
+
+/// `upsilon_sms_gateway`: what `upsilon monitor`'s SMS gateway (an HTTP
+/// endpoint) does with a connection's bytes, fed in pieces
+/// ([`rewire_upsilon_host::monitor::sms_step`]): every alert consumes
+/// bytes it was given, the unanswered buffer never exceeds
+/// [`rewire_upsilon_host::monitor::MAX_REQUEST`] plus one piece, and a
+/// rejected request ends the connection.
+pub fn upsilon_sms_gateway(data: &[u8]) {
+    use rewire_upsilon_host::monitor::{MAX_REQUEST, SmsStep, sms_step};
+
+    let mut buf: Vec<u8> = Vec::new();
+    let mut offset = 0u64;
+    let mut alerts = 0usize;
+    'conn: for piece in pieces(data) {
+        buf.extend_from_slice(piece);
+        assert!(buf.len() <= MAX_REQUEST + piece.len());
+        loop {
+            match sms_step(&buf, offset) {
+                SmsStep::Alert { consumed, sms } => {
+                    assert!(consumed > 0 && consumed <= buf.len());
+                    let _ = (sms.recipient.len(), sms.content.len(), sms.host, sms.code);
+                    buf.drain(..consumed);
+                    offset += consumed as u64;
+                    alerts += 1;
+                }
+                SmsStep::NeedMore => {
+                    assert!(buf.len() <= MAX_REQUEST);
+                    break;
+                }
+                SmsStep::Reject(garbage) => {
+                    assert_eq!(garbage.offset, offset);
+                    assert!(garbage.head.len() <= buf.len());
+                    break 'conn;
+                }
+            }
+        }
+    }
+    assert!(alerts <= data.len());
 }

@@ -2,6 +2,7 @@
 //! configurations, by pure functions tested here.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
@@ -11,10 +12,12 @@ use rewire_cli::value::{baud, duration, listen_addr, socket_addr, target};
 use rewire_host::output::Format;
 use rewire_transport::link::Backoff;
 use rewire_upsilon::usb::{PRODUCT_ID, VENDOR_ID};
-use rewire_upsilon::{Command, RestoreMinutes, ShutdownDelay, TestMinutes};
+use rewire_upsilon::{Command, Decimal, RestoreMinutes, ShutdownDelay, TestMinutes};
+use rewire_upsilon_host::battery::{BatteryConfig, Runtimecal};
 use rewire_upsilon_host::monitor::{MonitorConfig, Outputs};
 use rewire_upsilon_host::nut::NutConfig;
 use rewire_upsilon_host::sim::Script;
+use rewire_upsilon_host::users::Users;
 use rewire_upsilon_host::webhook::WebhookConfig;
 
 const AFTER_HELP: &str = "Examples:
@@ -23,11 +26,14 @@ const AFTER_HELP: &str = "Examples:
   upsilon decode --hex \"28 32 33 30 2e 30 20 32 33 30 2e 30 20 32 33 30 2e 30 20 30 31 32 20 35 30 2e 30 20 32 37 2e 32 20 2d 2d 2e 2d 20 30 30 30 30 31 30 30 30 0d\"
   upsilon monitor --rupsmon 127.0.0.1:2570 --heartbeat 11541 --sms-listen 8652 --json
   upsilon monitor --rupsmon 127.0.0.1:2570 --nut 3493 --http 9100 --webhook http://127.0.0.1:8080/ups
-  upsilon ups --serial /dev/ttyUSB0 --json --nut 3493
+  upsilon ups --serial /dev/ttyUSB0 --json --nut 3493 --nut-users upsd.users --runtimecal 240,100,720,50
+  upsilon ups --tcp 192.0.2.7:4001 --nut 3493      (Megatec through a serial server such as ser2net)
+  upsilon monitor --rupsmon 127.0.0.1:2570 --nut 3493 --battery-voltage-nominal 24
   upsilon ups --serial /dev/ttyUSB0 shutdown --delay 0.5 --restore-after 2 --yes
   upsilon ups --usb --json      (USB \"MEC0003\" bridge; needs a build with --features usb)
   upsilon simulate rupsmon --listen 2570 --script outage --interval 200ms
   upsilon simulate ups --pty
+  upsilon simulate ups --tcp 4001 --battery-voltage 2.28
 
 Durations take a unit (250ms, 2s, 5m); a bare PORT for a listen address means 127.0.0.1:PORT.
 
@@ -67,6 +73,8 @@ impl Cli {
 pub enum Cmd {
     /// Decode captured or piped traffic (pcap/pcapng, hex, raw).
     Decode(rewire_cli::decode::DecodeArgs),
+    /// Draw readings from a capture over time as an SVG (e.g. --reading input_voltage --reading load -o ups.svg).
+    Plot(rewire_cli::plot::PlotArgs),
     /// Watch UPSilon 2000: RupsMon's status stream, heartbeats, SMS alerts.
     Monitor(MonitorArgs),
     /// Talk Megatec to the UPS itself: a serial line (2400 8N1), or the USB "MEC0003" bridge.
@@ -90,7 +98,8 @@ pub struct OutputArgs {
     /// Write NDJSON instead of text lines.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Serve the NUT network protocol (read-only) on ADDR (`PORT` alone binds 127.0.0.1).
+    /// Serve the NUT network protocol on ADDR (`PORT` alone binds 127.0.0.1); `ups` mode also
+    /// takes INSTCMD/SET from --nut-users; beside UPSilon (`monitor`) it lists no commands.
     #[arg(long, value_name = "ADDR", value_parser = listen_addr, global = true)]
     pub nut: Option<SocketAddr>,
     /// The UPS name NUT clients use.
@@ -111,6 +120,109 @@ pub struct OutputArgs {
     /// Also POST status and heartbeat records (default: events only).
     #[arg(long, global = true)]
     pub webhook_all: bool,
+    /// Close a NUT connection that sends no command for this long.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration, global = true)]
+    pub nut_idle_timeout: Duration,
+    /// Clients each server (NUT, SMS gateway) serves at once; more are closed on accept.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..), global = true)]
+    pub max_clients: u16,
+    /// NUT users in upsd.users form (`[name]`, password, instcmds, actions = SET, upsmon primary);
+    /// without it every NUT write (INSTCMD, SET, PRIMARY, FSD) answers ERR ACCESS-DENIED.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub nut_users: Option<PathBuf>,
+    /// Battery pack voltage at 100 % charge (NUT's battery.voltage.high) [default: 130 × nominal / 120].
+    #[arg(long, value_name = "VOLTS", value_parser = positive, global = true)]
+    pub battery_voltage_high: Option<f64>,
+    /// Battery pack voltage at 0 % charge (NUT's battery.voltage.low) [default: 104 × nominal / 120].
+    #[arg(long, value_name = "VOLTS", value_parser = positive, global = true)]
+    pub battery_voltage_low: Option<f64>,
+    /// Nominal battery voltage (NUT's battery.voltage.nominal); `ups` takes it from the F reply otherwise.
+    #[arg(long, value_name = "VOLTS", value_parser = positive, global = true)]
+    pub battery_voltage_nominal: Option<f64>,
+    /// Multiplier from the reported battery voltage to the pack (per-cell UPSes), or `auto` to detect it as nutdrv_qx does.
+    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = packs, global = true)]
+    pub battery_packs: Packs,
+    /// NUT's runtimecal: runtime RH s at load LH %, RL s at LL % (e.g. 240,100,720,50).
+    /// battery.runtime is estimated only with it.
+    #[arg(long, value_name = "RH,LH,RL,LL", value_parser = Runtimecal::parse, global = true)]
+    pub runtimecal: Option<Runtimecal>,
+    /// Time to recharge from empty to full, for the runtime estimate (NUT's chargetime).
+    #[arg(long, value_name = "DURATION", default_value = "12h", value_parser = duration, global = true)]
+    pub chargetime: Duration,
+    /// Least load, in percent, the runtime estimate assumes (NUT's idleload).
+    #[arg(long, value_name = "PERCENT", default_value = "10", value_parser = idleload, global = true)]
+    pub idleload: f64,
+    /// MQTT output with Home Assistant discovery (docs/mqtt.md).
+    #[command(flatten)]
+    pub mqtt: rewire_cli::mqtt::MqttArgs,
+}
+
+/// `--battery-packs`: a number, or detection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Packs {
+    /// Detect from the nominal voltage.
+    Auto,
+    /// This multiplier.
+    Fixed(f64),
+}
+
+/// Parses `--battery-packs`: `auto` or a positive number.
+///
+/// # Errors
+/// Names the text.
+pub fn packs(text: &str) -> Result<Packs, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(Packs::Auto);
+    }
+    positive(text).map(Packs::Fixed)
+}
+
+/// Parses a positive number.
+///
+/// # Errors
+/// Names the text.
+pub fn positive(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
+}
+
+/// Parses `--idleload`: a percentage above 0 and at most 100, as a fraction.
+///
+/// # Errors
+/// Names the text and the range.
+pub fn idleload(text: &str) -> Result<f64, String> {
+    match text.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 100.0 => Ok(v / 100.0),
+        _ => Err(format!(
+            "idle load {text:?} is out of range: give a percentage above 0, at most 100"
+        )),
+    }
+}
+
+/// Builds the battery estimate's settings from the flags.
+///
+/// # Errors
+/// When the low voltage is not below the high one.
+pub fn battery_config(a: &OutputArgs) -> Result<BatteryConfig> {
+    if let (Some(low), Some(high)) = (a.battery_voltage_low, a.battery_voltage_high)
+        && low >= high
+    {
+        bail!("--battery-voltage-low {low} must be below --battery-voltage-high {high}");
+    }
+    Ok(BatteryConfig {
+        voltage_high: a.battery_voltage_high,
+        voltage_low: a.battery_voltage_low,
+        voltage_nominal: a.battery_voltage_nominal,
+        packs: match a.battery_packs {
+            Packs::Auto => None,
+            Packs::Fixed(p) => Some(p),
+        },
+        runtimecal: a.runtimecal,
+        chargetime: a.chargetime,
+        idleload: a.idleload,
+    })
 }
 
 /// `upsilon monitor`.
@@ -139,6 +251,9 @@ pub struct UpsArgs {
     /// The serial device.
     #[arg(long, value_name = "DEV", conflicts_with = "usb", global = true)]
     pub serial: Option<String>,
+    /// A serial server (ser2net and similar) relaying the UPS's line over TCP.
+    #[arg(long, value_name = "HOST:PORT", value_parser = target, conflicts_with_all = ["usb", "serial"], global = true)]
+    pub tcp: Option<String>,
     /// Serial speed.
     #[arg(long, default_value = "2400", value_parser = baud, global = true)]
     pub baud: u32,
@@ -254,11 +369,17 @@ pub enum SimCmd {
         #[arg(long, default_value = "1")]
         code: String,
     },
-    /// Play a Megatec UPS on a pseudo-terminal (prints its path).
+    /// Play a Megatec UPS on a pseudo-terminal (prints its path) or on TCP, as behind a serial server.
     Ups {
-        /// Create a pseudo-terminal (the only mode).
-        #[arg(long, required = true)]
+        /// Create a pseudo-terminal.
+        #[arg(long, required_unless_present = "tcp", conflicts_with = "tcp")]
         pty: bool,
+        /// Listen on this TCP address instead (`PORT` alone binds 127.0.0.1; prints the address).
+        #[arg(long, value_name = "ADDR", value_parser = listen_addr)]
+        tcp: Option<SocketAddr>,
+        /// Report this battery voltage (e.g. 2.28 for a per-cell UPS, 23.40 for a pack).
+        #[arg(long, value_name = "VOLTS", value_parser = sim_battery)]
+        battery_voltage: Option<Decimal>,
     },
 }
 
@@ -269,6 +390,8 @@ pub enum ScriptArg {
     Steady,
     /// On line, utility failure, battery low, recovery, repeated.
     Outage,
+    /// On line, utility failure, then battery low until the end.
+    Drain,
 }
 
 impl From<ScriptArg> for Script {
@@ -276,6 +399,7 @@ impl From<ScriptArg> for Script {
         match s {
             ScriptArg::Steady => Script::Steady,
             ScriptArg::Outage => Script::Outage,
+            ScriptArg::Drain => Script::Drain,
         }
     }
 }
@@ -302,6 +426,22 @@ pub fn shutdown_delay(text: &str) -> Result<ShutdownDelay, String> {
         Some(_) => Err(not_a_number()),
         None => ShutdownDelay::from_minutes(minutes(text)?).map_err(|_| out_of_range()),
     }
+}
+
+/// Parses the simulator's battery voltage as it goes on the wire (`2.28`,
+/// `27.4`).
+///
+/// # Errors
+/// Names the text.
+pub fn sim_battery(text: &str) -> Result<Decimal, String> {
+    let bad = || format!("battery voltage {text:?}: give a number like 2.28 or 27.4");
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || int.len() > 3 || frac.len() > 2 || !digits(int) || !digits(frac) {
+        return Err(bad());
+    }
+    let raw: i32 = format!("{int}{frac}").parse().map_err(|_| bad())?;
+    Decimal::new(raw, u8::try_from(frac.len()).map_err(|_| bad())?).ok_or_else(bad)
 }
 
 /// Parses a USB vendor or product id: hex, with or without `0x` (as lsusb
@@ -353,6 +493,8 @@ pub fn webhook_url(text: &str) -> Result<String, String> {
 pub enum Device {
     /// A serial device path.
     Serial(String),
+    /// A serial server at `HOST:PORT`.
+    Tcp(String),
     /// The USB bridge with these ids.
     Usb {
         /// Vendor id.
@@ -368,6 +510,7 @@ impl Device {
     pub fn label(&self) -> String {
         match self {
             Device::Serial(path) => path.clone(),
+            Device::Tcp(target) => format!("tcp {target}"),
             Device::Usb { vid, pid } => format!("usb {vid:04x}:{pid:04x}"),
         }
     }
@@ -379,6 +522,12 @@ impl Device {
 /// # Errors
 /// When neither or both are given, or USB is asked of a build without it.
 pub fn ups_device(a: &UpsArgs, usb_built: bool) -> Result<Device> {
+    if let Some(target) = &a.tcp {
+        if a.vid.is_some() || a.pid.is_some() {
+            bail!("--vid and --pid go with --usb");
+        }
+        return Ok(Device::Tcp(target.clone()));
+    }
     match (&a.serial, a.usb) {
         (Some(_), false) if a.vid.is_some() || a.pid.is_some() => {
             bail!("--vid and --pid go with --usb")
@@ -391,7 +540,7 @@ pub fn ups_device(a: &UpsArgs, usb_built: bool) -> Result<Device> {
             vid: a.vid.unwrap_or(VENDOR_ID),
             pid: a.pid.unwrap_or(PRODUCT_ID),
         }),
-        _ => bail!("give either --serial DEV or --usb"),
+        _ => bail!("give one of --serial DEV, --tcp HOST:PORT or --usb"),
     }
 }
 
@@ -475,12 +624,21 @@ pub fn format(a: &OutputArgs) -> Format {
     Format::from_flag(a.json)
 }
 
-/// Builds the output settings from the raw flags.
-#[must_use]
-pub fn outputs(a: &OutputArgs, description: String, stale_after: Duration) -> Outputs {
-    Outputs {
+/// Builds the output settings from the raw flags (reading the NUT users
+/// file when one is given).
+///
+/// # Errors
+/// When the users file cannot be read or parsed.
+pub fn outputs(a: &OutputArgs, description: String, stale_after: Duration) -> Result<Outputs> {
+    let mut nut_config = NutConfig::new(a.nut_name.clone(), description, stale_after);
+    nut_config.idle_timeout = a.nut_idle_timeout;
+    nut_config.max_clients = usize::from(a.max_clients);
+    if let Some(path) = &a.nut_users {
+        nut_config.users = Users::load(path)?;
+    }
+    Ok(Outputs {
         nut: a.nut,
-        nut_config: NutConfig::new(a.nut_name.clone(), description, stale_after),
+        nut_config,
         http: a.http,
         webhook: a.webhook.as_ref().map(|url| WebhookConfig {
             url: url.clone(),
@@ -489,7 +647,7 @@ pub fn outputs(a: &OutputArgs, description: String, stale_after: Duration) -> Ou
             timeout: Duration::from_secs(5),
             all_records: a.webhook_all,
         }),
-    }
+    })
 }
 
 /// Builds the monitor's settings.
@@ -505,6 +663,7 @@ pub fn monitor_config(a: &MonitorArgs) -> Result<MonitorConfig> {
         heartbeat: a.heartbeat,
         sms_listen: a.sms_listen,
         backoff: backoff(a.reconnect_max),
+        max_clients: usize::from(a.out.max_clients),
     })
 }
 
@@ -648,8 +807,11 @@ mod tests {
         else {
             panic!()
         };
-        let o = outputs(&a.out, String::new(), Duration::from_secs(1));
+        let o = outputs(&a.out, String::new(), Duration::from_secs(1)).unwrap();
         assert_eq!(o.nut, Some("127.0.0.1:3493".parse().unwrap()));
+        assert_eq!(o.nut_config.idle_timeout, Duration::from_secs(60));
+        assert_eq!(o.nut_config.max_clients, 64);
+        assert!(o.nut_config.users.is_empty());
         let hook = o.webhook.unwrap();
         assert_eq!(hook.capacity, 10);
         assert_eq!(hook.backoff.max, Duration::from_secs(1));
@@ -780,6 +942,78 @@ mod tests {
                 err.starts_with(refused) && err.contains("--serial"),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn battery_and_nut_flags_become_settings() {
+        let a = ups_args(&[
+            "--tcp",
+            "127.0.0.1:4001",
+            "--battery-voltage-nominal",
+            "24",
+            "--battery-packs",
+            "12",
+            "--runtimecal",
+            "240,100,720,50",
+            "--chargetime",
+            "1h",
+            "--idleload",
+            "5",
+            "--nut-idle-timeout",
+            "3s",
+            "--max-clients",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(
+            ups_device(&a, false).unwrap(),
+            Device::Tcp("127.0.0.1:4001".into())
+        );
+        let b = battery_config(&a.out).unwrap();
+        assert_eq!(b.voltage_nominal, Some(24.0));
+        assert_eq!(b.packs, Some(12.0));
+        assert_eq!(b.runtimecal.unwrap().rl, 720.0);
+        assert_eq!(b.chargetime, Duration::from_secs(3600));
+        assert!((b.idleload - 0.05).abs() < 1e-12);
+        let o = outputs(&a.out, String::new(), Duration::from_secs(1)).unwrap();
+        assert_eq!(o.nut_config.idle_timeout, Duration::from_secs(3));
+        assert_eq!(o.nut_config.max_clients, 8);
+        let d = BatteryConfig::default();
+        let a = ups_args(&["--serial", "/dev/null"]).unwrap();
+        assert_eq!(battery_config(&a.out).unwrap(), d);
+        for bad in [
+            &["--tcp", "x:1", "--serial", "/dev/null"][..],
+            &["--runtimecal", "1,2,3"],
+            &["--idleload", "0"],
+            &["--battery-packs", "-2"],
+            &["--max-clients", "0"],
+            &["--nut-idle-timeout", "5"],
+        ] {
+            assert!(ups_args(bad).is_err(), "{bad:?}");
+        }
+        let a = ups_args(&[
+            "--battery-voltage-low",
+            "26",
+            "--battery-voltage-high",
+            "20",
+        ])
+        .unwrap();
+        assert!(battery_config(&a.out).is_err());
+        let a = ups_args(&["--nut-users", "/nonexistent/upsd.users"]).unwrap();
+        let e = outputs(&a.out, String::new(), Duration::from_secs(1)).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("/nonexistent/upsd.users"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn simulator_battery_voltages_keep_their_digits() {
+        assert_eq!(sim_battery("2.28").unwrap().to_string(), "2.28");
+        assert_eq!(sim_battery("27.4").unwrap().to_string(), "27.4");
+        for bad in ["", "x", "1.234", "1234.5", "-1"] {
+            assert!(sim_battery(bad).is_err(), "{bad}");
         }
     }
 }

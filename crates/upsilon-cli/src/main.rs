@@ -20,8 +20,11 @@ use rewire_upsilon_host::decode::{self, HEARTBEAT_PORT, Ports, SMS_PORT, STATUS_
 use rewire_upsilon_host::hub::Hub;
 use rewire_upsilon_host::message::Message;
 use rewire_upsilon_host::monitor::{Monitor, Servers};
+use rewire_upsilon_host::nut::{Driver, Job, command_queue};
 use rewire_upsilon_host::record::{Record, RecordSink};
-use rewire_upsilon_host::sim::{self, PtyUps, Rupsmon, RupsmonConfig};
+#[cfg(unix)]
+use rewire_upsilon_host::sim::PtyUps;
+use rewire_upsilon_host::sim::{self, Rupsmon, RupsmonConfig, SimUps, TcpUps};
 use rewire_upsilon_host::ups::{self, Channel, CommandOutcome, Confirm, Ups};
 
 /// Records stdout may hold per priority before dropping new ones.
@@ -37,6 +40,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Cmd::Completions { shell } => completions(shell)?,
         Cmd::Decode(a) => run_decode(&a)?,
+        Cmd::Plot(a) => run_plot(&a)?,
         Cmd::Monitor(a) => run_monitor(&a)?,
         Cmd::Ups(a) => return run_ups(&a),
         Cmd::Simulate { what } => run_sim(what)?,
@@ -52,7 +56,10 @@ fn completions(shell: clap_complete::Shell) -> Result<()> {
 
 fn run_decode(a: &rewire_cli::decode::DecodeArgs) -> Result<()> {
     let defaults = [STATUS_PORT, HEARTBEAT_PORT, SMS_PORT];
-    let input = rewire_cli::decode::open_input(a, &defaults, false)?;
+    let input = rewire_cli::decode::open_input(a, &defaults, false)?.tee_pcap(
+        a,
+        rewire_transport::capture::pcap_out::SerialProtocol::Megatec,
+    )?;
     // Live input (a pipe, a terminal) is read as it comes, each record flushed.
     let live = input.is_live();
     let events = input;
@@ -65,6 +72,18 @@ fn run_decode(a: &rewire_cli::decode::DecodeArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_plot(a: &rewire_cli::plot::PlotArgs) -> Result<()> {
+    let defaults = [STATUS_PORT, HEARTBEAT_PORT, SMS_PORT];
+    let input = rewire_cli::decode::open_input(&a.decode_args(), &defaults, false)?;
+    let title = input.name().to_owned();
+    let mut plot = rewire_page::plot::Collector::new(&a.keys());
+    decode::decode(input, Ports::from_args(&a.ports), |m| {
+        plot.push(&m);
+        Ok::<(), anyhow::Error>(())
+    })?;
+    a.write(&title, &plot.finish())
+}
+
 /// Starts the hub with stdout (behind its own queue) and the servers the
 /// flags ask for; announces their addresses on stderr. The returned flag is
 /// set when stdout goes away.
@@ -72,14 +91,19 @@ fn start(
     out: &args::OutputArgs,
     description: String,
     stale: Duration,
+    driver: Option<Driver>,
 ) -> Result<(Hub, Servers, StopFlag)> {
-    let hub = Hub::new(out.nut_name.clone());
+    let hub = Hub::with_battery(out.nut_name.clone(), args::battery_config(out)?);
     let closed = StopFlag::new();
     hub.add_sink(
         RecordSink::new(io::stdout(), args::format(out)).stop_on_failure(closed.clone()),
         STDOUT_QUEUE,
     );
-    let servers = args::outputs(out, description, stale).start(&hub)?;
+    let mqtt_id = format!("upsilon-{}", out.nut_name);
+    if let Some(mqtt) = out.mqtt.start("upsilon", Some(&mqtt_id))? {
+        hub.add_sink(mqtt, STDOUT_QUEUE);
+    }
+    let servers = args::outputs(out, description, stale)?.start_with_driver(&hub, driver)?;
     if let Some(addr) = servers.nut_addr() {
         eprintln!("upsilon: nut listening on {addr}");
     }
@@ -100,6 +124,7 @@ fn run_monitor(a: &args::MonitorArgs) -> Result<()> {
         &a.out,
         "UPSilon 2000 via rewire".into(),
         Duration::from_secs(15),
+        None,
     )?;
     let monitor = Monitor::start(&config, &hub)?;
     if let Some(addr) = monitor.heartbeat_addr() {
@@ -120,6 +145,9 @@ fn run_monitor(a: &args::MonitorArgs) -> Result<()> {
 
 fn run_ups(a: &UpsArgs) -> Result<ExitCode> {
     let device = args::ups_device(a, cfg!(feature = "usb"))?;
+    // A bad users file or battery setting is said before the UPS is touched.
+    args::outputs(&a.out, String::new(), Duration::from_secs(1))?;
+    args::battery_config(&a.out)?;
     let label = device.label();
     let command = a.action.as_ref().map(args::ups_command).transpose()?;
     if let (Some(cmd), Device::Usb { .. }) = (&command, &device) {
@@ -138,7 +166,35 @@ fn run_ups(a: &UpsArgs) -> Result<ExitCode> {
             let port = open_serial(&path, &settings)?;
             drive(Ups::new(port, &path, a.timeout, 3), a, &label, command)
         }
+        Device::Tcp(target) => {
+            let stream = connect_tcp(&target, a.timeout)?;
+            drive(Ups::new(stream, &target, a.timeout, 3), a, &label, command)
+        }
         Device::Usb { vid, pid } => run_usb(vid, pid, a, &label, command),
+    }
+}
+
+/// Connects to a serial server; reads time out quickly, as on a serial port.
+fn connect_tcp(target: &str, timeout: Duration) -> Result<std::net::TcpStream> {
+    use std::net::ToSocketAddrs;
+    let mut last = None;
+    for addr in target
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {target}"))?
+    {
+        match std::net::TcpStream::connect_timeout(&addr, timeout.max(Duration::from_secs(1))) {
+            Ok(s) => {
+                s.set_read_timeout(Some(Duration::from_millis(50)))?;
+                s.set_write_timeout(Some(Duration::from_secs(5)))?;
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) => Err(e).with_context(|| format!("cannot connect to the serial server {target}")),
+        None => anyhow::bail!("{target} resolves to no address"),
     }
 }
 
@@ -173,13 +229,21 @@ fn drive<C: Channel>(
     label: &str,
     command: Option<Command>,
 ) -> Result<ExitCode> {
+    let (driver, jobs) = match (&command, a.out.nut) {
+        (None, Some(_)) => {
+            let (d, rx) = command_queue();
+            (Some(d), Some(rx))
+        }
+        _ => (None, None),
+    };
     let (hub, servers, closed) = start(
         &a.out,
         format!("Megatec UPS on {label}"),
         args::ups_stale_after(a.interval),
+        driver,
     )?;
     let outcome = match command {
-        None => poll(&mut ups, a, label, &hub, &closed),
+        None => poll(&mut ups, a, label, &hub, &closed, jobs.as_ref()),
         Some(cmd) => send(&mut ups, label, &cmd, &hub),
     };
     stop(&hub, servers);
@@ -192,8 +256,17 @@ fn poll<C: Channel>(
     label: &str,
     hub: &Hub,
     closed: &StopFlag,
+    jobs: Option<&std::sync::mpsc::Receiver<Job>>,
 ) -> Result<ExitCode> {
-    let summary = ups::poll(ups, label, a.interval, a.count, hub, closed.as_atomic())?;
+    let summary = ups::poll_with_commands(
+        ups,
+        label,
+        a.interval,
+        a.count,
+        hub,
+        closed.as_atomic(),
+        jobs,
+    )?;
     if summary.polls > 0 && summary.answered == 0 {
         return Err(Exit::new(exit::NO_ANSWER, format!("{label}: no answer to Q1")).into());
     }
@@ -272,19 +345,53 @@ fn run_sim(what: SimCmd) -> Result<()> {
                 return Err(Exit::new(exit::NEGATIVE, format!("{to} answered {line:?}")).into());
             }
         }
-        SimCmd::Ups { pty: _ } => {
-            let ups = PtyUps::start(|cmd, answered| {
+        SimCmd::Ups {
+            pty: _,
+            tcp: Some(addr),
+            battery_voltage,
+        } => {
+            let mut state = SimUps::new();
+            state.battery = battery_voltage;
+            let ups = TcpUps::start(addr, state, |cmd, answered| {
                 log::info!(
                     "sim ups got {cmd:?}{}",
                     if answered { " (answered)" } else { "" }
                 );
             })?;
+            println!("{}", ups.local_addr());
+            io::stdout().flush()?;
+            // Until killed.
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        #[cfg(unix)]
+        SimCmd::Ups {
+            battery_voltage, ..
+        } => {
+            let ups = PtyUps::start_with(
+                {
+                    let mut s = SimUps::new();
+                    s.battery = battery_voltage;
+                    s
+                },
+                |cmd, answered| {
+                    log::info!(
+                        "sim ups got {cmd:?}{}",
+                        if answered { " (answered)" } else { "" }
+                    );
+                },
+            )?;
             println!("{}", ups.path());
             io::stdout().flush()?;
             while !ups.is_finished() {
                 std::thread::sleep(Duration::from_millis(100));
             }
             ups.shutdown();
+        }
+        #[cfg(not(unix))]
+        SimCmd::Ups { .. } => {
+            anyhow::bail!("a pseudo-terminal needs a Unix system: use simulate ups --tcp ADDR")
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ use rewire_host::reading::{DeviceId, Reading, Value};
 use rewire_host::sink::{Fanout, Sink, SinkStats};
 use rewire_upsilon::{Heartbeat, Status};
 
+use crate::battery::{BatteryConfig, BatteryFigures, BatteryModel};
 use crate::message::{Body, FAMILY, Message, heartbeat_reading, status_readings};
 use crate::state::{LinkChange, Tracker};
 
@@ -55,6 +56,8 @@ pub struct Snapshot {
     pub links: BTreeMap<String, bool>,
     /// `I`/`F` data.
     pub identity: Identity,
+    /// The battery estimate of the last status.
+    pub battery: Option<BatteryFigures>,
 }
 
 impl Snapshot {
@@ -65,6 +68,7 @@ impl Snapshot {
             Body::Status(s) => {
                 self.status = Some(*s);
                 self.status_at = Some(Instant::now());
+                self.battery = m.battery;
             }
             Body::Heartbeat { heartbeat, .. } => {
                 self.heartbeat = Some(*heartbeat);
@@ -82,6 +86,23 @@ impl Snapshot {
         let now = SystemTime::now();
         if let Some(s) = &self.status {
             status_readings(s, now, out);
+        }
+        if let Some(b) = &self.battery {
+            let number = |v: Option<f64>| v.map_or(Value::Unset, Value::Number);
+            out.push(Reading::gauge(
+                "battery_charge_ratio",
+                "Battery charge, 0 to 1, as NUT's battery.charge estimates it",
+                number(b.charge.map(|c| c / 100.0)),
+                rewire_host::reading::Unit::None,
+                now,
+            ));
+            out.push(Reading::gauge(
+                "battery_runtime",
+                "Battery runtime left, as NUT's battery.runtime estimates it (runtimecal)",
+                number(b.runtime),
+                rewire_host::reading::Unit::Second,
+                now,
+            ));
         }
         let age = |name: &'static str, help, at: Option<Instant>| {
             Reading::gauge(
@@ -161,6 +182,7 @@ struct Inner {
     shared: Shared,
     /// The tracker and the fan-out under one lock: every sink sees one order.
     state: Mutex<(Tracker, Fanout<Message>)>,
+    battery: Mutex<BatteryModel>,
 }
 
 /// Where the live modes publish: derives transitions and link events, feeds
@@ -178,8 +200,15 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// Makes a hub for the UPS called `name`, with the snapshot sink.
+    /// Makes a hub for the UPS called `name`, with the snapshot sink and no
+    /// battery settings (the charge is estimated once the UPS's `F` reply
+    /// gives a nominal battery voltage).
     pub fn new(name: impl Into<String>) -> Self {
+        Self::with_battery(name, BatteryConfig::default())
+    }
+
+    /// Makes a hub whose statuses carry the battery estimate of `battery`.
+    pub fn with_battery(name: impl Into<String>, battery: BatteryConfig) -> Self {
         let shared = Shared::default();
         let mut fanout = Fanout::new();
         fanout.add(SnapshotSink(shared.clone()), SNAPSHOT_QUEUE);
@@ -187,6 +216,7 @@ impl Hub {
             device: Arc::new(DeviceId::new(FAMILY, name)),
             shared,
             state: Mutex::new((Tracker::new(), fanout)),
+            battery: Mutex::new(BatteryModel::new(battery)),
         }))
     }
 
@@ -211,9 +241,28 @@ impl Hub {
         self.state().1.add(sink, capacity);
     }
 
+    /// Records what the UPS's `I` and `F` replies said (the battery estimate
+    /// takes its nominal voltage from `F`).
+    pub fn set_identity(&self, identity: Identity) {
+        self.0
+            .battery
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_rated(identity.rated_battery_voltage);
+        self.0.shared.lock().identity = identity;
+    }
+
     /// Publishes `message`, then the transitions it causes (stamped with its
-    /// time).
-    pub fn publish(&self, message: Message) {
+    /// time). A status gets its battery estimate first.
+    pub fn publish(&self, mut message: Message) {
+        if let Body::Status(s) = &message.body {
+            message.battery = self
+                .0
+                .battery
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .observe(s, Instant::now());
+        }
         let mut state = self.state();
         let (tracker, fanout) = &mut *state;
         let transitions = tracker.observe(&message.body);

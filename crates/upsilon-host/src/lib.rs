@@ -18,7 +18,10 @@
 //!   stream ([`rewire_host::stream::Streams`]).
 //! - [`monitor`]: beside UPSilon: RupsMon's status stream, heartbeats, SMS
 //!   alerts; and [`monitor::Outputs`], the servers any live mode may start.
-//! - [`nut`]: a read-only NUT server (what `upsc` reads).
+//! - [`nut`]: a NUT server (what `upsc`, `upsmon`, `upscmd`, `upsrw` and
+//!   Home Assistant speak), with users from an `upsd.users` file ([`users`]).
+//! - [`battery`]: `battery.charge` and `battery.runtime` as NUT's Megatec
+//!   drivers estimate them.
 //! - [`metrics`]: Prometheus `/metrics` from readings.
 //! - [`webhook`]: each event POSTed as JSON, from its own queue.
 //! - [`ups`]: Megatec over a serial line or the USB bridge ([`usb`]).
@@ -52,6 +55,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod battery;
 pub mod decode;
 pub mod hub;
 pub mod message;
@@ -63,6 +67,7 @@ pub mod sim;
 pub mod state;
 pub mod ups;
 pub mod usb;
+pub mod users;
 pub mod webhook;
 
 pub use message::{Body, Message};

@@ -28,6 +28,9 @@ pub struct Message {
     pub dst: Option<SocketAddr>,
     /// What it is.
     pub body: Body,
+    /// The battery estimate for a status, when the live mode computes one
+    /// ([`crate::battery`]); `None` elsewhere.
+    pub battery: Option<crate::battery::BatteryFigures>,
 }
 
 /// What a [`Message`] is.
@@ -206,6 +209,7 @@ impl Message {
             src: None,
             dst: None,
             body,
+            battery: None,
         }
     }
 

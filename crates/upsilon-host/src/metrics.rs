@@ -71,15 +71,24 @@ pub fn respond(hub: &Hub, request: &Request) -> Response {
     }
 }
 
-/// Serves `GET /metrics` on `addr` from its own thread until the returned
-/// server is shut down or dropped.
+/// Messages the operator's page queues per lane (it only takes a lock).
+const PAGE_QUEUE: usize = 1024;
+
+/// Serves `GET /metrics` and the operator's page (`/`, `/api/*`, fed by a
+/// [`rewire_page::PageSink`] added to `hub`) on `addr` from its own thread
+/// until the returned server is shut down or dropped.
 ///
 /// # Errors
 /// When the address cannot be bound.
 pub fn serve(addr: SocketAddr, hub: Hub) -> Result<HttpServer, BindError> {
-    HttpServer::bind(addr, HttpConfig::default(), move |r: &Request| {
-        respond(&hub, r)
-    })
+    let page = rewire_page::Page::new(rewire_page::PageConfig::new(
+        rewire_page::Headline::upsilon(),
+    ));
+    hub.add_sink(page.sink(), PAGE_QUEUE);
+    let stats = hub.clone();
+    page.set_outputs(move || stats.stats());
+    let handler = page.handler(move |r: &Request| respond(&hub, r));
+    HttpServer::bind(addr, HttpConfig::default(), handler)
 }
 
 #[cfg(test)]

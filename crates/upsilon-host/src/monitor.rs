@@ -20,7 +20,7 @@ use crate::decode::{heartbeat, status_event};
 use crate::hub::Hub;
 use crate::message::{Body, Garbage, Message, Sms};
 use crate::metrics;
-use crate::nut::{NutConfig, NutServer};
+use crate::nut::{Driver, NutConfig, NutServer, Server};
 use crate::state::LinkChange;
 use crate::webhook::{WebhookConfig, WebhookSink};
 
@@ -52,12 +52,23 @@ impl Outputs {
     /// # Errors
     /// When a server cannot bind its address.
     pub fn start(&self, hub: &Hub) -> Result<Servers> {
+        self.start_with_driver(hub, None)
+    }
+
+    /// [`Outputs::start`], the NUT server handing `INSTCMD`s to `driver`
+    /// (when this process drives the UPS itself).
+    ///
+    /// # Errors
+    /// When a server cannot bind its address.
+    pub fn start_with_driver(&self, hub: &Hub, driver: Option<Driver>) -> Result<Servers> {
         let nut = match self.nut {
-            Some(addr) => Some(NutServer::start(
-                addr,
-                self.nut_config.clone(),
-                hub.shared().clone(),
-            )?),
+            Some(addr) => {
+                let mut server = Server::new(self.nut_config.clone(), hub.shared().clone());
+                if let Some(driver) = driver {
+                    server = server.with_driver(driver);
+                }
+                Some(NutServer::start_server(addr, server)?)
+            }
             None => None,
         };
         let http = match self.http {
@@ -117,6 +128,8 @@ pub struct MonitorConfig {
     pub sms_listen: Option<SocketAddr>,
     /// Reconnect backoff for the status stream.
     pub backoff: Backoff,
+    /// SMS gateway clients served at once; more are closed on accept.
+    pub max_clients: usize,
 }
 
 /// The running sources of a monitor; stopped by [`Monitor::shutdown`]
@@ -157,7 +170,7 @@ impl Monitor {
         }
         let mut sms = None;
         if let Some(addr) = config.sms_listen {
-            let listener = Listener::bind(addr)?;
+            let listener = Listener::bind(addr)?.with_max_connections(config.max_clients);
             let local = listener.local_addr();
             sms = Some(local);
             let hub = hub.clone();
@@ -347,7 +360,48 @@ const HTTP_OK: &[u8] =
 const HTTP_BAD: &[u8] =
     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 /// The largest request kept while waiting for its end.
-const MAX_REQUEST: usize = 16 * 1024;
+pub const MAX_REQUEST: usize = 16 * 1024;
+
+/// What the SMS gateway does with the bytes a client has sent so far.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SmsStep {
+    /// A complete alert request of `consumed` bytes: answer `200 OK`, drop
+    /// those bytes, look again.
+    Alert {
+        /// Bytes the request took.
+        consumed: usize,
+        /// What it says.
+        sms: Sms,
+    },
+    /// No complete request yet: read more.
+    NeedMore,
+    /// Not an alert request, or one longer than [`MAX_REQUEST`]: answer
+    /// `400` and close.
+    Reject(Garbage),
+}
+
+/// Decides what the SMS gateway does with `buf`, the unanswered bytes of a
+/// connection (starting at stream `offset`). Pure, bounded by [`MAX_REQUEST`].
+#[must_use]
+pub fn sms_step(buf: &[u8], offset: u64) -> SmsStep {
+    match parse_sms_alert(buf) {
+        Ok(sms::Parsed::Complete(n, alert)) if n > 0 => SmsStep::Alert {
+            consumed: n.min(buf.len()),
+            sms: Sms::from_alert(&alert),
+        },
+        Ok(sms::Parsed::Complete(..)) => {
+            SmsStep::Reject(Garbage::new(offset, 0, "empty SMS request", buf))
+        }
+        Ok(sms::Parsed::Partial) if buf.len() <= MAX_REQUEST => SmsStep::NeedMore,
+        Ok(sms::Parsed::Partial) => SmsStep::Reject(Garbage::new(
+            offset,
+            buf.len() as u64,
+            "SMS request too long",
+            buf,
+        )),
+        Err(e) => SmsStep::Reject(Garbage::new(offset, buf.len() as u64, e.to_string(), buf)),
+    }
+}
 
 fn sms_client(
     mut stream: TcpStream,
@@ -358,6 +412,7 @@ fn sms_client(
 ) {
     use std::sync::atomic::Ordering;
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 2048];
     let mut offset = 0u64;
@@ -390,31 +445,18 @@ fn sms_client(
             Err(_) => break,
         }
         loop {
-            match parse_sms_alert(&buf) {
-                Ok(sms::Parsed::Complete(n, alert)) => {
-                    let _ = stream.write_all(HTTP_OK);
-                    publish(Body::SmsAlert(Sms::from_alert(&alert)));
-                    buf.drain(..n.min(buf.len()));
-                    offset += n as u64;
+            match sms_step(&buf, offset) {
+                SmsStep::Alert { consumed, sms } => {
+                    if stream.write_all(HTTP_OK).is_err() {
+                        return;
+                    }
+                    publish(Body::SmsAlert(sms));
+                    buf.drain(..consumed);
+                    offset += consumed as u64;
                 }
-                Ok(sms::Parsed::Partial) if buf.len() <= MAX_REQUEST => break,
-                Ok(sms::Parsed::Partial) => {
-                    publish(Body::Error(Garbage::new(
-                        offset,
-                        buf.len() as u64,
-                        "SMS request too long",
-                        &buf,
-                    )));
-                    let _ = stream.write_all(HTTP_BAD);
-                    return;
-                }
-                Err(e) => {
-                    publish(Body::Error(Garbage::new(
-                        offset,
-                        buf.len() as u64,
-                        e.to_string(),
-                        &buf,
-                    )));
+                SmsStep::NeedMore => break,
+                SmsStep::Reject(garbage) => {
+                    publish(Body::Error(garbage));
                     let _ = stream.write_all(HTTP_BAD);
                     return;
                 }
@@ -460,6 +502,7 @@ mod tests {
                 heartbeat: Some("127.0.0.1:0".parse().unwrap()),
                 sms_listen: Some("127.0.0.1:0".parse().unwrap()),
                 backoff: backoff(),
+                max_clients: 64,
             },
             &hub,
         )
@@ -515,6 +558,7 @@ mod tests {
                 heartbeat: None,
                 sms_listen: None,
                 backoff: backoff(),
+                max_clients: 64,
             },
             &hub,
         )

@@ -3,26 +3,40 @@
 //! and other NUT clients. Reply formats and error names follow NUT's
 //! `docs/net-protocol.txt` and `server/net*.c`.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::time::{Duration, Instant};
 
 use rewire_transport::link::Listener;
 
 use rewire_host::service::Service;
-use rewire_upsilon::{Decimal, Status};
+use rewire_upsilon::{Command, Decimal, RestoreMinutes, ShutdownDelay, Status};
 
-use crate::hub::{Identity, Shared, Snapshot};
+use crate::hub::{Shared, Snapshot};
 use crate::message::decimal;
 use crate::state::{ups_alarm, ups_status};
+use crate::users::{UpsmonRole, User, Users};
 
 /// The protocol version this server speaks (`NETVER`).
 pub const NETVER: &str = "1.3";
 
 /// Longest command line accepted (upsd's own limit is of this order).
 const MAX_LINE: usize = 1024;
+
+/// How long a connection may stay silent unless told otherwise.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many clients are served at once unless told otherwise.
+pub const DEFAULT_MAX_CLIENTS: usize = 64;
+
+/// Tracked `INSTCMD` results kept for `GET TRACKING` (oldest forgotten).
+const MAX_TRACKED: usize = 256;
+
+/// Commands waiting for the driver.
+const COMMAND_QUEUE: usize = 16;
 
 /// Settings of the NUT server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +47,13 @@ pub struct NutConfig {
     pub description: String,
     /// A status older than this makes the data stale (`ERR DATA-STALE`).
     pub stale_after: Duration,
+    /// A client silent this long is disconnected.
+    pub idle_timeout: Duration,
+    /// Clients served at once; more are closed on accept.
+    pub max_clients: usize,
+    /// Who may run commands, set variables and claim the `upsmon` primary
+    /// role; nobody when empty.
+    pub users: Users,
 }
 
 impl NutConfig {
@@ -47,8 +68,149 @@ impl NutConfig {
             ups_name: name.into(),
             description: description.into(),
             stale_after,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_clients: DEFAULT_MAX_CLIENTS,
+            users: Users::default(),
         }
     }
+}
+
+/// The instant commands a Megatec UPS carries out, with NUT's descriptions
+/// (`data/cmdvartab`), as nutdrv_qx's megatec subdriver and blazer offer them.
+pub const INSTCMDS: [(&str, &str); 9] = [
+    ("beeper.toggle", "Toggle the UPS beeper"),
+    ("load.off", "Turn off the load immediately"),
+    ("load.on", "Turn on the load immediately"),
+    (
+        "shutdown.return",
+        "Turn off the load and return when power is back",
+    ),
+    ("shutdown.stayoff", "Turn off the load and remain off"),
+    ("shutdown.stop", "Stop a shutdown in progress"),
+    ("test.battery.start.deep", "Start a deep battery test"),
+    ("test.battery.start.quick", "Start a quick battery test"),
+    ("test.battery.stop", "Stop the battery test"),
+];
+
+/// The writable variables: `ups.delay.shutdown` (s, 12–600, blazer's
+/// `offdelay`) and `ups.delay.start` (s, whole minutes up to 9999, blazer's
+/// `ondelay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delays {
+    /// `ups.delay.shutdown`, s.
+    pub shutdown: u32,
+    /// `ups.delay.start`, s.
+    pub start: u32,
+}
+
+impl Default for Delays {
+    /// blazer's defaults: 30 s off delay, 3 min on delay.
+    fn default() -> Self {
+        Delays {
+            shutdown: 30,
+            start: 180,
+        }
+    }
+}
+
+impl Delays {
+    fn shutdown_delay(self) -> Option<ShutdownDelay> {
+        let s = self.shutdown;
+        if s < 60 {
+            ShutdownDelay::from_tenths(u8::try_from(s / 6).ok()?).ok()
+        } else {
+            ShutdownDelay::from_minutes(u8::try_from(s / 60).ok()?).ok()
+        }
+    }
+
+    /// Sets `name` from `value` as blazer truncates it (the shutdown delay
+    /// to a settable value: 6 s steps below a minute, whole minutes above;
+    /// the start delay to whole minutes); `None` when out of range.
+    fn set(&mut self, name: &str, value: &str) -> Option<()> {
+        let v: u32 = value.trim().parse().ok()?;
+        match name {
+            "ups.delay.shutdown" if (12..=600).contains(&v) => {
+                self.shutdown = if v < 60 { v - v % 6 } else { v - v % 60 };
+            }
+            "ups.delay.start" if v <= 9999 * 60 => self.start = v - v % 60,
+            _ => return None,
+        }
+        Some(())
+    }
+}
+
+/// Returns the Megatec command carrying out the NUT instant command `name`
+/// (as blazer's `instcmd` maps them), given the delays; `None` for a name
+/// it does not know.
+///
+/// `load.off` is `S.2R0000`: the Megatec `S00` of blazer has no form in the
+/// parser's [`ShutdownDelay`] (its shortest delay is .2 minute, 12 s).
+#[must_use]
+pub fn megatec_command(name: &str, delays: Delays) -> Option<Command> {
+    let stay_off = RestoreMinutes::new(0).ok();
+    Some(match name.to_ascii_lowercase().as_str() {
+        "beeper.toggle" => Command::ToggleBeeper,
+        "load.on" | "shutdown.stop" => Command::CancelShutdown,
+        "test.battery.start.deep" => Command::TestUntilLow,
+        "test.battery.start.quick" => Command::Test,
+        "test.battery.stop" => Command::CancelTest,
+        "load.off" => Command::Shutdown {
+            delay: ShutdownDelay::from_tenths(2).ok()?,
+            restore: stay_off,
+        },
+        "shutdown.stayoff" => Command::Shutdown {
+            delay: delays.shutdown_delay()?,
+            restore: stay_off,
+        },
+        "shutdown.return" => Command::Shutdown {
+            delay: delays.shutdown_delay()?,
+            restore: match delays.start / 60 {
+                0 => None,
+                m => Some(RestoreMinutes::new(u16::try_from(m).ok()?).ok()?),
+            },
+        },
+        _ => return None,
+    })
+}
+
+/// A tracked command's state (`GET TRACKING`).
+const PENDING: u8 = 0;
+const SUCCESS: u8 = 1;
+const FAILED: u8 = 2;
+
+/// A tracking id and the state it tracks.
+type Tracked = (String, Arc<AtomicU8>);
+
+/// One `INSTCMD` handed to the driver.
+#[derive(Debug)]
+pub struct Job {
+    /// The NUT command name.
+    pub name: String,
+    /// The Megatec command that carries it out.
+    pub command: Command,
+    /// Who asked (for the log; never a password).
+    pub user: String,
+    state: Arc<AtomicU8>,
+}
+
+impl Job {
+    /// Records whether the UPS took the command (what `GET TRACKING` says).
+    pub fn finish(&self, ok: bool) {
+        self.state
+            .store(if ok { SUCCESS } else { FAILED }, Ordering::Relaxed);
+    }
+}
+
+/// Where the NUT server hands `INSTCMD`s: the receiving end belongs to the
+/// loop that drives the UPS ([`crate::ups::poll_with_commands`]).
+#[derive(Debug, Clone)]
+pub struct Driver(mpsc::SyncSender<Job>);
+
+/// Makes the command queue between the NUT server and the driver.
+#[must_use]
+pub fn command_queue() -> (Driver, mpsc::Receiver<Job>) {
+    let (tx, rx) = mpsc::sync_channel(COMMAND_QUEUE);
+    (Driver(tx), rx)
 }
 
 /// One NUT variable: its name, description, whether it is a number, and
@@ -58,7 +220,7 @@ struct Var {
     name: &'static str,
     desc: &'static str,
     numeric: bool,
-    value: fn(&Status, &Identity) -> Option<String>,
+    value: fn(&Status, &Snapshot) -> Option<String>,
 }
 
 fn one(x: f64) -> String {
@@ -72,30 +234,69 @@ fn dec1(d: Option<Decimal>) -> Option<String> {
 /// The variables this server serves, sorted by name (as upsd lists them).
 const VARS: &[Var] = &[
     Var {
+        name: "battery.charge",
+        desc: "Battery charge (percent of full)",
+        numeric: true,
+        value: |_, sn| sn.battery.and_then(|b| b.charge).map(|c| format!("{c:.0}")),
+    },
+    Var {
+        name: "battery.runtime",
+        desc: "Battery runtime (seconds)",
+        numeric: true,
+        value: |_, sn| {
+            sn.battery
+                .and_then(|b| b.runtime)
+                .map(|r| format!("{r:.0}"))
+        },
+    },
+    Var {
         name: "battery.voltage",
         desc: "Battery voltage (V)",
         numeric: true,
-        value: |s, _| s.battery_voltage.map(|b| format!("{:.2}", decimal(b))),
+        value: |s, sn| match sn.battery {
+            Some(b) => Some(format!("{:.2}", b.voltage)),
+            None => s.battery_voltage.map(|b| format!("{:.2}", decimal(b))),
+        },
+    },
+    Var {
+        name: "battery.voltage.high",
+        desc: "Maximum battery voltage (i.e. Fully charged)",
+        numeric: true,
+        value: |_, sn| sn.battery.and_then(|b| b.high).map(|v| format!("{v:.2}")),
+    },
+    Var {
+        name: "battery.voltage.low",
+        desc: "Minimum battery voltage, that triggers FSD status",
+        numeric: true,
+        value: |_, sn| sn.battery.and_then(|b| b.low).map(|v| format!("{v:.2}")),
     },
     Var {
         name: "battery.voltage.nominal",
         desc: "Nominal battery voltage (V)",
         numeric: true,
-        value: |_, id| id.rated_battery_voltage.map(one),
+        value: |_, sn| sn.identity.rated_battery_voltage.map(one),
     },
     Var {
         name: "device.mfr",
         desc: "Device manufacturer",
         numeric: false,
-        value: |_, id| Some(id.company.clone().unwrap_or_else(|| "unknown".into())),
+        value: |_, sn| {
+            Some(
+                sn.identity
+                    .company
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into()),
+            )
+        },
     },
     Var {
         name: "device.model",
         desc: "Device model",
         numeric: false,
-        value: |_, id| {
+        value: |_, sn| {
             Some(
-                id.model
+                sn.identity
+                    .model
                     .clone()
                     .unwrap_or_else(|| "UPSilon 2000 UPS".into()),
             )
@@ -126,10 +327,16 @@ const VARS: &[Var] = &[
         value: |s, _| dec1(s.input_frequency),
     },
     Var {
+        name: "input.current.nominal",
+        desc: "Nominal input current (A)",
+        numeric: true,
+        value: |_, sn| sn.identity.rated_current.map(one),
+    },
+    Var {
         name: "input.frequency.nominal",
         desc: "Nominal input line frequency (Hz)",
         numeric: true,
-        value: |_, id| id.rated_frequency.map(one),
+        value: |_, sn| sn.identity.rated_frequency.map(one),
     },
     Var {
         name: "input.voltage",
@@ -147,7 +354,7 @@ const VARS: &[Var] = &[
         name: "input.voltage.nominal",
         desc: "Nominal input voltage (V)",
         numeric: true,
-        value: |_, id| id.rated_voltage.map(one),
+        value: |_, sn| sn.identity.rated_voltage.map(one),
     },
     Var {
         name: "output.voltage",
@@ -159,7 +366,7 @@ const VARS: &[Var] = &[
         name: "ups.alarm",
         desc: "UPS alarms",
         numeric: false,
-        value: |s, _| ups_alarm(s).map(str::to_owned),
+        value: |s, _| alarms(s),
     },
     Var {
         name: "ups.beeper.status",
@@ -180,7 +387,7 @@ const VARS: &[Var] = &[
         name: "ups.firmware",
         desc: "UPS firmware",
         numeric: false,
-        value: |_, id| id.firmware.clone(),
+        value: |_, sn| sn.identity.firmware.clone(),
     },
     Var {
         name: "ups.load",
@@ -192,19 +399,26 @@ const VARS: &[Var] = &[
         name: "ups.mfr",
         desc: "UPS manufacturer",
         numeric: false,
-        value: |_, id| id.company.clone(),
+        value: |_, sn| sn.identity.company.clone(),
     },
     Var {
         name: "ups.model",
         desc: "UPS model",
         numeric: false,
-        value: |_, id| id.model.clone(),
+        value: |_, sn| sn.identity.model.clone(),
     },
     Var {
         name: "ups.status",
         desc: "UPS status",
         numeric: false,
-        value: |s, _| Some(ups_status(s)),
+        value: |s, _| {
+            let words = ups_status(s);
+            Some(if alarms(s).is_some() {
+                format!("ALARM {words}")
+            } else {
+                words
+            })
+        },
     },
     Var {
         name: "ups.temperature",
@@ -239,9 +453,24 @@ pub fn variables(snap: &Snapshot, stale_after: Duration) -> Option<Vec<(&'static
     }
     Some(
         VARS.iter()
-            .filter_map(|v| Some((v.name, (v.value)(status, &snap.identity)?)))
+            .filter_map(|v| Some((v.name, (v.value)(status, snap)?)))
             .collect(),
     )
+}
+
+/// Returns NUT's `ups.alarm` for a status as nutdrv_qx's blazer handler
+/// sets it (NUT 2.8.3+): "UPS selftest failed!" for bit 4, "Shutdown
+/// imminent!" for bit 1, space-separated.
+#[must_use]
+pub fn alarms(s: &Status) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    if let Some(a) = ups_alarm(s) {
+        out.push(a);
+    }
+    if s.bits.shutdown_active() {
+        out.push("Shutdown imminent!");
+    }
+    (!out.is_empty()).then(|| out.join(" "))
 }
 
 fn var(name: &str) -> Option<&'static Var> {
@@ -291,16 +520,32 @@ fn quote(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Per-connection state.
-#[derive(Debug, Default)]
+/// Per-connection state (its `Debug` form hides the password).
+#[derive(Default)]
 pub struct Session {
     username: Option<String>,
     password: Option<String>,
     login: Option<String>,
+    tracking: bool,
+    primary: bool,
     /// The client's address, for `LIST CLIENT`.
     pub addr: String,
     /// Set after `LOGOUT`: the server closes the connection.
     pub closing: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("login", &self.login)
+            .field("tracking", &self.tracking)
+            .field("primary", &self.primary)
+            .field("addr", &self.addr)
+            .field("closing", &self.closing)
+            .finish()
+    }
 }
 
 /// The server's state shared by all connections.
@@ -309,15 +554,201 @@ pub struct Server {
     config: NutConfig,
     shared: Shared,
     logins: Arc<Mutex<Vec<(String, String)>>>,
+    driver: Option<Driver>,
+    fsd: Arc<AtomicBool>,
+    delays: Arc<Mutex<Delays>>,
+    tracked: Arc<Mutex<VecDeque<Tracked>>>,
+    next_id: Arc<AtomicU64>,
 }
 
 impl Server {
-    /// Creates a server over `shared`.
+    /// Creates a server over `shared`; without a driver it lists no
+    /// commands and no writable variables (beside UPSilon, which owns the
+    /// serial line).
     pub fn new(config: NutConfig, shared: Shared) -> Self {
         Server {
             config,
             shared,
             logins: Arc::default(),
+            driver: None,
+            fsd: Arc::default(),
+            delays: Arc::default(),
+            tracked: Arc::default(),
+            next_id: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// Hands `INSTCMD`s to `driver`, and offers the commands and writable
+    /// variables.
+    #[must_use]
+    pub fn with_driver(mut self, driver: Driver) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
+    /// Reports whether a primary set forced shutdown (`FSD`).
+    #[must_use]
+    pub fn fsd(&self) -> bool {
+        self.fsd.load(Ordering::Relaxed)
+    }
+
+    /// Returns the user the session authenticated as, if the users file
+    /// knows the name and the password.
+    fn user(&self, session: &Session) -> Option<&User> {
+        let (Some(name), Some(pw)) = (&session.username, &session.password) else {
+            return None;
+        };
+        self.config.users.check(name, pw)
+    }
+
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn instcmd(&self, session: &Session, ups: &str, name: &str, extra: Option<&str>) -> String {
+        if !self.known(ups) {
+            return err("UNKNOWN-UPS");
+        }
+        let Some(user) = self.user(session) else {
+            log::warn!(
+                "nut: INSTCMD {name} refused for {:?} from {}: unknown user or wrong password",
+                session.username.as_deref().unwrap_or(""),
+                session.addr
+            );
+            return err("ACCESS-DENIED");
+        };
+        if !user.may_run(name) {
+            log::warn!("nut: INSTCMD {name} refused: {} may not run it", user.name);
+            return err("ACCESS-DENIED");
+        }
+        let Some(driver) = &self.driver else {
+            return err("CMD-NOT-SUPPORTED");
+        };
+        if extra.is_some() {
+            return err("INVALID-ARGUMENT");
+        }
+        let Some(command) = megatec_command(name, *Self::lock(&self.delays)) else {
+            return err("CMD-NOT-SUPPORTED");
+        };
+        let state = Arc::new(AtomicU8::new(PENDING));
+        let job = Job {
+            name: name.to_ascii_lowercase(),
+            command,
+            user: user.name.clone(),
+            state: Arc::clone(&state),
+        };
+        log::info!("nut: INSTCMD {name} by {} (sends {command})", user.name);
+        if driver.0.try_send(job).is_err() {
+            log::warn!("nut: INSTCMD {name}: the driver is busy or gone");
+            return err("DRIVER-NOT-CONNECTED");
+        }
+        if session.tracking {
+            let id = self.tracking_id();
+            let mut t = Self::lock(&self.tracked);
+            if t.len() >= MAX_TRACKED {
+                t.pop_front();
+            }
+            t.push_back((id.clone(), state));
+            format!("OK TRACKING {id}\n")
+        } else {
+            "OK\n".into()
+        }
+    }
+
+    /// A tracking id in the UUID form upsd uses.
+    fn tracking_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let mix = (t as u64) ^ n.rotate_left(32);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (mix >> 32) as u32,
+            (mix >> 16) as u16,
+            (mix & 0xfff) as u16,
+            (n & 0xfff) as u16,
+            n & 0xffff_ffff_ffff
+        )
+    }
+
+    fn set(&self, session: &mut Session, a: &[&str]) -> String {
+        match a {
+            [t, v] if t.eq_ignore_ascii_case("TRACKING") => {
+                if v.eq_ignore_ascii_case("ON") {
+                    session.tracking = true;
+                } else if v.eq_ignore_ascii_case("OFF") {
+                    session.tracking = false;
+                } else {
+                    return err("INVALID-ARGUMENT");
+                }
+                "OK\n".into()
+            }
+            [t, ups, name, value] if t.eq_ignore_ascii_case("VAR") => {
+                if !self.known(ups) {
+                    return err("UNKNOWN-UPS");
+                }
+                let Some(user) = self.user(session) else {
+                    log::warn!(
+                        "nut: SET {name} refused for {:?}: unknown user or wrong password",
+                        session.username.as_deref().unwrap_or("")
+                    );
+                    return err("ACCESS-DENIED");
+                };
+                if !user.set {
+                    return err("ACCESS-DENIED");
+                }
+                if self.driver.is_none() || !name.starts_with("ups.delay.") {
+                    return err("READONLY");
+                }
+                if Self::lock(&self.delays).set(name, value).is_none() {
+                    return err("INVALID-VALUE");
+                }
+                log::info!("nut: {} set {name} to {value}", user.name);
+                if session.tracking {
+                    let id = self.tracking_id();
+                    let mut t = Self::lock(&self.tracked);
+                    if t.len() >= MAX_TRACKED {
+                        t.pop_front();
+                    }
+                    t.push_back((id.clone(), Arc::new(AtomicU8::new(SUCCESS))));
+                    format!("OK TRACKING {id}\n")
+                } else {
+                    "OK\n".into()
+                }
+            }
+            _ => err("INVALID-ARGUMENT"),
+        }
+    }
+
+    fn primary(&self, session: &mut Session, cmd: &str, ups: &str) -> String {
+        if !self.known(ups) {
+            return err("UNKNOWN-UPS");
+        }
+        match self.user(session) {
+            Some(u) if u.upsmon == Some(UpsmonRole::Primary) => {
+                session.primary = true;
+                if cmd == "MASTER" {
+                    "OK MASTER-GRANTED\n".into()
+                } else {
+                    "OK PRIMARY-GRANTED\n".into()
+                }
+            }
+            _ => err("ACCESS-DENIED"),
+        }
+    }
+
+    fn force_shutdown(&self, session: &Session, ups: &str) -> String {
+        if !self.known(ups) {
+            return err("UNKNOWN-UPS");
+        }
+        match self.user(session) {
+            Some(u) if u.fsd => {
+                log::warn!("nut: {} set forced shutdown (FSD) on {ups}", u.name);
+                self.fsd.store(true, Ordering::Relaxed);
+                "OK FSD-SET\n".into()
+            }
+            _ => err("ACCESS-DENIED"),
         }
     }
 
@@ -388,20 +819,18 @@ impl Server {
                 session.closing = true;
                 "OK Goodbye\n".into()
             }
-            ("PRIMARY" | "MASTER" | "FSD", [ups]) => {
-                if !self.known(ups) {
-                    return err("UNKNOWN-UPS");
-                }
-                // Read-only: nobody may claim the primary role or force a shutdown.
-                err("ACCESS-DENIED")
-            }
-            ("SET" | "INSTCMD", _) => err("ACCESS-DENIED"),
+            ("PRIMARY" | "MASTER", [ups]) => self.primary(session, &cmd, ups),
+            ("FSD", [ups]) => self.force_shutdown(session, ups),
+            ("INSTCMD", [ups, name]) => self.instcmd(session, ups, name, None),
+            ("INSTCMD", [ups, name, extra]) => self.instcmd(session, ups, name, Some(extra)),
+            ("SET", a) => self.set(session, a),
+            ("INSTCMD", _) => err("INVALID-ARGUMENT"),
             (
                 "USERNAME" | "PASSWORD" | "LOGIN" | "ATTACH" | "LOGOUT" | "DETACH" | "PRIMARY"
                 | "MASTER" | "FSD",
                 _,
             ) => err("INVALID-ARGUMENT"),
-            ("GET", a) => self.get(a),
+            ("GET", a) => self.get(session, a),
             ("LIST", a) => self.list(a),
             _ => err("UNKNOWN-COMMAND"),
         }
@@ -413,14 +842,42 @@ impl Server {
             return Err(err("UNKNOWN-UPS"));
         }
         let snap = self.shared.lock();
-        variables(&snap, self.config.stale_after).ok_or_else(|| err("DATA-STALE"))
+        let mut vars =
+            variables(&snap, self.config.stale_after).ok_or_else(|| err("DATA-STALE"))?;
+        drop(snap);
+        if self.fsd() {
+            for (n, v) in &mut vars {
+                if *n == "ups.status" && !v.split(' ').any(|w| w == "FSD") {
+                    v.push_str(" FSD");
+                }
+            }
+        }
+        if self.driver.is_some() {
+            let d = *Self::lock(&self.delays);
+            vars.push(("ups.delay.shutdown", d.shutdown.to_string()));
+            vars.push(("ups.delay.start", d.start.to_string()));
+            vars.sort_by(|a, b| a.0.cmp(b.0));
+        }
+        Ok(vars)
     }
 
-    fn get(&self, a: &[&str]) -> String {
+    fn get(&self, session: &Session, a: &[&str]) -> String {
         match a {
             [] => err("INVALID-ARGUMENT"),
-            [t] if t.eq_ignore_ascii_case("TRACKING") => "OFF\n".into(),
-            [t, _] if t.eq_ignore_ascii_case("TRACKING") => err("FEATURE-NOT-CONFIGURED"),
+            [t] if t.eq_ignore_ascii_case("TRACKING") => {
+                if session.tracking { "ON\n" } else { "OFF\n" }.into()
+            }
+            [t, id] if t.eq_ignore_ascii_case("TRACKING") => {
+                let t = Self::lock(&self.tracked);
+                match t.iter().find(|(i, _)| i == id) {
+                    Some((_, s)) => match s.load(Ordering::Relaxed) {
+                        PENDING => "PENDING\n".into(),
+                        SUCCESS => "SUCCESS\n".into(),
+                        _ => err("FAILED"),
+                    },
+                    None => err("UNKNOWN"),
+                }
+            }
             [t, ups] if t.eq_ignore_ascii_case("UPSDESC") => {
                 if self.known(ups) {
                     format!("UPSDESC {ups} \"{}\"\n", quote(&self.config.description))
@@ -459,6 +916,9 @@ impl Server {
             [t, ups, name] if t.eq_ignore_ascii_case("TYPE") => match self.vars_for(ups) {
                 Err(e) => e,
                 Ok(vars) => match vars.iter().find(|(n, _)| n == name) {
+                    Some((n, _)) if n.starts_with("ups.delay.") => {
+                        format!("TYPE {ups} {n} RW NUMBER\n")
+                    }
                     Some((n, _)) if var(n).is_some_and(|v| v.numeric) => {
                         format!("TYPE {ups} {n} NUMBER\n")
                     }
@@ -470,12 +930,24 @@ impl Server {
                 Err(e) => e,
                 Ok(_) => format!(
                     "DESC {ups} {name} \"{}\"\n",
-                    var(name).map_or("Description unavailable", |v| v.desc)
+                    match *name {
+                        "ups.delay.shutdown" =>
+                            "Interval to wait after shutdown with delay command (seconds)",
+                        "ups.delay.start" =>
+                            "Interval to wait before restarting the load (seconds)",
+                        _ => var(name).map_or("Description unavailable", |v| v.desc),
+                    }
                 ),
             },
             [t, ups, cmd] if t.eq_ignore_ascii_case("CMDDESC") => match self.vars_for(ups) {
                 Err(e) => e,
-                Ok(_) => format!("CMDDESC {ups} {cmd} \"Description unavailable\"\n"),
+                Ok(_) => format!(
+                    "CMDDESC {ups} {cmd} \"{}\"\n",
+                    INSTCMDS
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(cmd))
+                        .map_or("Description unavailable", |(_, d)| d)
+                ),
             },
             _ => err("INVALID-ARGUMENT"),
         }
@@ -499,13 +971,30 @@ impl Server {
                     out
                 }
             },
-            [t, ups] if t.eq_ignore_ascii_case("RW") || t.eq_ignore_ascii_case("CMD") => {
-                let what = t.to_ascii_uppercase();
-                match self.vars_for(ups) {
-                    Err(e) => e,
-                    Ok(_) => format!("BEGIN LIST {what} {ups}\nEND LIST {what} {ups}\n"),
+            [t, ups] if t.eq_ignore_ascii_case("CMD") => {
+                if !self.known(ups) {
+                    return err("UNKNOWN-UPS");
                 }
+                let mut out = format!("BEGIN LIST CMD {ups}\n");
+                if self.driver.is_some() {
+                    for (name, _) in INSTCMDS {
+                        out.push_str(&format!("CMD {ups} {name}\n"));
+                    }
+                }
+                out.push_str(&format!("END LIST CMD {ups}\n"));
+                out
             }
+            [t, ups] if t.eq_ignore_ascii_case("RW") => match self.vars_for(ups) {
+                Err(e) => e,
+                Ok(vars) => {
+                    let mut out = format!("BEGIN LIST RW {ups}\n");
+                    for (n, v) in vars.iter().filter(|(n, _)| n.starts_with("ups.delay.")) {
+                        out.push_str(&format!("RW {ups} {n} \"{}\"\n", quote(v)));
+                    }
+                    out.push_str(&format!("END LIST RW {ups}\n"));
+                    out
+                }
+            },
             [t, ups] if t.eq_ignore_ascii_case("CLIENT") => {
                 if !self.known(ups) {
                     return err("UNKNOWN-UPS");
@@ -545,6 +1034,8 @@ impl Server {
     /// Serves one client until it logs out, disconnects, or `stop` is set.
     pub fn serve_client(&self, stream: TcpStream, peer: SocketAddr, stop: &AtomicBool) {
         let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+        // A client that sends but never reads cannot hold the thread for ever.
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
         let Ok(write_half) = stream.try_clone() else {
             return;
         };
@@ -555,12 +1046,28 @@ impl Server {
             ..Session::default()
         };
         let mut line = Vec::new();
+        let mut last_heard = Instant::now();
         while !stop.load(Ordering::Relaxed) && !session.closing {
+            if last_heard.elapsed() >= self.config.idle_timeout {
+                log::debug!(
+                    "nut: closing {peer}: silent for {:?}",
+                    self.config.idle_timeout
+                );
+                break;
+            }
             // Bounded: a line without a newline cannot grow past the limit.
             let room = (MAX_LINE + 1).saturating_sub(line.len()) as u64;
             match (&mut reader).take(room).read_until(b'\n', &mut line) {
                 Ok(0) => break,
-                Ok(_) if line.last() == Some(&b'\n') || line.len() > MAX_LINE => {
+                Ok(_) if line.len() > MAX_LINE => {
+                    log::debug!("nut: closing {peer}: a line longer than {MAX_LINE} bytes");
+                    let _ = out
+                        .write_all(err("INVALID-ARGUMENT").as_bytes())
+                        .and_then(|()| out.flush());
+                    break;
+                }
+                Ok(_) if line.last() == Some(&b'\n') => {
+                    last_heard = Instant::now();
                     let text = String::from_utf8_lossy(&line);
                     let reply = self.answer(&mut session, text.trim_end_matches(['\r', '\n']));
                     line.clear();
@@ -600,9 +1107,19 @@ impl NutServer {
     /// # Errors
     /// When the address cannot be bound or the thread cannot start.
     pub fn start(addr: SocketAddr, config: NutConfig, shared: Shared) -> io::Result<Self> {
-        let listener = Listener::bind(addr).map_err(io::Error::other)?;
+        Self::start_server(addr, Server::new(config, shared))
+    }
+
+    /// Binds `addr` and serves `server` (made with [`Server::with_driver`]
+    /// to take commands).
+    ///
+    /// # Errors
+    /// When the address cannot be bound or the thread cannot start.
+    pub fn start_server(addr: SocketAddr, server: Server) -> io::Result<Self> {
+        let listener = Listener::bind(addr)
+            .map_err(io::Error::other)?
+            .with_max_connections(server.config.max_clients);
         let local = listener.local_addr();
-        let server = Server::new(config, shared);
         let mut service = Service::new(format!("nut {local}"));
         service.spawn("accept", move |stop| {
             let stop = stop.as_atomic();
@@ -644,16 +1161,211 @@ mod tests {
             s.status_at = Some(Instant::now());
         }
         Server::new(
-            NutConfig {
-                ups_name: "ups".into(),
-                description: "UPSilon \"test\"".into(),
-                stale_after: Duration::from_secs(10),
-            },
+            NutConfig::new("ups", "UPSilon \"test\"", Duration::from_secs(10)),
             shared,
         )
     }
 
+    const USERS: &str = "[admin]\npassword = secret\ninstcmds = all\nactions = SET\n\
+        [mon]\npassword = pw\nupsmon primary\n[watch]\npassword = w\nupsmon secondary\n";
+
+    /// A server that drives a UPS, with users; the driver's queue.
+    fn driven(line: &str) -> (Server, mpsc::Receiver<Job>) {
+        let mut s = server(Some(line));
+        s.config.users = Users::parse(USERS).unwrap();
+        let (d, rx) = command_queue();
+        (s.with_driver(d), rx)
+    }
+
+    fn login(s: &Server, user: &str, pw: &str) -> Session {
+        let mut c = Session {
+            addr: "127.0.0.1".into(),
+            ..Session::default()
+        };
+        assert_eq!(s.answer(&mut c, &format!("USERNAME {user}")), "OK\n");
+        assert_eq!(s.answer(&mut c, &format!("PASSWORD {pw}")), "OK\n");
+        c
+    }
+
+    #[test]
+    fn instcmd_needs_a_user_allowed_to_run_it_and_reaches_the_driver() {
+        let (s, rx) = driven(ONLINE);
+        let mut bad = login(&s, "admin", "wrong");
+        assert_eq!(
+            s.answer(&mut bad, "INSTCMD ups test.battery.start.quick"),
+            "ERR ACCESS-DENIED\n"
+        );
+        let mut mon = login(&s, "mon", "pw");
+        assert_eq!(
+            s.answer(&mut mon, "INSTCMD ups beeper.toggle"),
+            "ERR ACCESS-DENIED\n"
+        );
+        assert!(rx.try_recv().is_err(), "nothing reached the driver");
+        let mut c = login(&s, "admin", "secret");
+        assert_eq!(
+            s.answer(&mut c, "INSTCMD ups test.battery.start.quick"),
+            "OK\n"
+        );
+        let job = rx.try_recv().unwrap();
+        assert_eq!(job.command, Command::Test);
+        assert_eq!(
+            s.answer(&mut c, "INSTCMD ups frob"),
+            "ERR CMD-NOT-SUPPORTED\n"
+        );
+        assert_eq!(
+            s.answer(&mut c, "INSTCMD nope beeper.toggle"),
+            "ERR UNKNOWN-UPS\n"
+        );
+        // TRACKING: pending until the driver says.
+        assert_eq!(s.answer(&mut c, "GET TRACKING"), "OFF\n");
+        assert_eq!(s.answer(&mut c, "SET TRACKING ON"), "OK\n");
+        let reply = s.answer(&mut c, "INSTCMD ups shutdown.return");
+        let id = reply
+            .strip_prefix("OK TRACKING ")
+            .unwrap()
+            .trim()
+            .to_owned();
+        assert_eq!(id.len(), 36);
+        assert_eq!(s.answer(&mut c, &format!("GET TRACKING {id}")), "PENDING\n");
+        let job = rx.try_recv().unwrap();
+        assert_eq!(job.command.to_string(), "S.5R0003");
+        job.finish(true);
+        assert_eq!(s.answer(&mut c, &format!("GET TRACKING {id}")), "SUCCESS\n");
+        assert_eq!(s.answer(&mut c, "GET TRACKING 1234"), "ERR UNKNOWN\n");
+        let list = s.answer(&mut c, "LIST CMD ups");
+        assert!(list.contains("CMD ups test.battery.start.deep\n"), "{list}");
+        assert_eq!(list.lines().count(), 2 + INSTCMDS.len());
+        assert_eq!(
+            s.answer(&mut c, "GET CMDDESC ups load.on"),
+            "CMDDESC ups load.on \"Turn on the load immediately\"\n"
+        );
+    }
+
+    #[test]
+    fn set_var_changes_the_delays_the_shutdown_commands_use() {
+        let (s, rx) = driven(ONLINE);
+        let mut c = login(&s, "admin", "secret");
+        assert_eq!(
+            s.answer(&mut c, "LIST RW ups"),
+            "BEGIN LIST RW ups\nRW ups ups.delay.shutdown \"30\"\nRW ups ups.delay.start \"180\"\nEND LIST RW ups\n"
+        );
+        assert_eq!(
+            s.answer(&mut c, "GET TYPE ups ups.delay.shutdown"),
+            "TYPE ups ups.delay.shutdown RW NUMBER\n"
+        );
+        assert_eq!(
+            s.answer(&mut c, "SET VAR ups ups.delay.shutdown 125"),
+            "OK\n"
+        );
+        assert_eq!(
+            s.answer(&mut c, "GET VAR ups ups.delay.shutdown"),
+            "VAR ups ups.delay.shutdown \"120\"\n"
+        );
+        assert_eq!(
+            s.answer(&mut c, "SET VAR ups ups.delay.shutdown 5"),
+            "ERR INVALID-VALUE\n"
+        );
+        assert_eq!(s.answer(&mut c, "SET VAR ups ups.delay.start 0"), "OK\n");
+        assert_eq!(s.answer(&mut c, "SET VAR ups ups.load 5"), "ERR READONLY\n");
+        assert_eq!(s.answer(&mut c, "INSTCMD ups shutdown.stayoff"), "OK\n");
+        assert_eq!(rx.try_recv().unwrap().command.to_string(), "S02R0000");
+        assert_eq!(s.answer(&mut c, "INSTCMD ups shutdown.return"), "OK\n");
+        assert_eq!(rx.try_recv().unwrap().command.to_string(), "S02");
+        let mut mon = login(&s, "mon", "pw");
+        assert_eq!(
+            s.answer(&mut mon, "SET VAR ups ups.delay.start 60"),
+            "ERR ACCESS-DENIED\n"
+        );
+    }
+
+    #[test]
+    fn upsmon_primary_and_fsd() {
+        let (s, _rx) = driven(ONLINE);
+        let mut w = login(&s, "watch", "w");
+        assert_eq!(s.answer(&mut w, "LOGIN ups"), "OK\n");
+        assert_eq!(s.answer(&mut w, "PRIMARY ups"), "ERR ACCESS-DENIED\n");
+        assert_eq!(s.answer(&mut w, "FSD ups"), "ERR ACCESS-DENIED\n");
+        let mut m = login(&s, "mon", "pw");
+        assert_eq!(s.answer(&mut m, "LOGIN ups"), "OK\n");
+        assert_eq!(s.answer(&mut m, "MASTER ups"), "OK MASTER-GRANTED\n");
+        assert_eq!(s.answer(&mut m, "PRIMARY ups"), "OK PRIMARY-GRANTED\n");
+        assert_eq!(s.answer(&mut m, "GET NUMLOGINS ups"), "NUMLOGINS ups 2\n");
+        assert_eq!(
+            s.answer(&mut w, "GET VAR ups ups.status"),
+            "VAR ups ups.status \"OL\"\n"
+        );
+        assert_eq!(s.answer(&mut m, "FSD ups"), "OK FSD-SET\n");
+        // Every client sees it.
+        assert_eq!(
+            s.answer(&mut w, "GET VAR ups ups.status"),
+            "VAR ups ups.status \"OL FSD\"\n"
+        );
+        assert_eq!(
+            s.answer(&mut Session::default(), "GET VAR ups ups.status"),
+            "VAR ups ups.status \"OL FSD\"\n"
+        );
+    }
+
+    #[test]
+    fn without_users_every_write_is_denied_and_monitor_mode_lists_no_commands() {
+        let s = server(Some(ONLINE));
+        let mut c = login(&s, "admin", "secret");
+        for cmd in [
+            "INSTCMD ups beeper.toggle",
+            "SET VAR ups ups.delay.shutdown 60",
+            "PRIMARY ups",
+            "FSD ups",
+        ] {
+            assert_eq!(s.answer(&mut c, cmd), "ERR ACCESS-DENIED\n", "{cmd}");
+        }
+        assert_eq!(
+            s.answer(&mut c, "LIST CMD ups"),
+            "BEGIN LIST CMD ups\nEND LIST CMD ups\n"
+        );
+    }
+
+    #[test]
+    fn alarms_prefix_the_status_as_nut_2_8_3_shows_them() {
+        let s = server(Some("(230.0 230.0 230.0 020 50.0 27.2 --.- 00010010"));
+        let mut c = Session::default();
+        assert_eq!(
+            s.answer(&mut c, "GET VAR ups ups.status"),
+            "VAR ups ups.status \"ALARM OL FSD\"\n"
+        );
+        assert_eq!(
+            s.answer(&mut c, "GET VAR ups ups.alarm"),
+            "VAR ups ups.alarm \"UPS selftest failed! Shutdown imminent!\"\n"
+        );
+    }
+
+    #[test]
+    fn the_home_assistant_sequence_gets_no_err() {
+        let (s, rx) = driven(ONLINE);
+        let mut c = Session {
+            addr: "127.0.0.1".into(),
+            ..Session::default()
+        };
+        for line in [
+            "USERNAME admin",
+            "PASSWORD secret",
+            "LIST UPS",
+            "LIST VAR ups",
+            "LIST CMD ups",
+            "GET UPSDESC ups",
+            "LIST VAR ups",
+            "INSTCMD ups beeper.toggle",
+            "GET CMDDESC ups beeper.toggle",
+            "LIST VAR ups",
+            "LOGOUT",
+        ] {
+            let reply = s.answer(&mut c, line);
+            assert!(!reply.starts_with("ERR"), "{line}: {reply}");
+        }
+        assert_eq!(rx.try_recv().unwrap().command, Command::ToggleBeeper);
+    }
+
     const ON_BATT: &str = "(000.0 230.0 229.0 020 00.0 25.0 31.5 10001001";
+    const ONLINE: &str = "(230.0 230.0 230.0 020 50.0 27.2 --.- 00001000";
 
     #[test]
     fn answers_vars_with_nut_names() {
@@ -751,6 +1463,7 @@ mod tests {
         );
         assert_eq!(s.answer(&mut c, "LOGIN ups"), "ERR PASSWORD-REQUIRED\n");
         assert_eq!(s.answer(&mut c, "PASSWORD \"se cret\""), "OK\n");
+        assert!(!format!("{c:?}").contains("se cret"), "{c:?}");
         assert_eq!(s.answer(&mut c, "LOGIN nope"), "ERR UNKNOWN-UPS\n");
         assert_eq!(s.answer(&mut c, "LOGIN ups"), "OK\n");
         assert_eq!(s.answer(&mut c, "LOGIN ups"), "ERR ALREADY-LOGGED-IN\n");
@@ -764,6 +1477,7 @@ mod tests {
             s.answer(&mut c, "INSTCMD ups beeper.toggle"),
             "ERR ACCESS-DENIED\n"
         );
+        assert_eq!(s.answer(&mut c, "INSTCMD ups"), "ERR INVALID-ARGUMENT\n");
         assert_eq!(s.answer(&mut c, "STARTTLS"), "ERR FEATURE-NOT-SUPPORTED\n");
         assert_eq!(s.answer(&mut c, "NETVER"), "1.3\n");
         assert_eq!(s.answer(&mut c, "VER extra"), "ERR INVALID-ARGUMENT\n");

@@ -121,6 +121,13 @@ pub struct StatusRecord {
     pub beeper_on: bool,
     /// The eight bits as sent (`b7…b0`).
     pub bits: String,
+    /// NUT's `battery.charge`, % (live modes with a battery estimate only;
+    /// the key is absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub battery_charge: Option<f64>,
+    /// NUT's `battery.runtime`, s (with `runtimecal` only; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub battery_runtime: Option<f64>,
 }
 
 impl StatusRecord {
@@ -146,6 +153,8 @@ impl StatusRecord {
             shutdown_active: b.shutdown_active(),
             beeper_on: b.beeper_on(),
             bits: b.to_string(),
+            battery_charge: None,
+            battery_runtime: None,
         }
     }
 }
@@ -210,7 +219,14 @@ impl Record {
         let src_addr = m.src.as_ref().map(json::socket_addr);
         let dst_addr = m.dst.as_ref().map(json::socket_addr);
         let body = match &m.body {
-            MessageBody::Status(s) => Body::Status(StatusRecord::from_status(s)),
+            MessageBody::Status(s) => {
+                let mut r = StatusRecord::from_status(s);
+                if let Some(b) = &m.battery {
+                    r.battery_charge = b.charge.map(|c| c.round());
+                    r.battery_runtime = b.runtime.map(|t| t.round());
+                }
+                Body::Status(r)
+            }
             MessageBody::Heartbeat { heartbeat, raw } => {
                 Body::Heartbeat(HeartbeatRecord::new(*heartbeat, raw))
             }
@@ -352,6 +368,14 @@ impl StatusRecord {
         json::bool(out, self.beeper_on);
         key!(out, "bits");
         json::str(out, &self.bits);
+        if let Some(c) = self.battery_charge {
+            key!(out, "battery_charge");
+            json::opt_f64(out, Some(c));
+        }
+        if let Some(t) = self.battery_runtime {
+            key!(out, "battery_runtime");
+            json::opt_f64(out, Some(t));
+        }
     }
 }
 
@@ -476,6 +500,12 @@ impl fmt::Display for Body {
                 let on: Vec<&str> = flags.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
                 if !on.is_empty() {
                     write!(f, " [{}]", on.join(","))?;
+                }
+                if let Some(c) = s.battery_charge {
+                    write!(f, " charge {c}%")?;
+                }
+                if let Some(t) = s.battery_runtime {
+                    write!(f, " runtime {t}s")?;
                 }
                 Ok(())
             }

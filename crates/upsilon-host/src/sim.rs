@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rewire_host::service::Service;
-use rewire_transport::link::{Listener, Pty};
+use rewire_transport::link::Listener;
+#[cfg(unix)]
+use rewire_transport::link::Pty;
 use rewire_upsilon::{
     Command, Decimal, Heartbeat, Info, MAX_LINE_LEN, Ratings, Status, StatusBits, parse_command,
 };
@@ -23,6 +25,9 @@ pub enum Script {
     Steady,
     /// A 12-record cycle: 3 on line, 3 on battery, 2 battery low, 4 back on line.
     Outage,
+    /// 2 records on line, 2 on battery, then battery low until the end (a
+    /// long outage, for shutdown tests).
+    Drain,
 }
 
 /// Length of the [`Script::Outage`] cycle, in records.
@@ -37,6 +42,11 @@ pub fn scripted_status(script: Script, tick: u64) -> Status {
     let phase = match script {
         Script::Steady => 0,
         Script::Outage => tick % OUTAGE_CYCLE,
+        Script::Drain => match tick {
+            0..=1 => 0,
+            2..=3 => 3,
+            _ => 6,
+        },
     };
     let wobble = i32::try_from(tick % 3).unwrap_or(0);
     let online = Status {
@@ -278,6 +288,11 @@ pub struct SimUps {
     shutdown_at: Option<Instant>,
     restore_at: Option<Instant>,
     output_off: bool,
+    /// The battery voltage it reports instead of its own (`2.28` for a
+    /// per-cell UPS); a test still subtracts 2.0 V from a pack voltage.
+    pub battery: Option<Decimal>,
+    /// Reports a utility failure (on battery).
+    pub on_battery: bool,
     /// Commands obeyed so far, as written on the wire (for the log).
     pub log: Vec<String>,
 }
@@ -297,6 +312,8 @@ impl SimUps {
             shutdown_at: None,
             restore_at: None,
             output_off: false,
+            battery: None,
+            on_battery: false,
             log: Vec::new(),
         }
     }
@@ -329,13 +346,21 @@ impl SimUps {
         if self.beeper {
             bits |= StatusBits::BEEPER_ON;
         }
+        if self.on_battery {
+            bits |= StatusBits::UTILITY_FAIL;
+        }
+        let battery = match self.battery {
+            Some(b) if testing && b.raw() > 200 && b.scale() == 1 => Decimal::new(b.raw() - 20, 1),
+            Some(b) => Some(b),
+            None => dec(if testing { 252 } else { 272 }, 1),
+        };
         Status {
-            input_voltage: dec(2300, 1),
+            input_voltage: dec(if self.on_battery { 0 } else { 2300 }, 1),
             input_fault_voltage: dec(2300, 1),
             output_voltage: dec(if self.output_off { 0 } else { 2300 }, 1),
             load_percent: Some(if self.output_off { 0 } else { 12 }),
-            input_frequency: dec(500, 1),
-            battery_voltage: dec(if testing { 252 } else { 272 }, 1),
+            input_frequency: dec(if self.on_battery { 0 } else { 500 }, 1),
+            battery_voltage: battery,
             temperature: dec(251, 1),
             bits: StatusBits::from_bits(bits),
         }
@@ -473,14 +498,94 @@ pub fn serve_ups<P: Read + Write>(
     Ok(())
 }
 
+/// A [`SimUps`] on TCP, as behind a serial server (ser2net): one client at
+/// a time; the UPS's state outlives connections. Stopped by
+/// [`TcpUps::shutdown`] within a second.
+#[derive(Debug)]
+pub struct TcpUps {
+    local: SocketAddr,
+    service: Service,
+}
+
+/// A TCP stream whose end reads as an error, so [`serve_ups`] returns.
+struct Eof(TcpStream);
+
+impl Read for Eof {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.read(buf)? {
+            0 if !buf.is_empty() => Err(io::ErrorKind::UnexpectedEof.into()),
+            n => Ok(n),
+        }
+    }
+}
+
+impl Write for Eof {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl TcpUps {
+    /// Binds `addr` and serves `ups` to each client in turn; `on_command`
+    /// sees each command line and whether it was answered.
+    ///
+    /// # Errors
+    /// When the address cannot be bound or the thread cannot start.
+    pub fn start(
+        addr: SocketAddr,
+        ups: SimUps,
+        on_command: impl FnMut(&str, bool) + Send + 'static,
+    ) -> Result<Self> {
+        let listener = Listener::bind(addr)?;
+        let local = listener.local_addr();
+        let mut service = Service::new(format!("sim ups {local}"));
+        let mut on_command = on_command;
+        service.spawn("serve", move |stop| {
+            let mut ups = ups;
+            while !stop.is_set() {
+                // Out of descriptors, accept_timeout backs off by itself.
+                let Ok(Some((stream, peer))) = listener.accept_timeout(Duration::from_millis(100))
+                else {
+                    continue;
+                };
+                log::debug!("sim ups: {peer} connected");
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+                let mut port = Eof(stream);
+                if let Err(e) = serve_ups(&mut port, &mut ups, stop.as_atomic(), &mut on_command) {
+                    log::debug!("sim ups: {peer}: {e:#}");
+                }
+            }
+        })?;
+        Ok(TcpUps { local, service })
+    }
+
+    /// Returns the bound address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Stops the simulator.
+    pub fn shutdown(self) {
+        self.service.shutdown();
+    }
+}
+
 /// A [`SimUps`] on a pseudo-terminal: clients open [`PtyUps::path`] as a
-/// serial port. Stopped by [`PtyUps::shutdown`] within a second.
+/// serial port. Stopped by [`PtyUps::shutdown`] within a second. Unix only
+/// (elsewhere, [`TcpUps`] stands in for the line).
+#[cfg(unix)]
 #[derive(Debug)]
 pub struct PtyUps {
     path: String,
     service: Service,
 }
 
+#[cfg(unix)]
 impl PtyUps {
     /// Opens a pseudo-terminal and serves a fresh [`SimUps`] on it;
     /// `on_command` sees each command line and whether it was answered.
@@ -488,12 +593,23 @@ impl PtyUps {
     /// # Errors
     /// When no pseudo-terminal can be opened or the thread cannot start.
     pub fn start(on_command: impl FnMut(&str, bool) + Send + 'static) -> Result<Self> {
+        Self::start_with(SimUps::new(), on_command)
+    }
+
+    /// [`PtyUps::start`] with a UPS in the state `ups`.
+    ///
+    /// # Errors
+    /// When no pseudo-terminal can be opened or the thread cannot start.
+    pub fn start_with(
+        ups: SimUps,
+        on_command: impl FnMut(&str, bool) + Send + 'static,
+    ) -> Result<Self> {
         let mut pty = Pty::open(Duration::from_millis(100))?;
         let path = pty.path().to_owned();
         let mut service = Service::new("sim ups");
         let mut on_command = on_command;
         service.spawn("serve", move |stop| {
-            let mut ups = SimUps::new();
+            let mut ups = ups;
             if let Err(e) = serve_ups(pty.master(), &mut ups, stop.as_atomic(), &mut on_command) {
                 log::error!("sim ups: {e:#}");
             }

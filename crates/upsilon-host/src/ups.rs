@@ -8,6 +8,7 @@
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use rewire_upsilon::{Command, MAX_COMMAND_LEN, Status, parse_info, parse_ratings
 
 use crate::hub::{Hub, Identity};
 use crate::message::{Body, Garbage, Message, decimal};
+use crate::nut::Job;
 use crate::state::LinkChange;
 
 /// How long a question to the UPS waits for its answer.
@@ -340,14 +342,69 @@ pub fn poll<C: Channel>(
     hub: &Hub,
     stop: &AtomicBool,
 ) -> Result<PollSummary> {
+    poll_with_commands(ups, device, interval, count, hub, stop, None)
+}
+
+/// Sends one NUT `INSTCMD` ([`Job`]) and records the outcome for `GET
+/// TRACKING`: taken when the UPS neither echoes it nor answers `(NAK`.
+fn run_job<C: Channel>(
+    ups: &mut Ups<C>,
+    job: &Job,
+    hub: &Hub,
+) -> Result<Option<(Command, Status)>> {
+    let before = hub.shared().lock().status;
+    match ups.send(&job.command, Duration::from_millis(300)) {
+        Ok(Sent::Accepted) => {
+            log::info!("{} ({}) sent for {}", job.name, job.command, job.user);
+            job.finish(true);
+            Ok(before.map(|b| (job.command, b)))
+        }
+        Ok(Sent::Refused) => {
+            log::warn!("{} ({}): the UPS refused it", job.name, job.command);
+            job.finish(false);
+            Ok(None)
+        }
+        Err(e) => {
+            job.finish(false);
+            Err(e)
+        }
+    }
+}
+
+/// [`poll`], also carrying out the NUT server's `INSTCMD`s from `jobs`
+/// between polls; each is followed at once by a `Q1` that confirms it where
+/// the status bits can show it ([`shows_effect`], said in the log).
+///
+/// # Errors
+/// When the link fails.
+pub fn poll_with_commands<C: Channel>(
+    ups: &mut Ups<C>,
+    device: &str,
+    interval: Duration,
+    count: Option<u64>,
+    hub: &Hub,
+    stop: &AtomicBool,
+    jobs: Option<&mpsc::Receiver<Job>>,
+) -> Result<PollSummary> {
+    let mut confirm: Option<(Command, Status)> = None;
     let id = ups.identity()?;
-    hub.shared().lock().identity = id;
+    hub.set_identity(id);
     let mut summary = PollSummary::default();
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) && count.is_none_or(|c| summary.polls < c) {
         match ups.status()? {
             Some(body) => {
                 summary.answered += 1;
+                if let (Some((cmd, before)), Body::Status(now)) = (confirm.take(), &body) {
+                    if shows_effect(&cmd, &before, now) {
+                        log::info!("{cmd}: confirmed by Q1 (bits {})", now.bits);
+                    } else {
+                        log::info!(
+                            "{cmd}: the next Q1 does not show its effect (bits {})",
+                            now.bits
+                        );
+                    }
+                }
                 hub.link(LinkChange::Up {
                     link: ups.link_name().into(),
                     peer: Some(device.to_owned()),
@@ -375,9 +432,15 @@ pub fn poll<C: Channel>(
         if next < now {
             next = now;
         }
-        // Sleep in short steps so that a stop is seen quickly.
+        // Sleep in short steps so that a stop (or a command) is seen quickly.
         while !stop.load(Ordering::Relaxed) && Instant::now() < next {
-            thread::sleep((next - Instant::now()).min(Duration::from_millis(100)));
+            if let Some(job) = jobs.and_then(|rx| rx.try_recv().ok()) {
+                confirm = run_job(ups, &job, hub)?;
+                // Poll at once: the status shows the command's effect.
+                next = Instant::now();
+                break;
+            }
+            thread::sleep((next - Instant::now()).min(Duration::from_millis(50)));
         }
     }
     Ok(summary)
