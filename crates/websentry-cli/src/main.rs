@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use rewire_cli::value;
 use rewire_host::output::{Format, Sink as RecordWriter};
@@ -15,8 +16,11 @@ use rewire_host::service::StopFlag;
 use rewire_host::sink::{Fanout, Sink};
 use rewire_websentry_host::decode::{self, DEFAULT_PORT};
 use rewire_websentry_host::message::Message;
-use rewire_websentry_host::proxy::{DEFAULT_BACKLOG, Proxy, ProxyConfig};
-use rewire_websentry_host::simulate::{self, Cloud, CloudConfig, SessionReport, UnitConfig};
+use rewire_websentry_host::proxy::{DEFAULT_BACKLOG, DEFAULT_MAX_SESSIONS, Proxy, ProxyConfig};
+use rewire_websentry_host::simulate::{
+    self, Cloud, CloudConfig, DEFAULT_CLOUD_CONCURRENCY, SessionReport, UnitConfig,
+};
+use rewire_websentry_host::store::MetricNames;
 
 const EXAMPLES: &str = "Examples:
   websentry decode testdata/websentry/websentry-lo.pcap
@@ -55,7 +59,7 @@ enum Command {
     Decode(rewire_cli::decode::DecodeArgs),
     /// Relay a unit's traffic to its cloud unchanged, decode a copy, serve
     /// /metrics, / and /props.json.
-    Proxy(ProxyArgs),
+    Proxy(Box<ProxyArgs>),
     /// Run a simulated unit or cloud.
     #[command(subcommand)]
     Simulate(SimulateCommand),
@@ -90,6 +94,33 @@ struct ProxyArgs {
     #[arg(long, default_value_t = DEFAULT_BACKLOG, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=65535))]
     backlog: u32,
+    /// Close a session when neither side has sent anything for this long
+    /// (`90s`, `10m`); a unit or cloud that stops reading is dropped after it too.
+    #[arg(long, default_value = "10m", value_parser = value::duration)]
+    idle_timeout: Duration,
+    /// Sessions relayed at once; more units are closed on accept and counted
+    /// (websentry_sessions_refused_total).
+    #[arg(long, default_value_t = DEFAULT_MAX_SESSIONS, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|n| usize::try_from(n).unwrap_or(usize::MAX)))]
+    max_sessions: usize,
+    /// Metric names on /metrics: rewire's (`websentry_humidity_percent`,
+    /// base units) or the original exporter's (`humidity_percent`,
+    /// `room_temp_f` in °F, `sessions_started`), whose /props and /last
+    /// pages are then served too.
+    #[arg(long, value_enum, default_value = "rewire", value_name = "NAMES")]
+    metric_names: MetricNamesArg,
+    /// MQTT output with Home Assistant discovery (docs/mqtt.md).
+    #[command(flatten)]
+    mqtt: rewire_cli::mqtt::MqttArgs,
+}
+
+/// The values of `--metric-names`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum MetricNamesArg {
+    /// rewire's names and base units.
+    Rewire,
+    /// The original exporter's (websentry-mitm-prometheus-exporter) names and units.
+    Wmpe,
 }
 
 #[derive(Subcommand, Debug)]
@@ -123,6 +154,10 @@ enum SimulateCommand {
         /// Send a set every N sessions (0 = never).
         #[arg(long, default_value_t = 3)]
         set_every: u64,
+        /// Units served at once; more are closed on accept.
+        #[arg(long, default_value_t = DEFAULT_CLOUD_CONCURRENCY, value_name = "N",
+              value_parser = clap::value_parser!(u64).range(1..=65536).map(|n| usize::try_from(n).unwrap_or(usize::MAX)))]
+        max_concurrent: usize,
     },
 }
 
@@ -155,6 +190,12 @@ fn proxy_config(args: &ProxyArgs) -> ProxyConfig {
         backlog: args.backlog,
         http: Some(args.http),
         max_age: args.max_age,
+        idle_timeout: args.idle_timeout,
+        max_sessions: args.max_sessions,
+        metric_names: match args.metric_names {
+            MetricNamesArg::Rewire => MetricNames::Rewire,
+            MetricNamesArg::Wmpe => MetricNames::Wmpe,
+        },
     }
 }
 
@@ -193,7 +234,10 @@ fn announce(what: &str, addr: SocketAddr) {
 
 fn run_decode(args: &rewire_cli::decode::DecodeArgs) -> anyhow::Result<()> {
     let format = Format::from_flag(args.json);
-    let input = rewire_cli::decode::open_input(args, &[DEFAULT_PORT], true)?;
+    let input = rewire_cli::decode::open_input(args, &[DEFAULT_PORT], true)?.tee_pcap(
+        args,
+        rewire_transport::capture::pcap_out::SerialProtocol::WebSentry,
+    )?;
     let input_format = input.format();
     // A live feed shows each record as it comes; a file is written in bulk.
     let live = input.is_live();
@@ -209,11 +253,26 @@ fn run_proxy(args: &ProxyArgs, verbose: bool) -> anyhow::Result<()> {
         },
         1024,
     );
-    let proxy = Proxy::start(proxy_config(args), sinks)?;
-    announce("listening on", proxy.local_addr());
-    if let Some(http) = proxy.http_addr() {
-        announce("http on", http);
+    let page = rewire_websentry_host::web::operator_page();
+    sinks.add(page.sink(), 1024);
+    if let Some(mqtt) = args.mqtt.start("websentry-proxy", None)? {
+        sinks.add(mqtt, 1024);
     }
+    let mut config = proxy_config(args);
+    // Served here rather than by the relay: the page's server also needs
+    // the page, and reads the relay's store for /metrics and /props.
+    let http = config.http.take();
+    let proxy = Proxy::start(config, sinks)?;
+    announce("listening on", proxy.local_addr());
+    let _http = match http {
+        Some(addr) => {
+            let store = std::sync::Arc::clone(proxy.store());
+            let server = rewire_websentry_host::web::serve_with_page(addr, store, &page)?;
+            announce("http on", server.local_addr());
+            Some(server)
+        }
+        None => None,
+    };
     while !proxy.is_finished() {
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -247,6 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             sessions,
             set_every,
+            max_concurrent,
         }) => {
             let listener =
                 TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
@@ -254,6 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 set_every,
                 sessions,
                 answer_timeout: Duration::from_secs(10),
+                max_concurrent,
             };
             let cloud = Cloud::start(listener, config, print_report)?;
             announce("listening on", cloud.local_addr());
@@ -274,6 +335,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rewire_websentry_host::proxy::DEFAULT_IDLE_TIMEOUT;
 
     #[test]
     fn macs() {
@@ -329,7 +391,32 @@ mod tests {
         let Command::Proxy(args) = cli.command else {
             panic!()
         };
-        assert_eq!(proxy_config(&args).backlog, 1024);
+        let config = proxy_config(&args);
+        assert_eq!(config.backlog, 1024);
+        assert_eq!(config.idle_timeout, DEFAULT_IDLE_TIMEOUT);
+        assert_eq!(config.max_sessions, DEFAULT_MAX_SESSIONS);
+        let cli = Cli::try_parse_from([
+            "websentry",
+            "proxy",
+            "--idle-timeout",
+            "90s",
+            "--max-sessions",
+            "7",
+        ])
+        .unwrap();
+        let Command::Proxy(args) = cli.command else {
+            panic!()
+        };
+        let config = proxy_config(&args);
+        assert_eq!(config.idle_timeout, Duration::from_secs(90));
+        assert_eq!(config.max_sessions, 7);
+        assert_eq!(config.metric_names, MetricNames::Rewire);
+        let cli = Cli::try_parse_from(["websentry", "proxy", "--metric-names", "wmpe"]).unwrap();
+        let Command::Proxy(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(proxy_config(&args).metric_names, MetricNames::Wmpe);
+        assert!(Cli::try_parse_from(["websentry", "proxy", "--metric-names", "prom"]).is_err());
     }
 
     #[test]
@@ -338,6 +425,8 @@ mod tests {
             &["websentry", "proxy", "--max-age", "300"][..],
             &["websentry", "proxy", "--connect-timeout", "5"],
             &["websentry", "proxy", "--backlog", "0"],
+            &["websentry", "proxy", "--idle-timeout", "10"],
+            &["websentry", "proxy", "--max-sessions", "0"],
             &["websentry", "simulate", "unit", "--connect", "host"],
             &[
                 "websentry",

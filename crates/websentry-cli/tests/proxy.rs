@@ -294,7 +294,13 @@ fn simulators_through_the_proxy_byte_exact_with_metrics_page_and_raw_log() {
     );
     promtool(&metrics);
 
+    // `/` is the operator's page; the full property table is one click away.
     let (head, page) = http_get(p.http, "/");
+    assert!(head.contains("text/html"), "{head}");
+    assert!(page.contains("api/state") && page.contains("All readings"));
+    let (_, state) = http_get(p.http, "/api/state");
+    assert!(state.contains("\"title\":\"Dehumidifier\""), "{state}");
+    let (head, page) = http_get(p.http, "/props");
     assert!(head.contains("text/html"), "{head}");
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("humidity_percent") && page.contains("set_humidity_percent"));

@@ -7,5 +7,9 @@ mod systemd_verify;
 
 #[test]
 fn the_systemd_unit_verifies() {
-    systemd_verify::verify("websentry-proxy", "websentry", env!("CARGO_BIN_EXE_websentry"));
+    systemd_verify::verify(
+        "websentry-proxy",
+        "websentry",
+        env!("CARGO_BIN_EXE_websentry"),
+    );
 }

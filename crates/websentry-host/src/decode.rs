@@ -241,12 +241,13 @@ impl Decoder {
     /// Pairs a query answer with its query (see [`Decoder::record`]);
     /// returns the query's body for an answer.
     fn pair(&mut self, meta: &Meta, dir: Option<Sender>, bytes: &[u8]) -> Option<Vec<u8>> {
-        let function = Frame::new_checked(bytes).ok().map(|f| f.function());
-        match (dir, function) {
+        let frame = Frame::new_checked(bytes).ok();
+        match (dir, frame.as_ref().map(Frame::function)) {
             (Some(Sender::Server), Some(FunctionCode::QUERY)) => {
                 let mut body = self.spare_queries.pop().unwrap_or_default();
                 body.clear();
-                body.extend_from_slice(bytes.get(8..).unwrap_or(&[]));
+                // The body the length field gives (a raw-log frame may have more).
+                body.extend_from_slice(frame.as_ref().map_or(&[][..], Frame::body));
                 let pending = &mut self.pending(meta).queries;
                 // A unit that never answers must not grow this without bound.
                 if pending.len() >= MAX_PENDING_QUERIES {
@@ -351,6 +352,10 @@ pub fn run<W: Write, E: From<std::io::Error>>(
     let mut decoder = Decoder::new(format);
     let mut streams = Streams::new(|| Framer::new(WebSentry));
     let mut result = Ok(());
+    // A raw log keeps each frame apart: each is decoded on its own, in the
+    // log's order, and a length field that disagrees with its frame is
+    // reported on that frame instead of shifting the frames after it.
+    let whole_frames = format == capture::InputFormat::RawLog;
     for event in events {
         let event = match event {
             Ok(event) => event,
@@ -364,9 +369,24 @@ pub fn run<W: Write, E: From<std::io::Error>>(
             _ => None,
         };
         let before = sink.written();
-        streams.handle(event, |meta: &Meta, item: StreamItem<'_>| {
-            decoder.emit(meta, item, sink)
-        })?;
+        match event {
+            CaptureEvent::Chunk(chunk) if whole_frames => {
+                let meta = Meta {
+                    stream: chunk.stream,
+                    timestamp: chunk.timestamp,
+                    direction: chunk.direction,
+                    endpoints: chunk.endpoints,
+                };
+                let message = rewire_transport::framing::Message {
+                    offset: 0,
+                    bytes: chunk.bytes,
+                };
+                decoder.emit(&meta, StreamItem::Framed(Event::Message(message)), sink)?;
+            }
+            event => streams.handle(event, |meta: &Meta, item: StreamItem<'_>| {
+                decoder.emit(meta, item, sink)
+            })?,
+        }
         if let Some(stream) = ended {
             decoder.end_stream(stream);
         }
@@ -452,6 +472,101 @@ mod tests {
         );
         assert_eq!(decoder.pending_connections(), 0);
         assert!(decoder.streams.is_empty() && decoder.addrs.is_empty());
+    }
+
+    /// Decodes a raw log of one session with `frames` through [`run`] and
+    /// returns the NDJSON records.
+    /// A frame of exactly `[0x70]` is logged with no bytes at all (`""`), as
+    /// the original exporter can log one (rewire's writer refuses to).
+    fn decode_raw_log(frames: Vec<(CaptureDirection, Vec<u8>)>) -> Vec<serde_json::Value> {
+        let session = RawLogSession {
+            start: RawLogTime::from_system_time(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+                0,
+            ),
+            dur_sec: 0.5,
+            frames: frames
+                .into_iter()
+                .zip(1u8..)
+                .map(|((direction, data), n)| RawLogFrame { n, direction, data })
+                .collect(),
+        };
+        let mut log = Vec::new();
+        write_raw_log_session(&mut log, &session).unwrap();
+        let log = String::from_utf8(log).unwrap().replace("\"cA==\"", "\"\"");
+        let mut out = Vec::new();
+        {
+            let mut sink = Sink::new(&mut out, Format::Json, false);
+            let events = RawLogReader::new(std::io::Cursor::new(log))
+                .events()
+                .map(|e| e.map_err(|e| std::io::Error::other(e.to_string())));
+            run(events, capture::InputFormat::RawLog, &mut sink, false).unwrap();
+        }
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// A frame whose length field disagrees with the logged frame is
+    /// reported on that frame; the good answer after it stays good.
+    #[test]
+    fn a_raw_log_frame_is_decoded_on_its_own() {
+        let init = crate::simulate::init_frame([0, 1, 2, 3, 4, 5]);
+        let mut long = query(&[0x0600, 0x0601]);
+        let long_has = long.len() - 7;
+        long[6] += 3; // says 3 bytes more than it has
+        let mut short = query(&[0x0600]);
+        let short_says = short.len() - 7;
+        short.extend_from_slice(&[0xaa; 10]); // 10 bytes after its payload
+        let answer = crate::simulate::PropertyTable::new(1)
+            .answer(&query(&[0x0600]), std::time::SystemTime::now())
+            .unwrap();
+        let records = decode_raw_log(vec![
+            (CaptureDirection::ClientToServer, init),
+            (CaptureDirection::ServerToClient, long),
+            (CaptureDirection::ServerToClient, short),
+            (CaptureDirection::ClientToServer, answer.clone()),
+        ]);
+        assert_eq!(records.len(), 4, "{records:#?}");
+        assert!(records.iter().all(|r| r["kind"] == "frame"), "{records:#?}");
+        let error = |i: usize| records[i]["body_error"].as_str().unwrap_or("").to_owned();
+        assert_eq!(error(0), "");
+        let says = |declared: usize, has: usize| {
+            format!("length field says {declared} payload bytes, the frame has {has}")
+        };
+        assert!(
+            error(1).contains(&says(long_has + 3, long_has)),
+            "{}",
+            error(1)
+        );
+        assert!(
+            error(2).contains(&says(short_says, short_says + 10)),
+            "{}",
+            error(2)
+        );
+        assert_eq!(records[2]["crc_ok"], true);
+        assert_eq!(records[3]["crc_ok"], true);
+        assert_eq!(error(3), "");
+        assert_eq!(records[3]["raw"], hex::encode(&answer));
+    }
+
+    /// An empty server frame before an answer is reported where it was.
+    #[test]
+    fn raw_log_records_keep_the_logs_order() {
+        let answer = crate::simulate::PropertyTable::new(1)
+            .answer(&query(&[0x0600]), std::time::SystemTime::now())
+            .unwrap();
+        let records = decode_raw_log(vec![
+            (CaptureDirection::ServerToClient, vec![0x70]),
+            (CaptureDirection::ClientToServer, answer),
+        ]);
+        assert_eq!(records.len(), 2, "{records:#?}");
+        assert_eq!(records[0]["direction"], "server");
+        assert_eq!(records[0]["raw"], "");
+        assert_eq!(records[1]["direction"], "client");
+        assert_eq!(records[1]["crc_ok"], true);
     }
 
     /// Streams that never end (a capture cut short) still cannot grow the

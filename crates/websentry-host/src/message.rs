@@ -385,6 +385,10 @@ pub fn property_reading(
 ) -> Reading {
     let (name, unit, conversion) = reading_spec(id, reports_celsius);
     match (value, value.as_f64()) {
+        // No number, and no text either: the metric is left out.
+        (_, None) if value.is_unset() => {
+            Reading::gauge(name, PROPERTY_HELP, RValue::Unset, unit, ts)
+        }
         (Value::Enum(_) | Value::TypedEnum { .. }, Some(raw)) => {
             let label = rewire_websentry::enum_label(id, value)
                 .map_or_else(|| Cow::Owned(value.to_string()), Cow::Borrowed);

@@ -5,9 +5,18 @@
 //!
 //! One session = one unit connection = two relay threads (one per
 //! direction). When one side ends its stream (EOF) the other side's socket
-//! is shut down for writing, so a half-close propagates; when a socket
-//! fails (reset, write error) both connections are shut down, after every
-//! byte already read has been written.
+//! is shut down for writing, so a half-close propagates; when one side
+//! resets its connection, the other is reset too (closed with `SO_LINGER`
+//! 0), after every byte already read has been written; other socket
+//! failures close both connections.
+//!
+//! Bounds: at most [`ProxyConfig::max_sessions`] sessions at once (more are
+//! closed on accept, counted in `websentry_sessions_refused_total` and said
+//! in a log line at most every 10 s); a session silent both ways for
+//! [`ProxyConfig::idle_timeout`] is closed and counted; a peer that stops
+//! reading stalls its session for the idle timeout at most. The listener
+//! is [`rewire_transport::link::Listener`], which outlives descriptor
+//! exhaustion (`EMFILE`): it logs, backs off and accepts again.
 //!
 //! [`Proxy::start`] runs the relay (and, if asked, its HTTP exporter) as a
 //! service: what it sees goes to the [`Store`] behind `/metrics` and to the
@@ -16,9 +25,9 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
@@ -26,11 +35,12 @@ use std::time::{Duration, Instant, SystemTime};
 use rewire_host::service::{Service, StopFlag};
 use rewire_host::sink::{Fanout, SinkStats};
 use rewire_transport::framing::{Event, Framer, WebSentry};
+use rewire_transport::link::Listener;
 
 use crate::frame::{DecodedFrame, Sender};
 use crate::message::{Message, Side, device_of};
 use crate::rawlog::{RawFrame, append_session};
-use crate::store::{SessionSummary, Store, rfc3339};
+use crate::store::{MetricNames, SessionSummary, Store, rfc3339};
 
 /// At most this many messages of a session are kept for the status page.
 const MAX_SESSION_RECORDS: usize = 10_000;
@@ -38,8 +48,11 @@ const MAX_SESSION_RECORDS: usize = 10_000;
 const CHUNK: usize = 16 * 1024;
 /// Stack of each relay thread (virtual memory; only touched pages are used).
 const THREAD_STACK: usize = 1024 * 1024;
-/// How long the accept loop sleeps when no unit is waiting.
-const ACCEPT_POLL: Duration = Duration::from_millis(5);
+/// How long the accept loop waits for a unit before looking at its flag.
+const ACCEPT_POLL: Duration = Duration::from_millis(100);
+/// The shortest wake-up of a relay thread to check the idle timeout (it
+/// wakes every eighth of the timeout, at most every 30 s).
+const TICK: Duration = Duration::from_millis(200);
 /// How long shutting down waits for sessions to end.
 const SESSION_GRACE: Duration = Duration::from_millis(700);
 /// Accept failures are logged at most this often.
@@ -48,6 +61,13 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 /// The listen backlog when none is given: room for a thousand units
 /// connecting at once (std's fixed 128 overflowed with 500).
 pub const DEFAULT_BACKLOG: u32 = 1024;
+
+/// Sessions relayed at once when no cap is given.
+pub const DEFAULT_MAX_SESSIONS: usize = 1024;
+
+/// How long a session may stay silent both ways when no idle timeout is
+/// given (the unit talks every minute or so).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How the proxy runs.
 #[derive(Debug, Clone)]
@@ -66,14 +86,21 @@ pub struct ProxyConfig {
     pub backlog: u32,
     /// Where `/metrics`, `/` and `/props.json` are served, if anywhere.
     pub http: Option<SocketAddr>,
+    /// Which names `/metrics` uses: rewire's or the original exporter's.
+    pub metric_names: MetricNames,
     /// Property values older than this leave `/metrics`.
     pub max_age: Duration,
+    /// A session with no byte either way for this long is closed; a peer
+    /// that does not read stalls a write for this long at most.
+    pub idle_timeout: Duration,
+    /// Sessions relayed at once; units beyond are closed on accept.
+    pub max_sessions: usize,
 }
 
 impl ProxyConfig {
     /// Returns a config relaying `listen` to `upstream` with the defaults:
     /// 5 s connect timeout, no raw log, [`DEFAULT_BACKLOG`], no HTTP, 5 min
-    /// maximum age.
+    /// maximum age, [`DEFAULT_IDLE_TIMEOUT`], [`DEFAULT_MAX_SESSIONS`].
     pub fn new(listen: SocketAddr, upstream: impl Into<String>) -> Self {
         Self {
             listen,
@@ -82,29 +109,22 @@ impl ProxyConfig {
             raw_log: None,
             backlog: DEFAULT_BACKLOG,
             http: None,
+            metric_names: MetricNames::Rewire,
             max_age: Duration::from_secs(300),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
 
-/// Binds a TCP listener on `addr` with `backlog` (std's `bind` always asks
-/// for 128), non-blocking, with `SO_REUSEADDR` as std sets it on Unix.
-///
-/// # Errors
-/// When the socket cannot be made, bound or put to listen, naming `addr`.
-pub fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
-    let socket =
-        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(named)?;
-    #[cfg(unix)]
-    socket.set_reuse_address(true).map_err(named)?;
-    socket.bind(&addr.into()).map_err(named)?;
-    socket
-        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
-        .map_err(named)?;
-    socket.set_nonblocking(true).map_err(named)?;
-    Ok(socket.into())
+/// Binds the relay's listener on `addr` with `backlog`.
+fn bind(addr: SocketAddr, backlog: u32) -> io::Result<Listener> {
+    Listener::bind_with_backlog(addr, i32::try_from(backlog).unwrap_or(i32::MAX)).map_err(|e| {
+        let kind = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .map_or(io::ErrorKind::Other, io::Error::kind);
+        io::Error::new(kind, format!("cannot listen on {addr}: {e}"))
+    })
 }
 
 /// What the relay's threads share.
@@ -115,6 +135,8 @@ struct Shared {
     raw_log_lock: Mutex<()>,
     /// The sockets of live sessions, to end them on shutdown.
     live: Mutex<HashMap<u64, Vec<TcpStream>>>,
+    /// Sessions started and not yet ended (connecting ones included).
+    open: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -158,9 +180,9 @@ impl Proxy {
     /// # Errors
     /// When an address cannot be bound or a thread cannot start.
     pub fn start(config: ProxyConfig, sinks: Fanout<Message>) -> io::Result<Self> {
-        let listener = bind_listener(config.listen, config.backlog)?;
-        let local = listener.local_addr()?;
-        let store = Arc::new(Store::new(config.max_age));
+        let listener = bind(config.listen, config.backlog)?;
+        let local = listener.local_addr();
+        let store = Arc::new(Store::new(config.max_age).with_metric_names(config.metric_names));
         let mut service = Service::new("proxy");
         let http = match config.http {
             Some(addr) => {
@@ -178,6 +200,7 @@ impl Proxy {
             fanout: Mutex::new(sinks),
             raw_log_lock: Mutex::new(()),
             live: Mutex::new(HashMap::new()),
+            open: AtomicUsize::new(0),
         });
         let accept_shared = Arc::clone(&shared);
         service.spawn("accept", move |stop| {
@@ -230,42 +253,46 @@ impl Proxy {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, stop: &StopFlag) {
+fn accept_loop(listener: &Listener, shared: &Arc<Shared>, stop: &StopFlag) {
     let mut sessions: Vec<JoinHandle<()>> = Vec::new();
     let mut next_id = 0u64;
     let mut failures = 0u64;
-    let mut last_report: Option<Instant> = None;
+    let mut last_failure_report: Option<Instant> = None;
+    let mut refused = 0u64;
+    let mut last_refusal_report: Option<Instant> = None;
+    let max_sessions = shared.config.max_sessions.max(1);
     while !stop.is_set() {
-        let (unit, peer) = match listener.accept() {
-            Ok(pair) => pair,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                sessions.retain(|h| !h.is_finished());
-                thread::sleep(ACCEPT_POLL);
-                continue;
-            }
+        sessions.retain(|h| !h.is_finished());
+        // Out of descriptors is waited out inside `accept_timeout`.
+        let (unit, peer) = match listener.accept_timeout(ACCEPT_POLL) {
+            Ok(Some(pair)) => pair,
+            Ok(None) => continue,
             Err(e) => {
-                // EMFILE and friends: back off instead of spinning, and say so
-                // now and then rather than for every attempt.
                 failures += 1;
-                if last_report.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+                if last_failure_report.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
                     log::warn!("accept failed ({failures} time(s) so far): {e}");
-                    last_report = Some(Instant::now());
+                    last_failure_report = Some(Instant::now());
                 }
                 thread::sleep(Duration::from_millis(50));
                 continue;
             }
         };
-        if unit.set_nonblocking(false).is_err() {
+        if shared.open.load(Ordering::Acquire) >= max_sessions {
+            refused += 1;
+            shared.store.counters.sessions_refused.inc(&[]);
+            if last_refusal_report.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+                log::warn!(
+                    "{max_sessions} sessions open: refusing {peer} ({refused} refused so far)"
+                );
+                last_refusal_report = Some(Instant::now());
+            }
+            drop(unit);
             continue;
         }
         next_id += 1;
         let id = next_id;
         shared.track(id, &unit);
+        shared.open.fetch_add(1, Ordering::AcqRel);
         let session_shared = Arc::clone(shared);
         let spawned = thread::Builder::new()
             .name(format!("session {peer}"))
@@ -273,11 +300,13 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, stop: &StopFlag) {
             .spawn(move || {
                 run_session(&session_shared, unit, peer, id);
                 lock(&session_shared.live).remove(&id);
+                session_shared.open.fetch_sub(1, Ordering::AcqRel);
             });
         match spawned {
             Ok(handle) => sessions.push(handle),
             Err(e) => {
                 lock(&shared.live).remove(&id);
+                shared.open.fetch_sub(1, Ordering::AcqRel);
                 log::error!("cannot start a session thread for {peer}: {e}");
             }
         }
@@ -335,6 +364,27 @@ enum PumpEnd {
     ReadFailed(io::Error),
     /// Writing to the receiver failed.
     WriteFailed(io::Error),
+    /// Neither side sent anything for the idle timeout.
+    Idle,
+}
+
+/// Returns whether `e` says the peer reset the connection (or that it is
+/// gone, which on a write is what a reset turns into).
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// Makes `stream` end with a reset instead of a FIN: `SO_LINGER` 0, so the
+/// close that ends the session sends RST; reading is shut down so that the
+/// thread relaying from it wakes up at once (which sends nothing).
+fn reset(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+    let _ = stream.shutdown(Shutdown::Read);
 }
 
 /// One session's context for its relay threads.
@@ -343,6 +393,44 @@ struct Session<'a> {
     peer: SocketAddr,
     log: Mutex<SessionLog>,
     sequence: AtomicU64,
+    /// When the session started; activity is counted from here.
+    started: Instant,
+    /// Milliseconds after `started` when a byte last came from either side.
+    last_activity: AtomicU64,
+    /// Set by the first relay thread to find the session idle.
+    idle: AtomicBool,
+}
+
+impl<'a> Session<'a> {
+    fn new(shared: &'a Shared, peer: SocketAddr) -> Self {
+        Self {
+            shared,
+            peer,
+            log: Mutex::new(SessionLog::default()),
+            sequence: AtomicU64::new(0),
+            started: Instant::now(),
+            last_activity: AtomicU64::new(0),
+            idle: AtomicBool::new(false),
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Notes that a byte came from either side now.
+    fn touch(&self) {
+        self.last_activity
+            .fetch_max(self.elapsed_ms(), Ordering::Relaxed);
+    }
+
+    /// Returns how long neither side has sent anything.
+    fn silent_for(&self) -> Duration {
+        Duration::from_millis(
+            self.elapsed_ms()
+                .saturating_sub(self.last_activity.load(Ordering::Relaxed)),
+        )
+    }
 }
 
 fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
@@ -368,8 +456,14 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
         }
     };
     shared.track(id, &upstream);
-    let _ = unit.set_nodelay(true);
-    let _ = upstream.set_nodelay(true);
+    for s in [&unit, &upstream] {
+        let _ = s.set_nodelay(true);
+        // Reads wake up to look at the idle timeout; a peer that does not
+        // read holds a write for the idle timeout at most.
+        let wake = (config.idle_timeout / 8).clamp(TICK, Duration::from_secs(30));
+        let _ = s.set_read_timeout(Some(wake));
+        let _ = s.set_write_timeout(Some(config.idle_timeout.max(TICK)));
+    }
     store.counters.active.fetch_add(1, Ordering::Relaxed);
     shared.publish(Message::SessionOpened {
         device: device.clone(),
@@ -377,12 +471,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
         upstream: config.upstream.clone(),
         ts: start,
     });
-    let session = Session {
-        shared,
-        peer,
-        log: Mutex::new(SessionLog::default()),
-        sequence: AtomicU64::new(0),
-    };
+    let session = Session::new(shared, peer);
     let (up_end, down_end) = thread::scope(|scope| {
         let down = thread::Builder::new()
             .stack_size(THREAD_STACK)
@@ -401,7 +490,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
     });
     for (end, direction) in [(&up_end, Sender::Client), (&down_end, Sender::Server)] {
         let (side, what, err) = match end {
-            PumpEnd::Eof => continue,
+            PumpEnd::Eof | PumpEnd::Idle => continue,
             PumpEnd::ReadFailed(e) => (Side::sending(direction), "read", e),
             PumpEnd::WriteFailed(e) => (Side::sending(direction.peer()), "write", e),
         };
@@ -451,6 +540,7 @@ impl Session<'_> {
         let mut buf = vec![0u8; CHUNK];
         let mut framer = Framer::new(WebSentry);
         let bytes = &self.shared.store.counters.bytes;
+        let idle_timeout = self.shared.config.idle_timeout.max(TICK);
         let end = loop {
             let n = match (&*src).read(&mut buf) {
                 Ok(0) => {
@@ -459,17 +549,47 @@ impl Session<'_> {
                 }
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // Whatever was read has been written; now end both connections.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if self.silent_for() < idle_timeout {
+                        continue;
+                    }
+                    if !self.idle.swap(true, Ordering::Relaxed) {
+                        self.shared.store.counters.sessions_idle_closed.inc(&[]);
+                        log::debug!(
+                            "{}: nothing either way for {idle_timeout:?}; closing the session",
+                            self.peer
+                        );
+                    }
                     let _ = dst.shutdown(Shutdown::Both);
+                    let _ = src.shutdown(Shutdown::Both);
+                    break PumpEnd::Idle;
+                }
+                Err(e) => {
+                    // Whatever was read has been written; now end both
+                    // connections, passing a reset on as a reset.
+                    if is_reset(&e) {
+                        reset(dst);
+                    } else {
+                        let _ = dst.shutdown(Shutdown::Both);
+                    }
                     let _ = src.shutdown(Shutdown::Both);
                     break PumpEnd::ReadFailed(e);
                 }
             };
+            self.touch();
             let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
             let chunk = buf.get(..n).unwrap_or(&[]);
             if let Err(e) = (&*dst).write_all(chunk) {
-                let _ = src.shutdown(Shutdown::Both);
+                if is_reset(&e) {
+                    reset(src);
+                } else {
+                    let _ = src.shutdown(Shutdown::Both);
+                }
                 let _ = dst.shutdown(Shutdown::Both);
                 break PumpEnd::WriteFailed(e);
             }
@@ -568,7 +688,7 @@ mod tests {
 
     #[test]
     fn relays_reports_to_observers_and_shuts_down_within_a_second() {
-        let cloud = TcpListener::bind("127.0.0.1:0").unwrap();
+        let cloud = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let (tx, rx) = mpsc::channel();
         let mut sinks = Fanout::new();
         sinks.add(Channel(tx), 64);
@@ -621,13 +741,9 @@ mod tests {
                 fanout: Mutex::new(Fanout::new()),
                 raw_log_lock: Mutex::new(()),
                 live: Mutex::new(HashMap::new()),
+                open: AtomicUsize::new(0),
             };
-            let session = Session {
-                shared: &shared,
-                peer: "127.0.0.1:1".parse().unwrap(),
-                log: Mutex::new(SessionLog::default()),
-                sequence: AtomicU64::new(0),
-            };
+            let session = Session::new(&shared, "127.0.0.1:1".parse().unwrap());
             let mut framer = Framer::new(WebSentry);
             let _ = framer.push(&crate::simulate::init_frame([0, 1, 2, 3, 4, 5]));
             session.drain(&mut framer, Sender::Client, 0);
@@ -637,10 +753,126 @@ mod tests {
         }
     }
 
+    /// A proxy relaying to a fresh cloud listener, and that listener.
+    fn proxy_to_cloud(tweak: impl FnOnce(&mut ProxyConfig)) -> (Proxy, std::net::TcpListener) {
+        let cloud = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut config = ProxyConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            cloud.local_addr().unwrap().to_string(),
+        );
+        tweak(&mut config);
+        (Proxy::start(config, Fanout::new()).unwrap(), cloud)
+    }
+
+    /// Connects a unit through the proxy and returns it with the cloud's end.
+    fn session(proxy: &Proxy, cloud: &std::net::TcpListener) -> (TcpStream, TcpStream) {
+        let unit = TcpStream::connect(proxy.local_addr()).unwrap();
+        let (up, _) = cloud.accept().unwrap();
+        for s in [&unit, &up] {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        }
+        (unit, up)
+    }
+
+    /// Closes `s` with a reset (RST) instead of a FIN.
+    fn abort(s: TcpStream) {
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s);
+    }
+
+    #[test]
+    fn a_reset_is_passed_on_as_a_reset_both_ways() {
+        let (proxy, cloud) = proxy_to_cloud(|_| {});
+        // Upstream resets: the unit sees a reset, not an end of stream.
+        let (mut unit, mut up) = session(&proxy, &cloud);
+        unit.write_all(b"ping").unwrap();
+        let mut four = [0u8; 4];
+        up.read_exact(&mut four).unwrap();
+        abort(up);
+        let mut rest = Vec::new();
+        let err = unit.read_to_end(&mut rest).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err}");
+        // The unit resets: the upstream sees a reset.
+        let (unit, mut up) = session(&proxy, &cloud);
+        abort(unit);
+        let err = up.read_to_end(&mut rest).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err}");
+        // A FIN stays a FIN.
+        let (unit, mut up) = session(&proxy, &cloud);
+        drop(unit);
+        assert_eq!(up.read_to_end(&mut rest).unwrap(), 0);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while proxy.store().counters.relay_errors.total() < 2 {
+            assert!(Instant::now() < deadline, "resets not counted");
+            thread::sleep(Duration::from_millis(10));
+        }
+        proxy.shutdown();
+    }
+
+    #[test]
+    fn idle_sessions_are_closed_and_counted() {
+        let (proxy, cloud) = proxy_to_cloud(|c| c.idle_timeout = Duration::from_millis(300));
+        let (mut unit, mut up) = session(&proxy, &cloud);
+        // Traffic keeps it open past the timeout.
+        for _ in 0..4 {
+            thread::sleep(Duration::from_millis(150));
+            unit.write_all(b"x").unwrap();
+            let mut one = [0u8; 1];
+            up.read_exact(&mut one).unwrap();
+        }
+        assert_eq!(proxy.store().counters.sessions_idle_closed.total(), 0);
+        // Silence closes it, both ways.
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        assert_eq!(unit.read_to_end(&mut rest).unwrap(), 0);
+        assert_eq!(up.read_to_end(&mut rest).unwrap(), 0);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(proxy.store().counters.sessions_idle_closed.total(), 1);
+        proxy.shutdown();
+    }
+
+    #[test]
+    fn sessions_beyond_the_cap_are_refused_and_counted() {
+        let (proxy, cloud) = proxy_to_cloud(|c| c.max_sessions = 2);
+        let held: Vec<_> = (0..2).map(|_| session(&proxy, &cloud)).collect();
+        let mut extra = TcpStream::connect(proxy.local_addr()).unwrap();
+        extra
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut rest = Vec::new();
+        // Closed on accept, never relayed.
+        assert_eq!(extra.read_to_end(&mut rest).unwrap_or(0), 0);
+        assert_eq!(proxy.store().counters.sessions_refused.total(), 1);
+        assert!(
+            proxy
+                .store()
+                .render_metrics(SystemTime::now())
+                .contains("websentry_sessions_refused_total 1")
+        );
+        // Once one ends, a new unit gets through.
+        drop(held);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while proxy.shared.open.load(Ordering::Acquire) > 0 {
+            assert!(Instant::now() < deadline, "sessions did not end");
+            thread::sleep(Duration::from_millis(10));
+        }
+        let (mut unit, mut up) = session(&proxy, &cloud);
+        unit.write_all(b"ok").unwrap();
+        let mut two = [0u8; 2];
+        up.read_exact(&mut two).unwrap();
+        proxy.shutdown();
+    }
+
     #[test]
     fn the_backlog_is_what_was_asked_for() {
-        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 2000).unwrap();
-        let port = l.local_addr().unwrap().port();
+        let l = bind("127.0.0.1:0".parse().unwrap(), 2000).unwrap();
+        let port = l.local_addr().port();
         // /proc/net/tcp has no backlog; `ss -ltn` shows it as Send-Q.
         let out = std::process::Command::new("ss")
             .args(["-ltnH", &format!("sport = :{port}")])

@@ -74,8 +74,13 @@ pub struct PropertyRecord {
     #[serde(rename = "type")]
     pub type_code: Option<u8>,
     /// A number for numeric and enum types, a string for the others; `None`
-    /// in query requests. In set responses: the status byte.
+    /// in query requests and for an unset value. In set responses: the
+    /// status byte.
     pub value: serde_json::Value,
+    /// Whether the value says "not set" (a ranged value of 0 below its
+    /// minimum); only serialised when true, as `"unset": true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unset: bool,
     /// The value as the unit's panel would show it, enum labels resolved.
     pub text: String,
     /// The registry unit (`°F`, `%`, `psi`, …), if any.
@@ -96,6 +101,9 @@ pub fn function_name(function: FunctionCode) -> String {
 }
 
 fn value_json(value: &Value<'_>) -> serde_json::Value {
+    if value.is_unset() {
+        return serde_json::Value::Null;
+    }
     match *value {
         Value::U8(v) | Value::Enum(v) | Value::TypedEnum { value: v, .. } => v.into(),
         Value::U16(v) => v.into(),
@@ -191,6 +199,7 @@ impl PropertyRecord {
             name: None,
             type_code: None,
             value: serde_json::Value::Null,
+            unset: false,
             text: String::new(),
             unit: None,
             raw: String::new(),
@@ -206,6 +215,7 @@ impl PropertyRecord {
         self.unit = entry.and_then(|p| p.unit);
         self.type_code = None;
         self.value = serde_json::Value::Null;
+        self.unset = false;
         self.text.clear();
         self.raw.clear();
     }
@@ -215,6 +225,7 @@ impl PropertyRecord {
         self.reset(id);
         self.type_code = Some(value.type_code());
         self.value = value_json(value);
+        self.unset = value.is_unset();
         value_text_into(&mut self.text, id, value);
         value_raw_into(&mut self.raw, value);
     }
@@ -342,11 +353,23 @@ impl FrameRecord {
         self.body_error = None;
         self.raw.clear();
         json::push_hex(&mut self.raw, bytes);
+        // A frame cut by the framer always has the length its header says;
+        // one taken whole from a raw log may not.
+        let mismatch = bytes
+            .get(5..7)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            .filter(|&declared| bytes.len() >= 7 && declared != bytes.len() - 7)
+            .map(|declared| {
+                format!(
+                    "length field says {declared} payload bytes, the frame has {}",
+                    bytes.len() - 7
+                )
+            });
         let frame = match Frame::new_checked(bytes) {
             Ok(frame) => frame,
             Err(e) => {
                 self.function.push('?');
-                self.body_error = Some(e.to_string());
+                self.body_error = Some(mismatch.unwrap_or_else(|| e.to_string()));
                 return;
             }
         };
@@ -417,7 +440,10 @@ impl FrameRecord {
             }
             BodyKind::Opaque => {}
         }
-        self.body_error = error;
+        self.body_error = match (mismatch, error) {
+            (Some(m), Some(e)) => Some(format!("{m}; {e}")),
+            (m, e) => m.or(e),
+        };
     }
 }
 
@@ -458,6 +484,9 @@ impl WriteJson for PropertyRecord {
             serde_json::Value::Null => json::null(out),
             serde_json::Value::String(s) => json::str(out, s),
             other => json::any(out, other),
+        }
+        if self.unset {
+            out.extend_from_slice(b",\"unset\":true");
         }
         out.extend_from_slice(b",\"text\":");
         json::str(out, &self.text);
@@ -587,6 +616,56 @@ mod tests {
         0x70, 0x83, 0x9e, 0xe8, 0xe6, 0x00, 0x12, 0x00, 0xff, 0x00, 0x02, 0x05, 0x04, 0x01, 0x0d,
         0x00, 0x90, 0xc2, 0x0c, 0x02, 0xb3, 0x01, 0x20, 0x02, 0x07,
     ];
+
+    /// A ranged value of 0 below its minimum is unset: no number, a flag,
+    /// and the same JSON from serde and from the hand-written writer.
+    #[test]
+    fn an_unset_value_is_null_and_flagged() {
+        let (value, _) = Value::parse(&[0x08, 0x00, 0x00, 0x00, 0x05, 0x01, 0x2c, 0x05]).unwrap();
+        let record = property_record(0x030a, &value);
+        assert!(record.unset);
+        assert_eq!(record.value, serde_json::Value::Null);
+        assert_eq!(record.text, "unset (5-300 by 5)");
+        let mut fast = Vec::new();
+        record.write_json(&mut fast);
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            serde_json::to_string(&record).unwrap()
+        );
+        let json: serde_json::Value = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["value"], serde_json::Value::Null);
+        assert_eq!(json["unset"], true);
+        // No metric either.
+        let reading =
+            crate::message::property_reading(0x030a, &value, false, std::time::SystemTime::now());
+        assert_eq!(reading.value, rewire_host::reading::Value::Unset);
+        // A set value has no flag at all.
+        let set = property_record(
+            0x030a,
+            &Value::Ranged {
+                value: 10,
+                min: 5,
+                max: 300,
+                step: 5,
+            },
+        );
+        let json = serde_json::to_value(&set).unwrap();
+        assert_eq!(json["value"], 10);
+        assert!(json.get("unset").is_none());
+        // Named kinds and the unconfirmed software variant.
+        let kind = property_record(
+            0x2702,
+            &Value::TypedEnum {
+                enum_type: 0x27,
+                value: 2,
+            },
+        );
+        assert_eq!(kind.text, "2 (DigOut)");
+        assert_eq!(
+            property_record(0x0116, &Value::U16(17)).text,
+            "NE Modbus/LON?"
+        );
+    }
 
     fn frame(function: FunctionCode, body: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; 7 + 1 + body.len()];

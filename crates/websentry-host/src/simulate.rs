@@ -7,10 +7,11 @@
 //! print one line per session (see [`SessionReport`]), so a test can check
 //! that a relay in between changed nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -562,7 +563,12 @@ pub struct CloudConfig {
     pub sessions: u64,
     /// How long an answer is waited for.
     pub answer_timeout: Duration,
+    /// Units served at once; more are closed on accept.
+    pub max_concurrent: usize,
 }
+
+/// Units a simulated cloud serves at once unless told otherwise.
+pub const DEFAULT_CLOUD_CONCURRENCY: usize = 256;
 
 fn query(ids: &[u16]) -> Vec<u8> {
     let mut out = vec![0u8; 8 + ids.len() * 3];
@@ -608,10 +614,9 @@ pub fn cloud_session(
     Ok(link.report("cloud", session))
 }
 
-/// A running simulated cloud: accepts units one after another (a real
-/// cloud serves many at once; one is enough to exercise a relay),
-/// reporting each session, until [`Cloud::shutdown`] or until it has served
-/// [`CloudConfig::sessions`].
+/// A running simulated cloud: serves many units at once (a thread each, at
+/// most [`CloudConfig::max_concurrent`]), reporting each session, until
+/// [`Cloud::shutdown`] or until it has served [`CloudConfig::sessions`].
 #[derive(Debug)]
 pub struct Cloud {
     service: Service,
@@ -621,6 +626,9 @@ pub struct Cloud {
 /// How often the accept loop looks at its stop flag.
 const POLL: Duration = Duration::from_millis(20);
 
+/// The sockets of the sessions in progress, by session number.
+type Live = Arc<Mutex<HashMap<u64, TcpStream>>>;
+
 impl Cloud {
     /// Starts serving on `listener`, calling `report` after each session.
     ///
@@ -629,58 +637,29 @@ impl Cloud {
     pub fn start(
         listener: TcpListener,
         config: CloudConfig,
-        mut report: impl FnMut(&SessionReport) + Send + 'static,
+        report: impl FnMut(&SessionReport) + Send + 'static,
     ) -> io::Result<Self> {
         let local = listener.local_addr()?;
         listener.set_nonblocking(true)?;
-        let current: Arc<Mutex<Option<TcpStream>>> = Arc::default();
+        let live: Live = Arc::default();
         let mut service = Service::new("cloud");
-        let slot = Arc::clone(&current);
+        let watched = Arc::clone(&live);
         service.spawn("watch", move |stop| {
             while !stop.is_set() {
                 std::thread::sleep(POLL);
             }
-            // A session blocked on a silent unit ends now.
-            if let Some(s) = slot.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            // Sessions blocked on silent units end now.
+            for s in watched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+            {
                 let _ = s.shutdown(Shutdown::Both);
             }
         })?;
+        let report = Arc::new(Mutex::new(report));
         service.spawn("accept", move |stop| {
-            let mut n = 0;
-            while !stop.is_set() {
-                let stream = match listener.accept() {
-                    Ok((s, _)) => s,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) =>
-                    {
-                        std::thread::sleep(POLL);
-                        continue;
-                    }
-                    Err(e) => {
-                        log::warn!("cloud: accept failed: {e}");
-                        std::thread::sleep(POLL * 5);
-                        continue;
-                    }
-                };
-                if stream.set_nonblocking(false).is_err() {
-                    continue;
-                }
-                n += 1;
-                if let Ok(clone) = stream.try_clone() {
-                    *current.lock().unwrap_or_else(PoisonError::into_inner) = Some(clone);
-                }
-                match cloud_session(stream, &config, n) {
-                    Ok(r) => report(&r),
-                    Err(e) => log::warn!("cloud session {n}: {e}"),
-                }
-                *current.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                if config.sessions != 0 && n >= config.sessions {
-                    stop.set();
-                }
-            }
+            accept_units(&listener, &config, &live, &report, stop);
         })?;
         Ok(Self { service, local })
     }
@@ -697,9 +676,102 @@ impl Cloud {
         self.service.stop_flag().is_set()
     }
 
-    /// Stops it within a second, ending a session in progress.
+    /// Stops it within a second, ending the sessions in progress.
     pub fn shutdown(self) {
         self.service.shutdown();
+    }
+}
+
+/// The cloud's accept loop: a thread per unit, at most
+/// [`CloudConfig::max_concurrent`] at once.
+fn accept_units<R: FnMut(&SessionReport) + Send + 'static>(
+    listener: &TcpListener,
+    config: &CloudConfig,
+    live: &Live,
+    report: &Arc<Mutex<R>>,
+    stop: &StopFlag,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut threads: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let mut n = 0;
+    let mut refused = 0u64;
+    while !stop.is_set() {
+        threads.retain(|t| !t.is_finished());
+        if config.sessions != 0 && n >= config.sessions {
+            // All started: stop once they have ended.
+            if threads.is_empty() {
+                stop.set();
+            }
+            std::thread::sleep(POLL);
+            continue;
+        }
+        let stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                std::thread::sleep(POLL);
+                continue;
+            }
+            Err(e) => {
+                log::warn!("cloud: accept failed: {e}");
+                std::thread::sleep(POLL * 5);
+                continue;
+            }
+        };
+        if open.load(Ordering::Acquire) >= config.max_concurrent.max(1) {
+            refused += 1;
+            if refused.is_power_of_two() {
+                log::warn!(
+                    "cloud: {} units at once; {refused} refused so far",
+                    config.max_concurrent
+                );
+            }
+            continue;
+        }
+        if stream.set_nonblocking(false).is_err() {
+            continue;
+        }
+        n += 1;
+        let session = n;
+        if let Ok(clone) = stream.try_clone() {
+            live.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(session, clone);
+        }
+        open.fetch_add(1, Ordering::AcqRel);
+        let (own_config, own_live, own_report, own_open) = (
+            config.clone(),
+            Arc::clone(live),
+            Arc::clone(report),
+            Arc::clone(&open),
+        );
+        let spawned = std::thread::Builder::new()
+            .name(format!("cloud session {session}"))
+            .spawn(move || {
+                match cloud_session(stream, &own_config, session) {
+                    Ok(r) => (own_report.lock().unwrap_or_else(PoisonError::into_inner))(&r),
+                    Err(e) => log::warn!("cloud session {session}: {e}"),
+                }
+                own_live
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&session);
+                own_open.fetch_sub(1, Ordering::AcqRel);
+            });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                open.fetch_sub(1, Ordering::AcqRel);
+                live.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&session);
+                log::warn!("cloud: cannot start a session thread: {e}");
+            }
+        }
     }
 }
 
@@ -780,6 +852,7 @@ mod tests {
             set_every: 1,
             sessions: 0,
             answer_timeout: Duration::from_secs(10),
+            max_concurrent: 4,
         };
         let cloud = Cloud::start(listener, config, move |r| {
             let _ = tx.send(r.clone());
@@ -798,9 +871,27 @@ mod tests {
         let cloud_report = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(got[0].sent, cloud_report.received);
         assert_eq!(got[0].received, cloud_report.sent);
-        // A silent unit holds a session open; shutdown still ends it at once.
+        // A silent unit holds a session open; others are served meanwhile.
         let _silent = TcpStream::connect(cloud.local_addr()).unwrap();
         std::thread::sleep(Duration::from_millis(100));
+        let units: Vec<_> = (0..3u8)
+            .map(|i| {
+                let unit = UnitConfig {
+                    mac: [0, 1, 2, 3, 4, i],
+                    ..unit.clone()
+                };
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    run_unit(&unit, &StopFlag::new(), |_| n += 1).map(|()| n)
+                })
+            })
+            .collect();
+        for u in units {
+            assert_eq!(u.join().unwrap().unwrap(), 1);
+        }
+        for _ in 0..3 {
+            rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
         let started = Instant::now();
         cloud.shutdown();
         assert!(

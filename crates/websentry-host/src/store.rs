@@ -5,11 +5,13 @@
 //! [`rewire_host::metrics::render`]), JSON ([`Store::props_json`]) and an
 //! HTML page ([`Store::status_page`]).
 
+pub mod wmpe;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rewire_host::metrics::CounterFamily;
 use rewire_host::reading::{Reading, Unit, Value as ReadingValue};
@@ -42,6 +44,10 @@ pub struct Counters {
     pub relay_errors: CounterFamily,
     /// Bytes relayed, by sender.
     pub bytes: CounterFamily,
+    /// Unit connections closed on accept because the session cap was reached.
+    pub sessions_refused: CounterFamily,
+    /// Sessions ended because neither side sent anything for the idle timeout.
+    pub sessions_idle_closed: CounterFamily,
 }
 
 impl Default for Counters {
@@ -75,6 +81,16 @@ impl Default for Counters {
                 &["side"],
             ),
             bytes: CounterFamily::new("relayed_bytes", "Bytes relayed, by sender", &["direction"]),
+            sessions_refused: CounterFamily::new(
+                "sessions_refused",
+                "Unit connections closed on accept because the session cap was reached",
+                &[],
+            ),
+            sessions_idle_closed: CounterFamily::new(
+                "sessions_idle_closed",
+                "Sessions ended because neither side sent anything for the idle timeout",
+                &[],
+            ),
         }
     }
 }
@@ -108,6 +124,8 @@ impl Counters {
             &self.upstream_failures,
             &self.relay_errors,
             &self.bytes,
+            &self.sessions_refused,
+            &self.sessions_idle_closed,
         ] {
             family.readings(ts, out);
         }
@@ -177,6 +195,24 @@ pub struct Store {
     /// The counters.
     pub counters: Counters,
     max_age: Duration,
+    /// When the store was made (the original's `websentry_mitm_uptime`).
+    started: Instant,
+    /// Which names `/metrics` uses.
+    metric_names: MetricNames,
+}
+
+/// Which names `/metrics` gives the values, and whose `/props` is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MetricNames {
+    /// rewire's: `websentry_` names in base units, with `# TYPE` and help
+    /// ([`Store::render_metrics`]).
+    #[default]
+    Rewire,
+    /// The original exporter's: bare property names in the unit's own
+    /// units, `sessions_started`, `websentry_mitm_uptime`
+    /// ([`Store::render_wmpe_metrics`]), and its `/props` and `/last`
+    /// pages, so that its users' dashboards and links keep working.
+    Wmpe,
 }
 
 /// Formats a time as RFC 3339 (UTC, milliseconds).
@@ -210,7 +246,22 @@ impl Store {
             state: Mutex::new(State::default()),
             counters: Counters::default(),
             max_age,
+            started: Instant::now(),
+            metric_names: MetricNames::Rewire,
         }
+    }
+
+    /// Makes `/metrics` use `names` (rewire's by default).
+    #[must_use]
+    pub fn with_metric_names(mut self, names: MetricNames) -> Self {
+        self.metric_names = names;
+        self
+    }
+
+    /// Returns which names `/metrics` uses.
+    #[must_use]
+    pub fn metric_names(&self) -> MetricNames {
+        self.metric_names
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -43,7 +43,15 @@ pub mod field {
     pub const BODY: usize = 8;
 }
 
-const MODBUS: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_MODBUS);
+/// The CRC engine: slice-by-16 (8 KiB of tables) with the default
+/// `crc-slice16` feature, byte-wise (512 bytes) without it. A `static`, so
+/// the table is in flash once.
+#[cfg(feature = "crc-slice16")]
+static MODBUS: crc::Crc<u16, crc::Table<16>> =
+    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_MODBUS);
+#[cfg(not(feature = "crc-slice16"))]
+static MODBUS: crc::Crc<u16, crc::Table<1>> =
+    crc::Crc::<u16, crc::Table<1>>::new(&crc::CRC_16_MODBUS);
 
 /// Computes the CRC-16/MODBUS of `bytes` (poly `0x8005` reflected, init
 /// `0xFFFF`), the checksum a frame header carries for its payload.

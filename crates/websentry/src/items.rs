@@ -15,6 +15,7 @@ pub const QUERY_MARKER: u8 = 0x0F;
 /// Status byte a unit answers a successful set with.
 pub const STATUS_OK: u8 = 0x00;
 
+#[inline]
 fn id_at(body: &[u8], pos: usize, needed: usize) -> Result<(u16, &[u8])> {
     let rest = body.get(pos..).unwrap_or(&[]);
     match rest {
@@ -121,6 +122,7 @@ impl<'a> Values<'a> {
 impl<'a> Iterator for Values<'a> {
     type Item = Result<(u16, Value<'a>)>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || self.pos >= self.body.len() {
             return None;

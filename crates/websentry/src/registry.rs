@@ -47,7 +47,10 @@ const fn p(
 }
 
 /// Every named property, sorted by id.
-pub static PROPERTIES: &[Property] = &[
+pub static PROPERTIES: &[Property] = ALL;
+
+/// [`PROPERTIES`] as a constant, for the index built at compile time.
+const ALL: &[Property] = &[
     p(0x0100, "version", None, Some(0x05), None),
     p(0x0101, "version_string", None, Some(0x07), None),
     p(0x0102, "board_version", None, Some(0x09), Some(0x1b)),
@@ -271,6 +274,9 @@ pub struct TypedEnum {
     pub enum_type: u8,
     /// What the enum is about, when the reverse-engineering says.
     pub name: Option<&'static str>,
+    /// The short name the original exporter shows a value without a label
+    /// with (`2(t=DigOut)` there, `2 (DigOut)` here), where it has one.
+    pub kind: Option<&'static str>,
     /// Known labels, sorted by value (may be empty when only the name is known).
     pub labels: &'static [Label],
 }
@@ -279,8 +285,47 @@ const fn te(enum_type: u8, name: Option<&'static str>, labels: &'static [Label])
     TypedEnum {
         enum_type,
         name,
+        kind: kind_of(enum_type),
         labels,
     }
+}
+
+/// The original exporter's short names of enum kinds (its fallback for a
+/// typed-enum value without a label).
+const fn kind_of(enum_type: u8) -> Option<&'static str> {
+    match enum_type {
+        0x0d => Some("SerialSpeed"),
+        0x1c => Some("SensorType"),
+        0x24 => Some("AnalogIn"),
+        0x25 => Some("Jn-n"),
+        0x26 => Some("DigIn"),
+        0x27 => Some("DigOut"),
+        _ => None,
+    }
+}
+
+/// Labels of plain numbers (value types `0x01`, `0x03`) that the
+/// reverse-engineering names, by property id and value: `(id, value, label)`,
+/// sorted. A label ending in `?` is a guess in the source too.
+pub static NUMBER_LABELS: &[(u16, u16, &str)] = &[
+    // software_variant 17: "Only unit I have, so I'm guessing" (wmpe.go).
+    (0x0116, 17, "NE Modbus/LON?"),
+];
+
+/// Returns the label of the plain number `value` of property `id`, if the
+/// registry has one ([`NUMBER_LABELS`]).
+///
+/// ```
+/// use rewire_websentry::registry::number_label;
+/// assert_eq!(number_label(0x0116, 17), Some("NE Modbus/LON?"));
+/// assert_eq!(number_label(0x0116, 18), None);
+/// ```
+#[must_use]
+pub fn number_label(id: u16, value: u16) -> Option<&'static str> {
+    NUMBER_LABELS
+        .iter()
+        .find(|(i, v, _)| *i == id && *v == value)
+        .map(|(_, _, label)| *label)
 }
 
 /// Every known typed enum, sorted by enum type.
@@ -713,7 +758,7 @@ pub static PROPERTY_ENUMS: &[PropertyEnum] = &[
     ),
 ];
 
-fn label_in(labels: &'static [Label], value: u8) -> Option<&'static str> {
+pub(crate) fn label_in(labels: &'static [Label], value: u8) -> Option<&'static str> {
     labels
         .binary_search_by_key(&value, |&(v, _)| v)
         .ok()
@@ -729,11 +774,107 @@ fn label_in(labels: &'static [Label], value: u8) -> Option<&'static str> {
 /// ```
 #[must_use]
 pub fn property(id: u16) -> Option<&'static Property> {
-    PROPERTIES
-        .binary_search_by_key(&id, |p| p.id)
-        .ok()
-        .and_then(|i| PROPERTIES.get(i))
+    let [high, low] = id.to_be_bytes();
+    let group = usize::from(*INDEX.page.get(usize::from(high))?);
+    let &(base, len) = INDEX.groups.get(group.checked_sub(1)?)?;
+    if u16::from(low) >= len {
+        return None;
+    }
+    let slot = *INDEX.slots.get(usize::from(base) + usize::from(low))?;
+    PROPERTIES.get(usize::from(slot).checked_sub(1)?)
 }
+
+/// How many distinct high bytes the ids have.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build, it cannot panic at run time"
+)]
+const GROUPS: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < ALL.len() {
+        if i == 0 || ALL[i].id >> 8 != ALL[i - 1].id >> 8 {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// Slots of the second level: per high byte, one per low byte up to the
+/// largest one present.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build, it cannot panic at run time"
+)]
+const SLOTS: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < ALL.len() {
+        let last_of_group = i + 1 == ALL.len() || ALL[i + 1].id >> 8 != ALL[i].id >> 8;
+        if last_of_group {
+            n += (ALL[i].id & 0xff) as usize + 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// A two-level index of [`PROPERTIES`] by id, built at compile time, so
+/// that [`property`] takes three array reads and no search (it ran for
+/// every value decoded). About 1.1 KiB: 256 bytes of pages, 4 bytes per
+/// high byte in use, one byte per low byte up to each page's largest.
+struct Index {
+    /// High byte → group number + 1 (0: no property has that high byte).
+    page: [u8; 256],
+    /// Per group: where its slots start, and how many low bytes it covers.
+    groups: [(u16, u16); GROUPS],
+    /// Low byte within a group → index in [`PROPERTIES`] + 1 (0: none).
+    slots: [u8; SLOTS],
+}
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build, it cannot panic at run time"
+)]
+static INDEX: Index = {
+    assert!(
+        ALL.len() < 255,
+        "the index stores property indexes in a byte"
+    );
+    let mut index = Index {
+        page: [0; 256],
+        groups: [(0, 0); GROUPS],
+        slots: [0; SLOTS],
+    };
+    let mut group = 0;
+    let mut base = 0;
+    let mut i = 0;
+    while i < ALL.len() {
+        let id = ALL[i].id;
+        assert!(
+            i == 0 || ALL[i - 1].id < id,
+            "PROPERTIES must be sorted by id"
+        );
+        let high = (id >> 8) as usize;
+        if index.page[high] == 0 {
+            // A new group: it covers low bytes 0..=the largest of its ids.
+            let mut last = i;
+            while last + 1 < ALL.len() && ALL[last + 1].id >> 8 == id >> 8 {
+                last += 1;
+            }
+            let len = (ALL[last].id & 0xff) as usize + 1;
+            index.groups[group] = (base as u16, len as u16);
+            group += 1;
+            index.page[high] = group as u8;
+            base += len;
+        }
+        let (start, _) = index.groups[index.page[high] as usize - 1];
+        index.slots[start as usize + (id & 0xff) as usize] = i as u8 + 1;
+        i += 1;
+    }
+    index
+};
 
 /// Looks up a property by name (a linear search over [`PROPERTIES`]).
 #[must_use]

@@ -256,7 +256,7 @@ fn set_exchange_humidity_50() {
 
 #[test]
 fn value_display_table() {
-    let rows: [(Value<'_>, &str); 16] = [
+    let rows: [(Value<'_>, &str); 22] = [
         (Value::U8(5), "5"),
         (Value::Enum(2), "2"),
         (Value::U16(17), "17"),
@@ -296,7 +296,53 @@ fn value_display_table() {
                 enum_type: 0x24,
                 value: 14,
             },
-            "14 (enum 0x24)",
+            "14 (AnalogIn)",
+        ),
+        (
+            Value::TypedEnum {
+                enum_type: 0x27,
+                value: 2,
+            },
+            "2 (DigOut)",
+        ),
+        (
+            Value::TypedEnum {
+                enum_type: 0x25,
+                value: 3,
+            },
+            "3 (Jn-n)",
+        ),
+        (
+            Value::TypedEnum {
+                enum_type: 0x1c,
+                value: 1,
+            },
+            "1 (SensorType)",
+        ),
+        (
+            Value::TypedEnum {
+                enum_type: 0x7f,
+                value: 1,
+            },
+            "1 (enum 0x7f)",
+        ),
+        (
+            Value::Ranged {
+                value: 0,
+                min: 5,
+                max: 300,
+                step: 5,
+            },
+            "unset (5-300 by 5)",
+        ),
+        (
+            Value::Ranged {
+                value: 0,
+                min: -50,
+                max: 50,
+                step: 1,
+            },
+            "0 (-50-50 by 1)",
         ),
         (
             Value::Time {
@@ -705,4 +751,38 @@ fn rejects_buffer_too_small() {
             available: 4
         })
     );
+}
+
+/// The compile-time index finds every registry entry, and nothing else,
+/// over all 65,536 ids.
+#[test]
+fn the_property_index_agrees_with_a_search() {
+    for id in 0..=u16::MAX {
+        let searched = registry::PROPERTIES.iter().find(|p| p.id == id);
+        assert_eq!(registry::property(id), searched, "{id:#06x}");
+    }
+}
+
+/// The table-driven CRC (slice-by-16 or byte-wise, as the features say)
+/// agrees with the bit-by-bit definition on lengths around 16-byte blocks.
+#[test]
+fn crc_tables_agree_with_the_definition() {
+    fn bitwise(bytes: &[u8]) -> u16 {
+        let mut crc = 0xffffu16;
+        for &b in bytes {
+            crc ^= u16::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xa001
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        crc
+    }
+    let data: [u8; 300] = core::array::from_fn(|i| (i as u8).wrapping_mul(151).wrapping_add(7));
+    for len in [0, 1, 15, 16, 17, 31, 32, 33, 100, 300] {
+        assert_eq!(crc16_modbus(&data[..len]), bitwise(&data[..len]), "{len}");
+    }
 }

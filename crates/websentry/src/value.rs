@@ -159,6 +159,7 @@ impl<'a> Value<'a> {
     }
 
     /// As [`Value::parse`], with error offsets shifted by `base`.
+    #[inline]
     pub(crate) fn parse_at(bytes: &'a [u8], base: usize) -> Result<(Self, usize)> {
         let Some((&code, body)) = bytes.split_first() else {
             return Err(Error::Truncated {
@@ -226,6 +227,25 @@ impl<'a> Value<'a> {
             }
         };
         Ok((value, 1 + value.body_len()))
+    }
+
+    /// Returns whether the value says "not set": a ranged value (`0x08`)
+    /// of 0 below its minimum (`00 00 00 05 01 2c 05`, 0 in 5..300), the
+    /// convention of the original exporter (`wmpe.go`: "if current == 0 and less
+    /// than min, unset/not applicable"). Such a value has no number
+    /// ([`Value::as_f64`] is `None`) and shows as `unset (5-300 by 5)`.
+    ///
+    /// ```
+    /// use rewire_websentry::Value;
+    /// let (v, _) = Value::parse(&[0x08, 0x00, 0x00, 0x00, 0x05, 0x01, 0x2c, 0x05]).unwrap();
+    /// assert!(v.is_unset());
+    /// assert_eq!(v.as_f64(), None);
+    /// assert_eq!(v.to_string(), "unset (5-300 by 5)");
+    /// ```
+    #[must_use]
+    #[inline]
+    pub const fn is_unset(&self) -> bool {
+        matches!(*self, Self::Ranged { value: 0, min, .. } if min > 0)
     }
 
     /// Returns the type byte this value is encoded with.
@@ -352,11 +372,13 @@ impl<'a> Value<'a> {
     /// Returns the value as a number where it is one: the integer types,
     /// enum values, the ranged current value, and tenths divided by ten.
     #[must_use]
+    #[inline]
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             Self::U8(v) | Self::Enum(v) | Self::TypedEnum { value: v, .. } => Some(f64::from(v)),
             Self::U16(v) => Some(f64::from(v)),
             Self::Tenths(v) => Some(f64::from(v) / 10.0),
+            Self::Ranged { .. } if self.is_unset() => None,
             Self::Ranged { value, .. } => Some(f64::from(value)),
             Self::U32(v) => Some(f64::from(v)),
             Self::Bytes2(_)
@@ -453,18 +475,23 @@ impl fmt::Display for Value<'_> {
             Self::Version([a, b, c, d]) => write!(f, "{a}.{b}.{c}.{d}"),
             Self::Tenths(v) => write!(f, "{}.{}", v / 10, v % 10),
             Self::Str(text) => write_text(f, text),
+            Self::Ranged { min, max, step, .. } if self.is_unset() => {
+                write!(f, "unset ({min}-{max} by {step})")
+            }
             Self::Ranged {
                 value,
                 min,
                 max,
                 step,
             } => write!(f, "{value} ({min}-{max} by {step})"),
-            Self::TypedEnum { enum_type, value } => {
-                match registry::typed_enum_label(enum_type, value) {
-                    Some(label) => f.write_str(label),
-                    None => write!(f, "{value} (enum {enum_type:#04x})"),
-                }
-            }
+            Self::TypedEnum { enum_type, value } => match registry::typed_enum(enum_type) {
+                Some(e) => match (registry::label_in(e.labels, value), e.kind) {
+                    (Some(label), _) => f.write_str(label),
+                    (None, Some(kind)) => write!(f, "{value} ({kind})"),
+                    (None, None) => write!(f, "{value} (enum {enum_type:#04x})"),
+                },
+                None => write!(f, "{value} (enum {enum_type:#04x})"),
+            },
             Self::Date {
                 year_since_1900,
                 month,
@@ -490,20 +517,25 @@ impl fmt::Display for Value<'_> {
     }
 }
 
-/// Returns the label of an enum value answered for property `id`: from the
+/// Returns the label of a value answered for property `id`: from the
 /// property's own table for [`Value::Enum`], from the shared table for
-/// [`Value::TypedEnum`] (the lookups of [`registry`]); `None` for other values and unknown labels.
+/// [`Value::TypedEnum`], from [`registry::NUMBER_LABELS`] for a plain
+/// number the reverse-engineering names (`software_variant` 17); `None` for
+/// other values and unknown labels.
 ///
 /// ```
 /// use rewire_websentry::{enum_label, Value};
 /// assert_eq!(enum_label(0x120e, &Value::Enum(2)), Some("Ready"));
 /// assert_eq!(enum_label(0x010e, &Value::TypedEnum { enum_type: 0x2d, value: 4 }), Some("Fahrenheit"));
+/// assert_eq!(enum_label(0x0116, &Value::U16(17)), Some("NE Modbus/LON?"));
 /// ```
 #[must_use]
 pub fn enum_label(id: u16, value: &Value<'_>) -> Option<&'static str> {
     match *value {
         Value::Enum(v) => registry::property_enum_label(id, v),
         Value::TypedEnum { enum_type, value } => registry::typed_enum_label(enum_type, value),
+        Value::U8(v) => registry::number_label(id, u16::from(v)),
+        Value::U16(v) => registry::number_label(id, v),
         _ => None,
     }
 }
@@ -519,7 +551,7 @@ pub struct Labeled<'a> {
 }
 
 impl fmt::Display for Labeled<'_> {
-    /// Shows a property-specific enum by its label when the registry has one,
+    /// Shows a value by its label when the registry has one ([`enum_label`]),
     /// anything else as [`Value`]'s `Display` does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match enum_label(self.id, &self.value) {
