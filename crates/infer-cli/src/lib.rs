@@ -55,6 +55,7 @@ pub fn decode_args(args: &InferArgs) -> DecodeArgs {
         json: args.json,
         ports: args.ports.clone(),
         hex: args.hex.clone(),
+        pcap_out: None,
     }
 }
 

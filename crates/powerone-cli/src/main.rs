@@ -25,7 +25,7 @@ use rewire_powerone_host::master::{self, Action, Master, MasterError, Verdict};
 use rewire_powerone_host::message::{Codes, Message, Seen};
 use rewire_powerone_host::record::{RecordSink, RecordWriter, WriteFailure};
 use rewire_powerone_host::simulator::{self, Pcu, SimConfig, Simulator};
-use rewire_powerone_host::tally::{TallySink, serve_metrics};
+use rewire_powerone_host::tally::{TallySink, operator_page, serve_metrics_and_page};
 use rewire_powerone_host::tap::{Source, Tap, TapConfig};
 use rewire_transport::link::{LinkError, LinkErrorKind, Listener, RequestPolicy};
 
@@ -141,7 +141,7 @@ enum Command {
     },
     /// Print every frame on the line, both directions, in order (passive
     /// tap): on --serial [--serial2], on a --tcp stream, or as a relay.
-    Listen(ListenArgs),
+    Listen(Box<ListenArgs>),
     /// Run a simulated PCU on a pseudo-terminal (--pty) or a TCP port (--tcp).
     Simulate(SimulateArgs),
     /// Print shell completions.
@@ -190,6 +190,9 @@ struct ListenArgs {
     /// 127.0.0.1:PORT).
     #[arg(long, value_name = "ADDR:PORT", value_parser = value::listen_addr)]
     http: Option<SocketAddr>,
+    /// MQTT output with Home Assistant discovery (docs/mqtt.md).
+    #[command(flatten)]
+    mqtt: rewire_cli::mqtt::MqttArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -484,12 +487,18 @@ fn listen(link: &LinkArgs, args: &ListenArgs) -> anyhow::Result<ExitCode> {
         Some(addr) => {
             let tally = TallySink::new();
             fanout.add(tally.clone(), QUEUE);
-            let server = serve_metrics(addr, tally)?;
+            let page = operator_page();
+            fanout.add(page.sink(), QUEUE);
+            let server = serve_metrics_and_page(addr, tally, &page)?;
             log::info!("metrics on http://{}/metrics", server.local_addr());
+            log::info!("page on http://{}/", server.local_addr());
             Some(server)
         }
         None => None,
     };
+    if let Some(mqtt) = args.mqtt.start("powerone-listen", None)? {
+        fanout.add(mqtt, QUEUE);
+    }
     let tap = match listen_plan(link, args)? {
         ListenPlan::Relay { bind, upstream } => {
             let listener = Listener::bind(bind).map_err(link_exit)?;
@@ -604,7 +613,10 @@ fn decode(args: &DecodeArgs, verify_function: Option<u8>) -> anyhow::Result<Exit
     let codes = Codes {
         verify_password: verify_function,
     };
-    let input = open_input(args, &[DEFAULT_PORT], false)?;
+    let input = open_input(args, &[DEFAULT_PORT], false)?.tee_pcap(
+        args,
+        rewire_transport::capture::pcap_out::SerialProtocol::PowerOne,
+    )?;
     // A live feed (a pipe, a terminal) shows each record as it comes.
     let mut out = RecordWriter::new(io::stdout(), Format::from_flag(args.json), input.is_live());
     let name = input.name().to_owned();
@@ -818,6 +830,7 @@ mod tests {
                 count: None,
                 json: false,
                 http: None,
+                mqtt: rewire_cli::mqtt::MqttArgs::default(),
             };
         assert_eq!(
             listen_plan(&link(None, None), &args(None, Some("4001"), Some("h:1"))).unwrap(),

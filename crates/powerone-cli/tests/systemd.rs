@@ -7,5 +7,9 @@ mod systemd_verify;
 
 #[test]
 fn the_systemd_unit_verifies() {
-    systemd_verify::verify("powerone-listen", "powerone", env!("CARGO_BIN_EXE_powerone"));
+    systemd_verify::verify(
+        "powerone-listen",
+        "powerone",
+        env!("CARGO_BIN_EXE_powerone"),
+    );
 }

@@ -146,15 +146,44 @@ impl TallySink {
 /// When the address cannot be bound.
 pub fn serve_metrics(addr: SocketAddr, tally: TallySink) -> Result<HttpServer, BindError> {
     HttpServer::bind(addr, HttpConfig::default(), move |r: &Request| {
-        match (r.method(), r.path()) {
-            ("GET" | "HEAD", "/metrics") => Response::new(
-                200,
-                metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
-                tally.snapshot().prometheus(),
-            ),
-            _ => Response::text(404, "not found: try /metrics\n"),
-        }
+        respond(&tally, r)
     })
+}
+
+fn respond(tally: &TallySink, r: &Request) -> Response {
+    match (r.method(), r.path()) {
+        ("GET" | "HEAD", "/metrics") => Response::new(
+            200,
+            metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
+            tally.snapshot().prometheus(),
+        ),
+        _ => Response::text(404, "not found: try /metrics\n"),
+    }
+}
+
+/// Makes the operator's page of a Power-One line (the PCU link, frames,
+/// bad checksums, clock sets, password checks); add its
+/// [`rewire_page::Page::sink`] to the fan-out and serve it with
+/// [`serve_metrics_and_page`].
+#[must_use]
+pub fn operator_page() -> rewire_page::Page {
+    rewire_page::Page::new(rewire_page::PageConfig::new(
+        rewire_page::Headline::powerone(),
+    ))
+}
+
+/// Serves `/metrics` as [`serve_metrics`] does, and the operator's `page`
+/// on `/` and `/api/*`.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn serve_metrics_and_page(
+    addr: SocketAddr,
+    tally: TallySink,
+    page: &rewire_page::Page,
+) -> Result<HttpServer, BindError> {
+    let handler = page.handler(move |r: &Request| respond(&tally, r));
+    HttpServer::bind(addr, HttpConfig::default(), handler)
 }
 
 impl Sink<Message> for TallySink {
