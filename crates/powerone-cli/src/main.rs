@@ -483,18 +483,18 @@ fn listen(link: &LinkArgs, args: &ListenArgs) -> anyhow::Result<ExitCode> {
         count: args.count,
     };
     let (mut fanout, failure) = stdout_records(Format::from_flag(args.json));
-    let metrics = match args.http {
-        Some(addr) => {
+    let page = args.http.map(|_| operator_page());
+    let metrics = match (args.http, &page) {
+        (Some(addr), Some(page)) => {
             let tally = TallySink::new();
             fanout.add(tally.clone(), QUEUE);
-            let page = operator_page();
             fanout.add(page.sink(), QUEUE);
-            let server = serve_metrics_and_page(addr, tally, &page)?;
+            let server = serve_metrics_and_page(addr, tally, page)?;
             log::info!("metrics on http://{}/metrics", server.local_addr());
             log::info!("page on http://{}/", server.local_addr());
             Some(server)
         }
-        None => None,
+        _ => None,
     };
     if let Some(mqtt) = args.mqtt.start("powerone-listen", None)? {
         fanout.add(mqtt, QUEUE);
@@ -527,6 +527,9 @@ fn listen(link: &LinkArgs, args: &ListenArgs) -> anyhow::Result<ExitCode> {
             Tap::start(sources, config, fanout)?
         }
     };
+    if let Some(page) = &page {
+        page.set_outputs(tap.stats_reader());
+    }
     while !tap.is_finished() && !failure.failed() {
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -265,6 +265,14 @@ impl Tap {
         self.shared.lock().fanout.stats()
     }
 
+    /// Returns a function that reads the fan-out's counts for as long as it
+    /// lives (for a page's link health), independent of the handle.
+    #[must_use]
+    pub fn stats_reader(&self) -> impl Fn() -> Vec<SinkStats> + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.lock().fanout.stats()
+    }
+
     /// Stops the tap, joins its threads, lets the sinks drain for up to a
     /// second and closes them.
     ///

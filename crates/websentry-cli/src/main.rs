@@ -57,6 +57,9 @@ enum Command {
     /// Decode a capture (pcap/pcapng), a raw log (`--input wmpe-json`), a hex
     /// dump or raw bytes.
     Decode(rewire_cli::decode::DecodeArgs),
+    /// Draw properties from a capture or raw log over time as an SVG (e.g.
+    /// --reading humidity --reading room_temp -o unit.svg).
+    Plot(rewire_cli::plot::PlotArgs),
     /// Relay a unit's traffic to its cloud unchanged, decode a copy, serve
     /// /metrics, / and /props.json.
     Proxy(Box<ProxyArgs>),
@@ -245,6 +248,18 @@ fn run_decode(args: &rewire_cli::decode::DecodeArgs) -> anyhow::Result<()> {
     decode::run(input, input_format, &mut out, live)
 }
 
+fn run_plot(args: &rewire_cli::plot::PlotArgs) -> anyhow::Result<()> {
+    let input = rewire_cli::decode::open_input(&args.decode_args(), &[DEFAULT_PORT], true)?;
+    let title = input.name().to_owned();
+    let format = input.format();
+    let mut plot = rewire_page::plot::Collector::new(&args.keys());
+    rewire_websentry_host::decode::messages(input, format, |m| {
+        plot.push(&m);
+        Ok::<(), anyhow::Error>(())
+    })?;
+    args.write(&title, &plot.finish())
+}
+
 fn run_proxy(args: &ProxyArgs, verbose: bool) -> anyhow::Result<()> {
     let mut sinks = Fanout::new();
     sinks.add(
@@ -263,6 +278,7 @@ fn run_proxy(args: &ProxyArgs, verbose: bool) -> anyhow::Result<()> {
     // the page, and reads the relay's store for /metrics and /props.
     let http = config.http.take();
     let proxy = Proxy::start(config, sinks)?;
+    page.set_outputs(proxy.sink_stats_reader());
     announce("listening on", proxy.local_addr());
     let _http = match http {
         Some(addr) => {
@@ -284,6 +300,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     rewire_cli::logging::init("websentry", log_level(cli.verbose, cli.quiet));
     match cli.command {
         Command::Decode(args) => run_decode(&args)?,
+        Command::Plot(args) => run_plot(&args)?,
         Command::Proxy(args) => run_proxy(&args, cli.verbose)?,
         Command::Simulate(SimulateCommand::Unit {
             connect,

@@ -19,7 +19,8 @@ use rewire_transport::capture::{self, CaptureEvent, Endpoints, StreamId};
 use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_websentry::{Frame, FunctionCode};
 
-use crate::frame::Sender;
+use crate::frame::{DecodedFrame, Sender};
+use crate::message::{Message, device_of};
 use crate::record::{ErrorRecord, FrameRecord, Origin, PropertyRecord, Record, decode_frame};
 
 /// The protocol's TCP port, kept from captures unless `--port` says otherwise.
@@ -336,20 +337,22 @@ impl Decoder {
     }
 }
 
-/// Decodes capture `events` of an input of `format` into `sink`, one
-/// framer per stream; `flush_each` writes every record out at once (for a
-/// live pipe), else they are flushed at the end.
-///
-/// # Errors
-/// The first error of `events` (after what came before it was written), or
-/// the sink's I/O error.
-pub fn run<W: Write, E: From<std::io::Error>>(
+/// One step of [`drive`]: an item of a stream, or the end of one capture
+/// event (when output may be flushed).
+enum Step<'m, 'i> {
+    Item(&'m Meta, StreamItem<'i>),
+    EventDone,
+}
+
+/// The decode loop every output shares: capture `events` through one framer
+/// per stream (a raw log's frames each on their own), the decoder's
+/// per-connection state dropped as streams end.
+fn drive<E>(
     events: impl IntoIterator<Item = Result<CaptureEvent, E>>,
     format: capture::InputFormat,
-    sink: &mut Sink<W>,
-    flush_each: bool,
+    decoder: &mut Decoder,
+    mut step: impl FnMut(&mut Decoder, Step<'_, '_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut decoder = Decoder::new(format);
     let mut streams = Streams::new(|| Framer::new(WebSentry));
     let mut result = Ok(());
     // A raw log keeps each frame apart: each is decoded on its own, in the
@@ -368,7 +371,6 @@ pub fn run<W: Write, E: From<std::io::Error>>(
             CaptureEvent::End(end) => Some(end.stream),
             _ => None,
         };
-        let before = sink.written();
         match event {
             CaptureEvent::Chunk(chunk) if whole_frames => {
                 let meta = Meta {
@@ -381,22 +383,89 @@ pub fn run<W: Write, E: From<std::io::Error>>(
                     offset: 0,
                     bytes: chunk.bytes,
                 };
-                decoder.emit(&meta, StreamItem::Framed(Event::Message(message)), sink)?;
+                step(
+                    decoder,
+                    Step::Item(&meta, StreamItem::Framed(Event::Message(message))),
+                )?;
             }
             event => streams.handle(event, |meta: &Meta, item: StreamItem<'_>| {
-                decoder.emit(meta, item, sink)
+                step(decoder, Step::Item(meta, item))
             })?,
         }
         if let Some(stream) = ended {
             decoder.end_stream(stream);
         }
-        if flush_each && sink.written() != before {
-            sink.flush()?;
-        }
+        step(decoder, Step::EventDone)?;
     }
-    streams.finish(|meta: &Meta, item: StreamItem<'_>| decoder.emit(meta, item, sink))?;
-    sink.flush()?;
+    streams.finish(|meta: &Meta, item: StreamItem<'_>| step(decoder, Step::Item(meta, item)))?;
     result
+}
+
+/// Decodes capture `events` of an input of `format` into `sink`, one
+/// framer per stream; `flush_each` writes every record out at once (for a
+/// live pipe), else they are flushed at the end.
+///
+/// # Errors
+/// The first error of `events` (after what came before it was written), or
+/// the sink's I/O error.
+pub fn run<W: Write, E: From<std::io::Error>>(
+    events: impl IntoIterator<Item = Result<CaptureEvent, E>>,
+    format: capture::InputFormat,
+    sink: &mut Sink<W>,
+    flush_each: bool,
+) -> Result<(), E> {
+    let mut decoder = Decoder::new(format);
+    let mut flushed = 0;
+    drive(events, format, &mut decoder, |decoder, step| {
+        match step {
+            Step::Item(meta, item) => decoder.emit(meta, item, sink)?,
+            Step::EventDone if flush_each && sink.written() != flushed => {
+                sink.flush()?;
+                flushed = sink.written();
+            }
+            Step::EventDone => {}
+        }
+        Ok(())
+    })?;
+    sink.flush()?;
+    Ok(())
+}
+
+/// Decodes capture `events` of an input of `format` into typed messages
+/// (every frame as a [`Message::Frame`], answers paired with their
+/// queries), for outputs that want readings rather than records (plots).
+///
+/// # Errors
+/// The first error of `events`, or of `out`.
+pub fn messages<E>(
+    events: impl IntoIterator<Item = Result<CaptureEvent, E>>,
+    format: capture::InputFormat,
+    mut out: impl FnMut(Message) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut decoder = Decoder::new(format);
+    drive(events, format, &mut decoder, |decoder, step| {
+        if let Step::Item(meta, StreamItem::Framed(Event::Message(m))) = step {
+            let dir = direction(meta);
+            let query = decoder.pair(meta, dir, &m.bytes);
+            let frame = DecodedFrame::decode(m.bytes, dir, query.as_deref());
+            let peer = meta
+                .endpoints
+                .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |e| {
+                    if dir == Some(Sender::Client) {
+                        e.src
+                    } else {
+                        e.dst
+                    }
+                });
+            out(Message::Frame {
+                device: device_of(peer),
+                peer,
+                frame,
+                ts: meta.timestamp.unwrap_or(std::time::UNIX_EPOCH),
+            })?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

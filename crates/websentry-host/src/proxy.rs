@@ -238,6 +238,14 @@ impl Proxy {
         lock(&self.shared.fanout).stats()
     }
 
+    /// Returns a function that reads each sink's drop counts for as long as
+    /// it lives (for a page's link health), independent of the handle.
+    #[must_use]
+    pub fn sink_stats_reader(&self) -> impl Fn() -> Vec<SinkStats> + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || lock(&shared.fanout).stats()
+    }
+
     /// Returns whether the relay has stopped on its own (it does not, short
     /// of a thread dying).
     #[must_use]
