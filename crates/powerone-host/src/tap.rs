@@ -267,7 +267,6 @@ impl Tap {
 
     /// Returns a function that reads the fan-out's counts for as long as it
     /// lives (for a page's link health), independent of the handle.
-    #[must_use]
     pub fn stats_reader(&self) -> impl Fn() -> Vec<SinkStats> + Send + Sync + 'static {
         let shared = Arc::clone(&self.shared);
         move || shared.lock().fanout.stats()

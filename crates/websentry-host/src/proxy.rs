@@ -240,7 +240,6 @@ impl Proxy {
 
     /// Returns a function that reads each sink's drop counts for as long as
     /// it lives (for a page's link health), independent of the handle.
-    #[must_use]
     pub fn sink_stats_reader(&self) -> impl Fn() -> Vec<SinkStats> + Send + Sync + 'static {
         let shared = Arc::clone(&self.shared);
         move || lock(&shared.fanout).stats()
