@@ -4,74 +4,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_upsilon");
+mod support;
 
-/// A child process killed on every path.
-struct Proc {
-    child: Child,
-    out: Receiver<String>,
-    err: Receiver<String>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines(r: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn spawn(args: &[&str]) -> Proc {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn upsilon");
-    let out = lines(child.stdout.take().unwrap());
-    let err = lines(child.stderr.take().unwrap());
-    Proc { child, out, err }
-}
-
-/// Waits for a line matching `pred`, returning it; panics with what was seen.
-fn wait_line(rx: &Receiver<String>, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + timeout;
-    let mut seen = Vec::new();
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) if pred(&line) => return line,
-            Ok(line) => seen.push(line),
-            Err(_) => break,
-        }
-    }
-    panic!(
-        "no matching line within {timeout:?}; saw:\n{}",
-        seen.join("\n")
-    );
-}
-
-fn addr_after(rx: &Receiver<String>, prefix: &str) -> String {
-    let line = wait_line(rx, Duration::from_secs(10), |l| l.contains(prefix));
-    let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
-    rest.trim().trim_end_matches("/metrics").to_owned()
-}
+use support::{BIN, Proc, addr_after, lines, spawn, wait_line};
 
 fn sim_rupsmon(listen: &str, script: &str) -> (Proc, String) {
     let p = spawn(&[
