@@ -3,68 +3,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rewire_websentry::{FunctionCode, encode_frame};
 
-const BIN: &str = env!("CARGO_BIN_EXE_websentry");
-const WAIT: Duration = Duration::from_secs(20);
+mod support;
 
-/// Kills its child on every path.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `websentry ARGS`, returning the guard and a channel of its output
-/// lines: stdout (session reports) and stderr (the "listening on" start-up
-/// lines) both.
-fn spawn(args: &[&str]) -> (Guard, mpsc::Receiver<String>) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn websentry");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    forward(stdout, tx.clone());
-    forward(stderr, tx);
-    (Guard(child), rx)
-}
-
-fn forward(stream: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
-    thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-}
-
-fn line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let l = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no line starting with {prefix:?}"));
-        if let Some(rest) = l.strip_prefix(prefix) {
-            return rest.trim().to_string();
-        }
-    }
-}
+use support::{BIN, Guard, WAIT, line, spawn};
 
 struct ProxyUnderTest {
     _guard: Guard,

@@ -1,65 +1,14 @@
 //! `websentry proxy --metric-names wmpe`: the original exporter's metric
 //! names, units and pages, end to end with the simulators on 127.0.0.1.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_websentry");
-const WAIT: Duration = Duration::from_secs(20);
+mod support;
 
-/// Kills its child on every path.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `websentry ARGS` with its stdout and stderr lines on a channel.
-fn spawn(args: &[&str]) -> (Guard, mpsc::Receiver<String>) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn websentry");
-    let (tx, rx) = mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    (Guard(child), rx)
-}
-
-fn line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let l = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no line starting with {prefix:?}"));
-        if let Some(rest) = l.strip_prefix(prefix) {
-            return rest.trim().to_string();
-        }
-    }
-}
+use support::{WAIT, line, spawn};
 
 fn get(addr: SocketAddr, target: &str) -> (String, String) {
     let mut s = TcpStream::connect_timeout(&addr, WAIT).unwrap();
