@@ -101,6 +101,40 @@ impl CounterFamily {
     }
 }
 
+/// Returns the readings every live mode exports about its outputs (the
+/// sinks of its fan-out): `output_dropped{output}`, a counter of what each
+/// dropped rather than stall the device (its own drops included), and
+/// `output_queued{output}`, what waits now.
+#[must_use]
+pub fn output_readings(sinks: &[crate::sink::SinkStats], ts: SystemTime) -> Vec<Reading> {
+    let mut out = Vec::with_capacity(sinks.len() * 2);
+    for s in sinks {
+        out.push(
+            Reading::counter(
+                "output_dropped",
+                "Messages an output dropped because it was not keeping up",
+                s.dropped_total(),
+                ts,
+            )
+            .with_label("output", s.name.clone()),
+        );
+        // Queue lengths stay far below 2^53.
+        #[allow(clippy::cast_precision_loss)]
+        let queued = s.queued as f64;
+        out.push(
+            Reading::gauge(
+                "output_queued",
+                "Messages waiting for an output",
+                Value::Number(queued),
+                crate::reading::Unit::None,
+                ts,
+            )
+            .with_label("output", s.name.clone()),
+        );
+    }
+    out
+}
+
 /// Returns the Prometheus name of `reading` for a device `family`:
 /// `family_name_unit` (`upsilon_input_voltage_volts`).
 #[must_use]

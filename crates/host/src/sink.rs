@@ -53,7 +53,18 @@ pub trait Sink<M>: Send {
     fn observe(&mut self, message: &M);
     /// Called once when the fan-out closes, after the last message.
     fn finish(&mut self) {}
+    /// Returns a reader of what the output itself dropped after taking it
+    /// (a broker's bounded outbox while the broker is away), so that
+    /// [`Fanout::stats`] counts those drops with the queue's. `None` (the
+    /// default) for outputs that drop nothing of their own.
+    fn inner_drops(&self) -> Option<InnerDrops> {
+        None
+    }
 }
+
+/// Reads how many messages an output dropped by itself (see
+/// [`Sink::inner_drops`]).
+pub type InnerDrops = Box<dyn Fn() -> u64 + Send + Sync>;
 
 /// What one queued sink has counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,13 +76,17 @@ pub struct SinkStats {
     pub dropped: [u64; 3],
     /// Messages waiting now.
     pub queued: u64,
+    /// Messages the output dropped by itself after taking them (see
+    /// [`Sink::inner_drops`]).
+    pub inner_dropped: u64,
 }
 
 impl SinkStats {
-    /// Returns all messages dropped, whatever the lane.
+    /// Returns all messages dropped, whatever the lane, the output's own
+    /// drops included.
     #[must_use]
     pub fn dropped_total(&self) -> u64 {
-        self.dropped.iter().sum()
+        self.dropped.iter().sum::<u64>() + self.inner_dropped
     }
 }
 
@@ -110,6 +125,7 @@ impl<M> Lanes<M> {
 
 struct Queue<M> {
     name: String,
+    inner_drops: Option<InnerDrops>,
     state: Mutex<Lanes<M>>,
     ready: Condvar,
 }
@@ -160,6 +176,7 @@ impl<M: Observation + Send + Sync + 'static> Fanout<M> {
     pub fn add(&mut self, mut sink: impl Sink<M> + 'static, capacity: usize) {
         let queue = Arc::new(Queue {
             name: sink.name().to_owned(),
+            inner_drops: sink.inner_drops(),
             state: Mutex::new(Lanes {
                 lanes: [VecDeque::new(), VecDeque::new(), VecDeque::new()],
                 cap: capacity.max(1),
@@ -252,6 +269,7 @@ impl<M: Observation + Send + Sync + 'static> Fanout<M> {
                     name: q.name.clone(),
                     dropped: state.dropped,
                     queued: state.queued() as u64,
+                    inner_dropped: q.inner_drops.as_ref().map_or(0, |f| f()),
                 }
             })
             .collect()
@@ -358,6 +376,40 @@ mod tests {
         go.send(()).unwrap();
         fanout.close();
         assert_eq!(*seen.lock().unwrap(), [0, 1, 2, 3, 4, 1000]);
+    }
+
+    /// A sink that drops everything it takes, and says so.
+    struct Dropper(Arc<std::sync::atomic::AtomicU64>);
+
+    impl Sink<Msg> for Dropper {
+        fn name(&self) -> &str {
+            "dropper"
+        }
+        fn observe(&mut self, _: &Msg) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn inner_drops(&self) -> Option<InnerDrops> {
+            let n = Arc::clone(&self.0);
+            Some(Box::new(move || {
+                n.load(std::sync::atomic::Ordering::Relaxed)
+            }))
+        }
+    }
+
+    #[test]
+    fn an_outputs_own_drops_are_counted_with_its_queue() {
+        let mut fanout = Fanout::new();
+        fanout.add(Dropper(Arc::default()), 4);
+        for n in 0..3 {
+            fanout.publish(msg(Priority::Routine, n));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while fanout.stats()[0].inner_dropped < 3 {
+            assert!(Instant::now() < deadline, "{:?}", fanout.stats());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(fanout.stats()[0].dropped_total(), 3);
+        fanout.close();
     }
 
     #[test]

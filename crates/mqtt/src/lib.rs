@@ -610,6 +610,12 @@ impl<M: Observation> Sink<M> for MqttSink {
         "mqtt"
     }
 
+    /// The outbox's drops while the broker is away count as this output's.
+    fn inner_drops(&self) -> Option<rewire_host::sink::InnerDrops> {
+        let shared = Arc::clone(&self.shared);
+        Some(Box::new(move || shared.lock().dropped))
+    }
+
     fn observe(&mut self, message: &M) {
         let id = message.device();
         let key = self.device_key(id);

@@ -86,6 +86,7 @@ fn state_has_exact_values_units_ages_and_marks_staleness() {
             name: "webhook".into(),
             dropped: [1, 2, 3],
             queued: 4,
+            inner_dropped: 0,
         }]
     });
     let s = get_json(&page, "/api/state");

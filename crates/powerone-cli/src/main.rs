@@ -484,9 +484,10 @@ fn listen(link: &LinkArgs, args: &ListenArgs) -> anyhow::Result<ExitCode> {
     };
     let (mut fanout, failure) = stdout_records(Format::from_flag(args.json));
     let page = args.http.map(|_| operator_page());
-    let metrics = match (args.http, &page) {
-        (Some(addr), Some(page)) => {
-            let tally = TallySink::new();
+    let tally = args.http.map(|_| TallySink::new());
+    let metrics = match (args.http, &page, &tally) {
+        (Some(addr), Some(page), Some(tally)) => {
+            let tally = tally.clone();
             fanout.add(tally.clone(), QUEUE);
             fanout.add(page.sink(), QUEUE);
             let server = serve_metrics_and_page(addr, tally, page)?;
@@ -529,6 +530,9 @@ fn listen(link: &LinkArgs, args: &ListenArgs) -> anyhow::Result<ExitCode> {
     };
     if let Some(page) = &page {
         page.set_outputs(tap.stats_reader());
+    }
+    if let Some(tally) = &tally {
+        tally.set_outputs(tap.stats_reader());
     }
     while !tap.is_finished() && !failure.failed() {
         std::thread::sleep(Duration::from_millis(50));

@@ -771,6 +771,10 @@ fn listen_serves_prometheus_metrics_from_its_readings() {
     };
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(
+        text.contains("powerone_output_dropped_total{output=\"tally\"} 0"),
+        "{text}"
+    );
+    assert!(
         text.contains("powerone_function_frames_total{function=\"0x07\"} 2"),
         "{text}"
     );

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use rewire_host::http::{BindError, HttpConfig, HttpServer, Request, Response};
 use rewire_host::metrics;
 use rewire_host::reading::{Observation, Reading, Value};
-use rewire_host::sink::Sink;
+use rewire_host::sink::{Sink, SinkStats};
 
 use crate::message::{Body, FAMILY, LinkState, Message, SkipReason};
 
@@ -117,15 +117,47 @@ impl Tally {
     }
 }
 
+/// Reads the fan-out's counts, for the output metrics.
+type OutputsReader = Arc<dyn Fn() -> Vec<SinkStats> + Send + Sync>;
+
 /// A [`Sink`] that keeps a shared [`Tally`] up to date.
-#[derive(Debug, Clone, Default)]
-pub struct TallySink(Arc<Mutex<Tally>>);
+#[derive(Clone, Default)]
+pub struct TallySink(Arc<Mutex<Tally>>, Arc<Mutex<Option<OutputsReader>>>);
+
+impl std::fmt::Debug for TallySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TallySink").field(&self.snapshot()).finish()
+    }
+}
 
 impl TallySink {
     /// Makes a sink with an empty tally.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Lets `/metrics` also say what each output of the fan-out dropped
+    /// (`powerone_output_dropped_total{output}`) and holds
+    /// (`powerone_output_queued{output}`), read by `stats` at each scrape.
+    pub fn set_outputs(&self, stats: impl Fn() -> Vec<SinkStats> + Send + Sync + 'static) {
+        *self.1.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(stats));
+    }
+
+    /// Returns `/metrics`: the tally's readings and the outputs' counts.
+    #[must_use]
+    pub fn metrics_text(&self) -> String {
+        let mut text = self.snapshot().prometheus();
+        let outputs = self
+            .1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(stats) = outputs {
+            let readings = metrics::output_readings(&stats(), SystemTime::now());
+            text.push_str(&metrics::render(FAMILY, &readings));
+        }
+        text
     }
 
     /// Returns a copy of the tally now.
@@ -155,7 +187,7 @@ fn respond(tally: &TallySink, r: &Request) -> Response {
         ("GET" | "HEAD", "/metrics") => Response::new(
             200,
             metrics::PROMETHEUS_TEXT_CONTENT_TYPE,
-            tally.snapshot().prometheus(),
+            tally.metrics_text(),
         ),
         _ => Response::text(404, "not found: try /metrics\n"),
     }

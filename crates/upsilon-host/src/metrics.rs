@@ -36,17 +36,7 @@ pub fn render(snap: &Snapshot, sinks: &[SinkStats]) -> String {
         Unit::None,
         now,
     ));
-    for s in sinks {
-        readings.push(
-            Reading::counter(
-                "output_dropped",
-                "Messages an output dropped because it was not keeping up",
-                s.dropped_total(),
-                now,
-            )
-            .with_label("output", s.name.clone()),
-        );
-    }
+    readings.extend(rewire_host::metrics::output_readings(sinks, now));
     rewire_host::metrics::render(FAMILY, &readings)
 }
 
@@ -127,6 +117,7 @@ mod tests {
             name: WEBHOOK_SINK.into(),
             dropped: [5, 0, 0],
             queued: 3,
+            inner_dropped: 0,
         }];
         let text = render(&Snapshot::default(), &stats);
         assert!(

@@ -279,6 +279,7 @@ fn run_proxy(args: &ProxyArgs, verbose: bool) -> anyhow::Result<()> {
     let http = config.http.take();
     let proxy = Proxy::start(config, sinks)?;
     page.set_outputs(proxy.sink_stats_reader());
+    proxy.store().set_outputs(proxy.sink_stats_reader());
     announce("listening on", proxy.local_addr());
     let _http = match http {
         Some(addr) => {

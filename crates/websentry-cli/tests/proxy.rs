@@ -217,6 +217,15 @@ fn simulators_through_the_proxy_byte_exact_with_metrics_page_and_raw_log() {
         1.0,
     );
     assert_eq!(sample(&metrics, "websentry_sessions_total"), Some(3.0));
+    // Every output's drops are exported (none here: everything was read).
+    assert_eq!(
+        sample(
+            &metrics,
+            "websentry_output_dropped_total{output=\"stderr\"}"
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
     assert_eq!(
         sample(&metrics, "websentry_upstream_failures_total"),
         Some(0.0)

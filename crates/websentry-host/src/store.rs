@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rewire_host::metrics::CounterFamily;
 use rewire_host::reading::{Reading, Unit, Value as ReadingValue};
+use rewire_host::sink::SinkStats;
 use rewire_websentry::{Value, registry};
 use serde::Serialize;
 
@@ -188,6 +189,15 @@ struct State {
     last_session: Option<SessionSummary>,
 }
 
+/// Reads the relay fan-out's counts (a closure, shown by name only).
+struct OutputsReader(Box<dyn Fn() -> Vec<SinkStats> + Send + Sync>);
+
+impl std::fmt::Debug for OutputsReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutputsReader")
+    }
+}
+
 /// The proxy's shared knowledge.
 #[derive(Debug)]
 pub struct Store {
@@ -199,6 +209,8 @@ pub struct Store {
     started: Instant,
     /// Which names `/metrics` uses.
     metric_names: MetricNames,
+    /// Reads the fan-out's counts for `websentry_output_*`.
+    outputs: Mutex<Option<OutputsReader>>,
 }
 
 /// Which names `/metrics` gives the values, and whose `/props` is served.
@@ -248,7 +260,19 @@ impl Store {
             max_age,
             started: Instant::now(),
             metric_names: MetricNames::Rewire,
+            outputs: Mutex::new(None),
         }
+    }
+
+    /// Lets `/metrics` also say what each output of the relay's fan-out
+    /// dropped (`websentry_output_dropped_total{output}`) and holds
+    /// (`websentry_output_queued{output}`), read by `stats` at each scrape.
+    pub fn set_outputs(&self, stats: impl Fn() -> Vec<SinkStats> + Send + Sync + 'static) {
+        *self
+            .outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(OutputsReader(Box::new(stats)));
     }
 
     /// Makes `/metrics` use `names` (rewire's by default).
@@ -407,6 +431,14 @@ impl Store {
             }
             all.push(r);
         }
+        let outputs = self
+            .outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(stats) = outputs.as_ref() {
+            all.extend(rewire_host::metrics::output_readings(&(stats.0)(), now));
+        }
+        drop(outputs);
         rewire_host::metrics::render(FAMILY, &all)
     }
 
