@@ -763,6 +763,9 @@ fn network(
 ) {
     let mut first = Some(first);
     let mut failing = false;
+    // The reason last said at warning level: a new reason (the broker came
+    // back but now refuses the password, say) is said again.
+    let mut said: Option<String> = None;
     let status_topic = config
         .discovery_prefix
         .as_ref()
@@ -790,6 +793,7 @@ fn network(
                     log::info!("MQTT broker {broker} reached again");
                 }
                 failing = false;
+                said = None;
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 if status_topic.as_deref() == Some(p.topic.as_str())
@@ -826,11 +830,17 @@ fn network(
                 if shared.lock().closing {
                     break;
                 }
-                if failing {
+                let reason = match refused {
+                    Failure::Refused => format!("refused the connection: {reason}"),
+                    Failure::Tls => format!("TLS failed: {reason}"),
+                    Failure::Other => reason,
+                };
+                if failing && said.as_deref() == Some(reason.as_str()) {
                     log::debug!("MQTT broker {broker}: {reason}; retrying");
                 } else {
                     log::warn!("MQTT broker {broker}: {reason}; retrying every second");
                     failing = true;
+                    said = Some(reason);
                 }
                 for _ in 0..10 {
                     if stop.load(Ordering::Relaxed) {

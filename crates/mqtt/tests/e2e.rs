@@ -37,8 +37,13 @@ struct Proc {
 
 impl Proc {
     fn spawn(name: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(bin(name))
-            .args(args)
+        let mut cmd = Command::new(bin(name));
+        cmd.args(args);
+        Self::spawn_command(cmd)
+    }
+
+    fn spawn_command(mut cmd: Command) -> Self {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -272,6 +277,45 @@ fn upsilon_monitor_publishes_discovery_state_events_and_a_last_will() {
 }
 
 #[test]
+fn upsilon_ups_is_named_by_the_model_the_ups_reports() {
+    use std::io::BufRead;
+    let broker = Mosquitto::start("");
+    let mut sim = Command::new(bin("upsilon"))
+        .args(["simulate", "ups", "--tcp", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{line:?}");
+    let url = mqtt_url(&broker);
+    let _ups = Proc::spawn(
+        "upsilon",
+        &[
+            "ups", "--tcp", &addr, "--interval", "200ms", "--mqtt", &url,
+        ],
+    );
+    // The simulator answers `I` with model MEC0003.
+    broker.wait_retained(
+        "rewire/upsilon-mec0003/availability",
+        "online",
+        Duration::from_secs(10),
+    );
+    let (configs, _) = discovered(&broker, "upsilon-mec0003", &["input_voltage"]);
+    assert_eq!(
+        config(&configs, "input_voltage")["availability"][0]["topic"],
+        "rewire/upsilon-mec0003/availability"
+    );
+    let _ = sim.kill();
+    let _ = sim.wait();
+}
+
+#[test]
 fn websentry_proxy_publishes_every_property_with_a_unit() {
     let broker = Mosquitto::start("");
     let cloud = Proc::spawn(
@@ -299,7 +343,9 @@ fn websentry_proxy_publishes_every_property_with_a_unit() {
         "websentry",
         &["simulate", "unit", "--connect", &listen, "--sessions", "1"],
     );
-    let device = "websentry-127_0_0_1";
+    // Named by the MAC address the unit's init frame reports (the
+    // simulator's default), not by its IP address.
+    let device = "websentry-00_90_c2_0c_02_b3";
     // The unit's frames come after its session opened: wait for them.
     let deadline = Instant::now() + Duration::from_secs(15);
     let (configs, state) = loop {
@@ -380,7 +426,13 @@ fn powerone_listen_publishes_what_the_relay_sees() {
         assert!(Instant::now() < deadline, "no clock_set state: {states:?}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(device.starts_with("powerone-"), "{device}");
+    // Named by the PCU's link (the upstream serial server, stable across
+    // PowCom's connections) and the module address its frames carry (01).
+    let upstream_slug: String = upstream
+        .chars()
+        .map(|c| if c.is_ascii_digit() { c } else { '_' })
+        .collect();
+    assert_eq!(device, format!("powerone-{upstream_slug}_1"));
     let (configs, _) = discovered(&broker, &device, &["clock_set", "link"]);
     assert_eq!(config(&configs, "link")["device_class"], "connectivity");
     listen.sigkill();
@@ -478,5 +530,105 @@ fn start_up_failures_are_one_line_and_a_non_zero_exit() {
         ],
     );
     proxy.addr_after("listening on");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_password_refused_after_start_up_is_logged_and_retried() {
+    let dir = common::temp_dir("later-passwd");
+    let passwd = dir.join("passwd");
+    let set = |password: &str, create: bool| {
+        let mut cmd = Command::new("mosquitto_passwd");
+        cmd.arg("-b");
+        if create {
+            cmd.arg("-c");
+        }
+        let ok = cmd
+            .arg(&passwd)
+            .args(["rewire", password])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mosquitto_passwd");
+    };
+    set("right", true);
+    let mut broker = Mosquitto::start(&format!(
+        "listener PORT 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+        passwd.display()
+    ));
+    let sim = Proc::spawn(
+        "upsilon",
+        &[
+            "simulate",
+            "rupsmon",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "200ms",
+        ],
+    );
+    let rupsmon = sim.addr_after("listening on");
+    let url = format!("mqtt://rewire@127.0.0.1:{}", broker.port);
+    let mut cmd = Command::new(bin("upsilon"));
+    cmd.args(["monitor", "--rupsmon", &rupsmon, "--mqtt", &url])
+        .env("REWIRE_MQTT_PASSWORD", "right");
+    let mut monitor = Proc::spawn_command(cmd);
+    // Anonymous observers are refused here: the broker's log shows logins.
+    let logins = |broker: &Mosquitto| {
+        broker
+            .log()
+            .lines()
+            .filter(|l| l.contains("New client connected") && l.contains("u'rewire'"))
+            .count()
+    };
+    let wait_logins = |broker: &Mosquitto, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while logins(broker) < n {
+            assert!(Instant::now() < deadline, "{n} logins: {}", broker.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_logins(&broker, 1);
+    // The broker's password changes under the running monitor.
+    set("changed", false);
+    broker.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let refused = "refused the connection: ";
+    loop {
+        let text = monitor.err.lock().unwrap().clone();
+        if text.lines().any(|l| l.contains(refused) && l.contains("retrying")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refusal logged: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        monitor.child.try_wait().unwrap().is_none(),
+        "the monitor goes on"
+    );
+    // One warning for the refusal, not one per retry.
+    std::thread::sleep(Duration::from_millis(2500));
+    let text = monitor.err.lock().unwrap().clone();
+    assert_eq!(
+        text.lines().filter(|l| l.contains(refused)).count(),
+        1,
+        "{text}"
+    );
+    // The password is set back: the monitor reconnects by itself.
+    set("right", false);
+    broker.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !monitor.err.lock().unwrap().contains("reached again") {
+        assert!(
+            Instant::now() < deadline,
+            "no reconnection: {}",
+            monitor.err.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_logins(&broker, 2);
+    assert!(monitor.child.try_wait().unwrap().is_none());
+    drop(monitor);
+    drop(broker);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -17,12 +17,14 @@
 //! [`Fanout`]: a slow output (stdout to a stalled pipe) drops and counts
 //! messages instead of holding them in memory or stalling the line.
 
+use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use rewire_host::reading::DeviceId;
 use rewire_host::service::{Service, StopFlag};
 use rewire_host::sink::{Fanout, SinkStats};
 use rewire_transport::link::{LinkError, LinkErrorKind, Listener};
@@ -63,6 +65,33 @@ struct State {
     frames: u64,
     limit_reached: bool,
     error: Option<LinkError>,
+    /// The module address each line's frames named last.
+    pcus: HashMap<String, u8>,
+}
+
+/// At most this many lines keep a learned module address.
+const MAX_LINES: usize = 256;
+
+/// Returns the module address `body` names, if it is a frame: the PC is
+/// `00`, so the module is whichever of destination and source is not.
+fn module_address(body: &Body) -> Option<u8> {
+    let Body::Frame(f) = body else { return None };
+    f.frame.check_len().ok()?;
+    let addr = match f.frame.destination() {
+        0 => f.frame.source(),
+        dst => dst,
+    };
+    (addr != 0).then_some(addr)
+}
+
+/// Returns the device id of the PCU at `addr` on `line`: `LINE#ADDR`, or
+/// `LINE` while no frame has named a module.
+#[must_use]
+pub fn pcu_device(line: &str, addr: Option<u8>) -> DeviceId {
+    match addr {
+        Some(a) => device(format!("{line}#{a}")),
+        None => device(line),
+    }
 }
 
 struct Shared {
@@ -99,11 +128,35 @@ impl Shared {
 
     /// Publishes `messages` in order, counting frames; sets `stop` and drops
     /// the rest once the frame limit is reached.
-    fn publish(&self, messages: &mut Vec<Message>, stop: &StopFlag) {
+    /// Publishes `messages` of `line` (after the line's `pending` message,
+    /// if one waits), each named by the PCU the line's frames address.
+    fn publish(
+        &self,
+        line: &str,
+        messages: &mut Vec<Message>,
+        pending: Option<&Mutex<Option<Message>>>,
+        stop: &StopFlag,
+    ) {
         if messages.is_empty() {
             return;
         }
         let mut state = self.lock();
+        if let Some(first) =
+            pending.and_then(|p| p.lock().unwrap_or_else(PoisonError::into_inner).take())
+        {
+            messages.insert(0, first);
+        }
+        for message in messages.iter() {
+            if let Some(addr) = module_address(&message.body)
+                && (state.pcus.len() < MAX_LINES || state.pcus.contains_key(line))
+            {
+                state.pcus.insert(line.to_owned(), addr);
+            }
+        }
+        let id = pcu_device(line, state.pcus.get(line).copied());
+        for message in messages.iter_mut() {
+            message.device.clone_from(&id);
+        }
         for message in messages.drain(..) {
             if state.limit_reached {
                 break;
@@ -155,6 +208,7 @@ impl Tap {
                     frames: 0,
                     limit_reached: false,
                     error: None,
+                    pcus: HashMap::new(),
                 }),
                 config,
                 warnings: Warnings::default(),
@@ -174,12 +228,19 @@ impl Tap {
         fanout: Fanout<Message>,
     ) -> io::Result<Self> {
         let mut tap = Self::new("tap", config, fanout);
+        // The sources of one tap hear one line (a port, or both wires of a
+        // Y-cable): the first names it.
+        let line = sources
+            .first()
+            .map(|s| s.endpoint.clone())
+            .unwrap_or_default();
         for source in sources {
             let shared = Arc::clone(&tap.shared);
             let part = source.endpoint.clone();
+            let line = line.clone();
             tap.service.spawn(&part, move |stop| {
                 let endpoint = source.endpoint.clone();
-                if let Some(error) = pump(source, None, &shared, stop) {
+                if let Some(error) = pump(source, None, &line, None, &shared, stop) {
                     shared.fail(
                         LinkError::with_source(LinkErrorKind::Read, endpoint, error),
                         stop,
@@ -291,6 +352,8 @@ impl Tap {
 fn pump(
     mut source: Source,
     mut forward: Option<TcpStream>,
+    line: &str,
+    pending: Option<&Mutex<Option<Message>>>,
     shared: &Shared,
     stop: &StopFlag,
 ) -> Option<io::Error> {
@@ -310,7 +373,7 @@ fn pump(
             Ok(n) => {
                 let chunk = buf.get(..n).unwrap_or_default();
                 decoder.push(chunk, &stamp(&source.seen), &mut out);
-                shared.publish(&mut out, stop);
+                shared.publish(line, &mut out, pending, stop);
                 if let Some(peer) = forward.as_mut()
                     && let Err(e) = peer.write_all(chunk)
                 {
@@ -319,7 +382,7 @@ fn pump(
             }
             Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
                 decoder.idle(&stamp(&source.seen), &mut out);
-                shared.publish(&mut out, stop);
+                shared.publish(line, &mut out, pending, stop);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => break Some(e),
@@ -347,7 +410,7 @@ fn pump(
         },
     });
     // The limit may have stopped the tap: what is left is still published.
-    shared.publish(&mut out, &StopFlag::new());
+    shared.publish(line, &mut out, pending, &StopFlag::new());
     error
 }
 
@@ -389,7 +452,7 @@ fn run_pair(
         }
     };
     let (c, s) = (client_addr.to_string(), server_addr.to_string());
-    let mut up = vec![Message {
+    let up = Message {
         device: device(&s),
         seen: Seen {
             ts: Some(SystemTime::now()),
@@ -401,8 +464,11 @@ fn run_pair(
             endpoint: c.clone(),
             state: LinkState::Up,
         },
-    }];
-    shared.publish(&mut up, stop);
+    };
+    // The link-up is published with the first frame of either direction,
+    // which names the PCU it is the link of (or when the pair ends).
+    let pending = Mutex::new(Some(up));
+    let line = s.clone();
     let client_to_server = Source {
         reader: Box::new(client_reader),
         endpoint: c.clone(),
@@ -422,8 +488,24 @@ fn run_pair(
         },
     };
     thread::scope(|scope| {
-        scope.spawn(|| pump(client_to_server, Some(server), shared, stop));
-        pump(server_to_client, Some(client), shared, stop);
+        scope.spawn(|| {
+            pump(
+                client_to_server,
+                Some(server),
+                &line,
+                Some(&pending),
+                shared,
+                stop,
+            )
+        });
+        pump(
+            server_to_client,
+            Some(client),
+            &line,
+            Some(&pending),
+            shared,
+            stop,
+        );
     });
 }
 

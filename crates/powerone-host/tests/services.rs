@@ -149,6 +149,11 @@ fn a_tap_decodes_its_line_and_stops_within_a_second() {
         .into_iter()
         .collect();
     assert_eq!(kinds, ["frame", "skipped", "frame", "link"]);
+    // Every message is the PCU's: the line and the module address (01).
+    let line = spec.to_string();
+    for m in seen.0.lock().unwrap().iter() {
+        assert_eq!(m.device.name, format!("{line}#1"), "{:?}", m.body);
+    }
     let text = tally.snapshot().prometheus();
     assert!(text.contains("powerone_frames_total 2"), "{text}");
     assert!(
@@ -205,12 +210,15 @@ fn a_relay_with_a_connected_pair_stops_within_a_second() {
     let sim = Simulator::serve_tcp(upstream, pcu(), Fanout::new()).unwrap();
     let listener = Listener::bind("127.0.0.1:0").unwrap();
     let relay_addr = listener.local_addr();
+    let seen = Collect::default();
+    let mut fanout = Fanout::new();
+    fanout.add(seen.clone(), 64);
     let tap = Tap::relay(
         listener,
-        upstream_addr,
+        upstream_addr.clone(),
         Duration::from_secs(1),
         TapConfig::default(),
-        Fanout::new(),
+        fanout,
     )
     .unwrap();
     let mut client = TcpStream::connect(relay_addr).unwrap();
@@ -221,6 +229,20 @@ fn a_relay_with_a_connected_pair_stops_within_a_second() {
     let mut reply = [0u8; 8];
     client.read_exact(&mut reply).unwrap();
     assert_eq!(reply, TIME_SET);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seen.0.lock().unwrap().len() < 3 {
+        assert!(Instant::now() < deadline, "no frames");
+        thread::sleep(Duration::from_millis(20));
+    }
+    // The link-up comes first; it and both frames are the PCU's, named by
+    // the upstream link (stable, unlike the client's port) and module 01.
+    {
+        let got = seen.0.lock().unwrap();
+        assert!(matches!(got[0].body, Body::Link { .. }), "{:?}", got[0].body);
+        for m in got.iter() {
+            assert_eq!(m.device.name, format!("{upstream_addr}#1"), "{:?}", m.body);
+        }
+    }
     let took = timed(|| tap.shutdown().unwrap());
     assert!(took < Duration::from_secs(1), "{took:?}");
     // The relay's end of the client connection is gone.

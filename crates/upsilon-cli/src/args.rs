@@ -14,6 +14,7 @@ use rewire_transport::link::Backoff;
 use rewire_upsilon::usb::{PRODUCT_ID, VENDOR_ID};
 use rewire_upsilon::{Command, Decimal, RestoreMinutes, ShutdownDelay, TestMinutes};
 use rewire_upsilon_host::battery::{BatteryConfig, Runtimecal};
+use rewire_upsilon_host::hub::Identity;
 use rewire_upsilon_host::monitor::{MonitorConfig, Outputs};
 use rewire_upsilon_host::nut::NutConfig;
 use rewire_upsilon_host::sim::Script;
@@ -198,6 +199,17 @@ pub fn idleload(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "idle load {text:?} is out of range: give a percentage above 0, at most 100"
         )),
+    }
+}
+
+/// The MQTT device id when `--device-id` is not given: `upsilon-MODEL`
+/// when the UPS reported its model (`I`, `upsilon ups` only), else
+/// `upsilon-NAME` (`--nut-name`; UPSilon's own traffic names no model).
+#[must_use]
+pub fn mqtt_device_id(a: &OutputArgs, identity: Option<&Identity>) -> String {
+    match identity.and_then(|i| i.model.as_deref()).map(str::trim) {
+        Some(model) if !model.is_empty() => format!("upsilon-{model}"),
+        _ => format!("upsilon-{}", a.nut_name),
     }
 }
 
@@ -687,6 +699,21 @@ mod tests {
             Cmd::Ups(a) => Ok(a),
             _ => unreachable!("parsed `ups`"),
         }
+    }
+
+    #[test]
+    fn the_mqtt_device_id_is_the_model_the_ups_reports() {
+        let a = ups_args(&["--serial", "/dev/ttyUSB0"]).unwrap();
+        let mut id = Identity {
+            model: Some("UPS 1000VA  ".into()),
+            ..Identity::default()
+        };
+        assert_eq!(mqtt_device_id(&a.out, Some(&id)), "upsilon-UPS 1000VA");
+        id.model = Some("   ".into());
+        assert_eq!(mqtt_device_id(&a.out, Some(&id)), "upsilon-ups");
+        assert_eq!(mqtt_device_id(&a.out, None), "upsilon-ups");
+        let named = ups_args(&["--serial", "/dev/ttyUSB0", "--nut-name", "rack"]).unwrap();
+        assert_eq!(mqtt_device_id(&named.out, None), "upsilon-rack");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use rewire_transport::link::{SerialSettings, open_serial};
 use rewire_upsilon::Command;
 use rewire_upsilon_cli::args::{self, Cli, Cmd, Device, SimCmd, UpsArgs};
 use rewire_upsilon_host::decode::{self, HEARTBEAT_PORT, Ports, SMS_PORT, STATUS_PORT};
-use rewire_upsilon_host::hub::Hub;
+use rewire_upsilon_host::hub::{Hub, Identity};
 use rewire_upsilon_host::message::Message;
 use rewire_upsilon_host::monitor::{Monitor, Servers};
 use rewire_upsilon_host::nut::{Driver, Job, command_queue};
@@ -92,6 +92,7 @@ fn start(
     description: String,
     stale: Duration,
     driver: Option<Driver>,
+    identity: Option<Identity>,
 ) -> Result<(Hub, Servers, StopFlag)> {
     let hub = Hub::with_battery(out.nut_name.clone(), args::battery_config(out)?);
     let closed = StopFlag::new();
@@ -99,7 +100,10 @@ fn start(
         RecordSink::new(io::stdout(), args::format(out)).stop_on_failure(closed.clone()),
         STDOUT_QUEUE,
     );
-    let mqtt_id = format!("upsilon-{}", out.nut_name);
+    let mqtt_id = args::mqtt_device_id(out, identity.as_ref());
+    if let Some(identity) = identity {
+        hub.set_identity(identity);
+    }
     if let Some(mqtt) = out.mqtt.start("upsilon", Some(&mqtt_id))? {
         hub.add_sink(mqtt, STDOUT_QUEUE);
     }
@@ -124,6 +128,7 @@ fn run_monitor(a: &args::MonitorArgs) -> Result<()> {
         &a.out,
         "UPSilon 2000 via rewire".into(),
         Duration::from_secs(15),
+        None,
         None,
     )?;
     let monitor = Monitor::start(&config, &hub)?;
@@ -236,11 +241,18 @@ fn drive<C: Channel>(
         }
         _ => (None, None),
     };
+    // Asked before the outputs start, so the MQTT device id can carry the
+    // model the UPS reports.
+    let identity = match command {
+        None => Some(ups.identity()?),
+        Some(_) => None,
+    };
     let (hub, servers, closed) = start(
         &a.out,
         format!("Megatec UPS on {label}"),
         args::ups_stale_after(a.interval),
         driver,
+        identity,
     )?;
     let outcome = match command {
         None => poll(&mut ups, a, label, &hub, &closed, jobs.as_ref()),

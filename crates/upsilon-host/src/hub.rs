@@ -252,6 +252,12 @@ impl Hub {
         self.0.shared.lock().identity = identity;
     }
 
+    /// Returns whether [`Hub::set_identity`] recorded anything yet.
+    #[must_use]
+    pub fn has_identity(&self) -> bool {
+        self.0.shared.lock().identity != Identity::default()
+    }
+
     /// Publishes `message`, then the transitions it causes (stamped with its
     /// time). A status gets its battery estimate first.
     pub fn publish(&self, mut message: Message) {

@@ -387,8 +387,10 @@ pub fn poll_with_commands<C: Channel>(
     jobs: Option<&mpsc::Receiver<Job>>,
 ) -> Result<PollSummary> {
     let mut confirm: Option<(Command, Status)> = None;
-    let id = ups.identity()?;
-    hub.set_identity(id);
+    if !hub.has_identity() {
+        let id = ups.identity()?;
+        hub.set_identity(id);
+    }
     let mut summary = PollSummary::default();
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) && count.is_none_or(|c| summary.polls < c) {

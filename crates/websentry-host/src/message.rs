@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use rewire_host::reading::{
@@ -136,11 +136,80 @@ pub enum Message {
     },
 }
 
-/// Returns the device id of the unit at `peer` (its IP address: a unit
-/// reconnects from a new port every session).
+/// Returns the device id of the unit at `peer` before its MAC address is
+/// known: its IP address (a unit reconnects from a new port every session).
 #[must_use]
 pub fn device_of(peer: SocketAddr) -> DeviceId {
     DeviceId::new(FAMILY, peer.ip().to_string())
+}
+
+/// Returns the device id of the unit whose init frame reported `mac`: the
+/// address as `00:90:c2:0c:02:b3`, stable across addresses and sessions.
+#[must_use]
+pub fn device_of_mac(mac: [u8; 6]) -> DeviceId {
+    let [a, b, c, d, e, f] = mac;
+    DeviceId::new(
+        FAMILY,
+        format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}"),
+    )
+}
+
+/// Returns the MAC address a unit's frame reports (its init frame carries
+/// one as property `0x0401`), if it does.
+#[must_use]
+pub fn mac_of(frame: &DecodedFrame) -> Option<[u8; 6]> {
+    frame.values().find_map(|(_, v)| match v {
+        Value::Mac(mac) => Some(mac),
+        _ => None,
+    })
+}
+
+/// The units a relay has seen, each by the MAC address its init frame
+/// reported, keyed by its IP address. Bounded: beyond [`Units::CAPACITY`]
+/// addresses, new units keep their IP address as their id.
+#[derive(Debug, Default)]
+pub struct Units {
+    known: std::sync::Mutex<std::collections::HashMap<IpAddr, DeviceId>>,
+}
+
+impl Units {
+    /// How many units are remembered at most.
+    pub const CAPACITY: usize = 4096;
+
+    /// Returns the id of the unit at `peer`: by its MAC address once one
+    /// of its frames reported it, else by its IP address.
+    #[must_use]
+    pub fn device(&self, peer: SocketAddr) -> DeviceId {
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known
+            .get(&peer.ip())
+            .cloned()
+            .unwrap_or_else(|| device_of(peer))
+    }
+
+    /// Remembers the MAC address `frame` reports for the unit at `peer`;
+    /// returns whether the unit's id changed.
+    pub fn learn(&self, peer: SocketAddr, frame: &DecodedFrame) -> bool {
+        let Some(mac) = mac_of(frame) else {
+            return false;
+        };
+        let id = device_of_mac(mac);
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.get(&peer.ip()) == Some(&id) {
+            return false;
+        }
+        if known.len() >= Self::CAPACITY && !known.contains_key(&peer.ip()) {
+            return false;
+        }
+        known.insert(peer.ip(), id);
+        true
+    }
 }
 
 impl Message {
@@ -436,6 +505,25 @@ mod tests {
             false,
             SystemTime::UNIX_EPOCH,
         ))
+    }
+
+    #[test]
+    fn units_are_named_by_the_mac_their_init_frame_reports() {
+        let units = Units::default();
+        let peer: SocketAddr = "192.168.1.40:50123".parse().unwrap();
+        assert_eq!(units.device(peer).name, "192.168.1.40");
+        let mac = [0x00, 0x90, 0xc2, 0x0c, 0x02, 0xb3];
+        let init =
+            DecodedFrame::decode(crate::simulate::init_frame(mac), Some(Sender::Client), None);
+        assert_eq!(mac_of(&init), Some(mac));
+        assert!(units.learn(peer, &init));
+        assert!(!units.learn(peer, &init), "unchanged");
+        // The next session comes from another port: same unit.
+        let again: SocketAddr = "192.168.1.40:50999".parse().unwrap();
+        assert_eq!(units.device(again).name, "00:90:c2:0c:02:b3");
+        assert_eq!(units.device(again).family, FAMILY);
+        let other: SocketAddr = "192.168.1.41:50123".parse().unwrap();
+        assert_eq!(units.device(other).name, "192.168.1.41");
     }
 
     #[test]

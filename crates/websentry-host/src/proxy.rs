@@ -38,7 +38,7 @@ use rewire_transport::framing::{Event, Framer, WebSentry};
 use rewire_transport::link::Listener;
 
 use crate::frame::{DecodedFrame, Sender};
-use crate::message::{Message, Side, device_of};
+use crate::message::{Message, Side, Units};
 use crate::rawlog::{RawFrame, append_session};
 use crate::store::{MetricNames, SessionSummary, Store, rfc3339};
 
@@ -137,6 +137,8 @@ struct Shared {
     live: Mutex<HashMap<u64, Vec<TcpStream>>>,
     /// Sessions started and not yet ended (connecting ones included).
     open: AtomicUsize,
+    /// The units known by the MAC address their init frame reported.
+    units: Units,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -201,6 +203,7 @@ impl Proxy {
             raw_log_lock: Mutex::new(()),
             live: Mutex::new(HashMap::new()),
             open: AtomicUsize::new(0),
+            units: Units::default(),
         });
         let accept_shared = Arc::clone(&shared);
         service.spawn("accept", move |stop| {
@@ -406,6 +409,8 @@ struct Session<'a> {
     last_activity: AtomicU64,
     /// Set by the first relay thread to find the session idle.
     idle: AtomicBool,
+    /// The session's `SessionOpened`, until it is published.
+    opened: Mutex<Option<Message>>,
 }
 
 impl<'a> Session<'a> {
@@ -418,6 +423,20 @@ impl<'a> Session<'a> {
             started: Instant::now(),
             last_activity: AtomicU64::new(0),
             idle: AtomicBool::new(false),
+            opened: Mutex::new(None),
+        }
+    }
+
+    /// Publishes the session's `SessionOpened` if it has not been yet, under
+    /// the unit's id as now known. The lock is held while publishing, so the
+    /// other relay thread cannot publish a frame of the session before it.
+    fn publish_opened(&self) {
+        let mut opened = lock(&self.opened);
+        if let Some(mut message) = opened.take() {
+            if let Message::SessionOpened { device, .. } = &mut message {
+                *device = self.shared.units.device(self.peer);
+            }
+            self.shared.publish(message);
         }
     }
 
@@ -446,13 +465,12 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
     store.counters.sessions.inc(&[]);
     let start = SystemTime::now();
     let started = Instant::now();
-    let device = device_of(peer);
     let upstream = match connect(&config.upstream, config.connect_timeout) {
         Ok(s) => s,
         Err(e) => {
             store.counters.upstream_failures.inc(&[]);
             shared.publish(Message::UpstreamFailed {
-                device,
+                device: shared.units.device(peer),
                 peer,
                 upstream: config.upstream.clone(),
                 error: e.to_string(),
@@ -472,13 +490,15 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
         let _ = s.set_write_timeout(Some(config.idle_timeout.max(TICK)));
     }
     store.counters.active.fetch_add(1, Ordering::Relaxed);
-    shared.publish(Message::SessionOpened {
-        device: device.clone(),
+    // Published with the session's first frame, when the unit's init frame
+    // may have named it by its MAC address.
+    let session = Session::new(shared, peer);
+    *lock(&session.opened) = Some(Message::SessionOpened {
+        device: shared.units.device(peer),
         peer,
         upstream: config.upstream.clone(),
         ts: start,
     });
-    let session = Session::new(shared, peer);
     let (up_end, down_end) = thread::scope(|scope| {
         let down = thread::Builder::new()
             .stack_size(THREAD_STACK)
@@ -502,8 +522,9 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
             PumpEnd::WriteFailed(e) => (Side::sending(direction.peer()), "write", e),
         };
         store.counters.relay_errors.inc(&[side.as_str()]);
+        session.publish_opened();
         shared.publish(Message::RelayFailed {
-            device: device.clone(),
+            device: shared.units.device(peer),
             peer,
             side,
             what,
@@ -512,6 +533,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
         });
     }
     store.counters.active.fetch_sub(1, Ordering::Relaxed);
+    session.publish_opened();
     let duration = started.elapsed();
     let mut log = session
         .log
@@ -527,7 +549,7 @@ fn run_session(shared: &Shared, unit: TcpStream, peer: SocketAddr, id: u64) {
         }
     }
     shared.publish(Message::SessionClosed {
-        device,
+        device: shared.units.device(peer),
         peer,
         duration,
         frames: log.frames,
@@ -621,7 +643,6 @@ impl Session<'_> {
         let keep_raw = self.shared.config.raw_log.is_some();
         while let Some(event) = framer.next() {
             let ts = SystemTime::now();
-            let device = device_of(self.peer);
             let mut raw = None;
             let message = match event {
                 Event::Message(m) => {
@@ -631,6 +652,9 @@ impl Session<'_> {
                     let frame = DecodedFrame::decode(m.bytes, Some(direction), None);
                     store.counters.count_frame(&frame);
                     store.observe(&frame, ts);
+                    if direction == Sender::Client {
+                        self.shared.units.learn(self.peer, &frame);
+                    }
                     if keep_raw {
                         raw = Some(RawFrame {
                             direction,
@@ -638,7 +662,7 @@ impl Session<'_> {
                         });
                     }
                     Message::Frame {
-                        device,
+                        device: self.shared.units.device(self.peer),
                         peer: self.peer,
                         frame,
                         ts,
@@ -648,7 +672,7 @@ impl Session<'_> {
                     let reason = s.reason.to_string();
                     store.counters.decode_error(direction.as_str(), &reason);
                     Message::Garbage {
-                        device,
+                        device: self.shared.units.device(self.peer),
                         peer: self.peer,
                         direction,
                         offset: s.offset,
@@ -671,6 +695,7 @@ impl Session<'_> {
                     log.messages.push((seq, message.clone()));
                 }
             }
+            self.publish_opened();
             self.shared.publish(message);
         }
     }
@@ -749,6 +774,7 @@ mod tests {
                 raw_log_lock: Mutex::new(()),
                 live: Mutex::new(HashMap::new()),
                 open: AtomicUsize::new(0),
+                units: Units::default(),
             };
             let session = Session::new(&shared, "127.0.0.1:1".parse().unwrap());
             let mut framer = Framer::new(WebSentry);
