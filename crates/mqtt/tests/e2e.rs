@@ -296,9 +296,7 @@ fn upsilon_ups_is_named_by_the_model_the_ups_reports() {
     let url = mqtt_url(&broker);
     let _ups = Proc::spawn(
         "upsilon",
-        &[
-            "ups", "--tcp", &addr, "--interval", "200ms", "--mqtt", &url,
-        ],
+        &["ups", "--tcp", &addr, "--interval", "200ms", "--mqtt", &url],
     );
     // The simulator answers `I` with model MEC0003.
     broker.wait_retained(
@@ -596,7 +594,10 @@ fn a_password_refused_after_start_up_is_logged_and_retried() {
     let refused = "refused the connection: ";
     loop {
         let text = monitor.err.lock().unwrap().clone();
-        if text.lines().any(|l| l.contains(refused) && l.contains("retrying")) {
+        if text
+            .lines()
+            .any(|l| l.contains(refused) && l.contains("retrying"))
+        {
             break;
         }
         assert!(Instant::now() < deadline, "no refusal logged: {text}");

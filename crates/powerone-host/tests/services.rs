@@ -238,7 +238,11 @@ fn a_relay_with_a_connected_pair_stops_within_a_second() {
     // the upstream link (stable, unlike the client's port) and module 01.
     {
         let got = seen.0.lock().unwrap();
-        assert!(matches!(got[0].body, Body::Link { .. }), "{:?}", got[0].body);
+        assert!(
+            matches!(got[0].body, Body::Link { .. }),
+            "{:?}",
+            got[0].body
+        );
         for m in got.iter() {
             assert_eq!(m.device.name, format!("{upstream_addr}#1"), "{:?}", m.body);
         }
