@@ -5,6 +5,7 @@ use core::fmt;
 
 use crate::decimal::{self, Writer};
 use crate::error::{Error, Field};
+use crate::grammar;
 
 /// Longest command on the wire, CR included (`S.5R0000\r`, `S10R9999\r`).
 pub const MAX_COMMAND_LEN: usize = 9;
@@ -399,7 +400,7 @@ fn fixed_digits(bytes: &[u8], offset: usize, width: usize, field: Field) -> Resu
             max: width,
         });
     }
-    decimal::parse_digits(bytes, offset, field)
+    grammar::parse_digits(bytes, offset, field)
 }
 
 fn narrow(v: u32, field: Field) -> Result<u8, Error> {

@@ -1,9 +1,11 @@
-//! Fixed-point decimal numbers as they appear on the wire, plus the small
-//! tokenizer and writer the line formats share.
+//! Fixed-point decimal numbers as they appear on the wire, the by-position
+//! reading of standard-width Q1 fields, and the writer the line formats
+//! share (their grammars are in `grammar`).
 
 use core::fmt;
 
-use crate::error::{Error, Field};
+use crate::error::Error;
+use crate::grammar;
 
 /// Most digits (integer and fractional together) a number may carry.
 ///
@@ -96,70 +98,6 @@ impl fmt::Display for Decimal {
     }
 }
 
-/// A space-separated token of a line, with its offset in the line.
-#[derive(Clone, Copy)]
-pub(crate) struct Token<'a> {
-    pub(crate) offset: usize,
-    pub(crate) bytes: &'a [u8],
-}
-
-/// Splits `line` into tokens separated by runs of spaces, starting at `pos`.
-pub(crate) struct Tokens<'a> {
-    line: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Tokens<'a> {
-    pub(crate) fn new(line: &'a [u8], pos: usize) -> Self {
-        Tokens { line, pos }
-    }
-
-    /// Returns where the next token would start (after skipping spaces).
-    pub(crate) fn next_start(&self) -> usize {
-        let rest = self.line.get(self.pos..).unwrap_or_default();
-        self.pos + rest.iter().take_while(|&&b| b == b' ').count()
-    }
-
-    /// Returns the next token, or `MissingField` for `field`.
-    pub(crate) fn expect(&mut self, field: Field) -> Result<Token<'a>, Error> {
-        self.next().ok_or(Error::MissingField {
-            field,
-            offset: self.line.len(),
-        })
-    }
-
-    /// Fails with `UnexpectedByte` when anything but spaces remains.
-    pub(crate) fn finish(&mut self) -> Result<(), Error> {
-        match self.next() {
-            None => Ok(()),
-            Some(t) => Err(Error::UnexpectedByte {
-                field: Field::Trailing,
-                offset: t.offset,
-                found: t.bytes.first().copied().unwrap_or(b' '),
-            }),
-        }
-    }
-}
-
-impl<'a> Iterator for Tokens<'a> {
-    type Item = Token<'a>;
-
-    fn next(&mut self) -> Option<Token<'a>> {
-        let start = self.next_start();
-        let rest = self.line.get(start..)?;
-        if rest.is_empty() {
-            self.pos = start;
-            return None;
-        }
-        let len = rest.iter().take_while(|&&b| b != b' ').count();
-        self.pos = start + len;
-        Some(Token {
-            offset: start,
-            bytes: rest.get(..len)?,
-        })
-    }
-}
-
 /// Strips a trailing run of CR, LF and NUL bytes (the line terminators seen
 /// on serial, USB and TCP 2570).
 pub(crate) fn strip_terminator(line: &[u8]) -> &[u8] {
@@ -172,15 +110,6 @@ pub(crate) fn strip_terminator(line: &[u8]) -> &[u8] {
     line.get(..keep).unwrap_or_default()
 }
 
-/// Reports whether a token is an "unknown" placeholder such as `--.-`,
-/// `---.-` or `---`: only `-` and `.`, at least one `-`, at most one `.`.
-fn is_unknown(bytes: &[u8]) -> bool {
-    bytes.contains(&b'-')
-        && bytes.iter().all(|&b| b == b'-' || b == b'.')
-        && bytes.iter().filter(|&&b| b == b'.').count() <= 1
-        && bytes != b"-"
-}
-
 /// Decodes a field of a standard-width Q1 line (`DDD.D`, `DD.D`, `D.DD`,
 /// `DDD` or a placeholder of dashes) the way [`parse_decimal`] does, without
 /// errors: `None` means "not sure, ask `parse_decimal`".
@@ -189,6 +118,8 @@ fn is_unknown(bytes: &[u8]) -> bool {
 /// at most one `.` that has digits on both sides. Anything starting with
 /// `-` other than a placeholder (a negative number) is left to
 /// `parse_decimal`.
+///
+/// [`parse_decimal`]: crate::grammar::parse_decimal
 #[inline(always)]
 pub(crate) fn fixed_width<const N: usize>(tok: [u8; N]) -> Option<Option<Decimal>> {
     // The shape nearly every UPS writes: `DDD`, `DD.D`, `DDD.D` (one
@@ -244,7 +175,7 @@ fn any_width<const N: usize>(tok: [u8; N]) -> Option<Option<Decimal>> {
     }
     if others > 0 || points > 1 {
         // Not a plain number: a placeholder, or a job for the full parser.
-        return (tok.first() == Some(&b'-') && is_unknown(&tok)).then_some(None);
+        return (tok.first() == Some(&b'-') && grammar::is_placeholder(&tok)).then_some(None);
     }
     // A point needs digits on both sides (and `N` ≤ 5 keeps the scale ≤ 3).
     let scale = match point {
@@ -254,119 +185,6 @@ fn any_width<const N: usize>(tok: [u8; N]) -> Option<Option<Decimal>> {
         p => N - 1 - p,
     };
     Some(Some(Decimal::new(raw, u8::try_from(scale).ok()?)?))
-}
-
-/// Parses a decimal token: optional `-`, digits, optional `.` and digits.
-/// A placeholder of dashes yields `None`.
-pub(crate) fn parse_decimal(tok: Token<'_>, field: Field) -> Result<Option<Decimal>, Error> {
-    if is_unknown(tok.bytes) {
-        return Ok(None);
-    }
-    let (negative, body, body_off) = match tok.bytes.split_first() {
-        Some((b'-', rest)) => (true, rest, tok.offset + 1),
-        _ => (false, tok.bytes, tok.offset),
-    };
-    let mut raw: i64 = 0;
-    let mut digits = 0usize;
-    let mut int_digits = 0usize;
-    let mut scale: Option<usize> = None;
-    for (i, &b) in body.iter().enumerate() {
-        match b {
-            b'0'..=b'9' => {
-                digits += 1;
-                if digits > MAX_NUMBER_DIGITS {
-                    return Err(Error::TooLong {
-                        field,
-                        offset: tok.offset,
-                        len: tok.bytes.len(),
-                        max: MAX_NUMBER_DIGITS,
-                    });
-                }
-                raw = raw * 10 + i64::from(b - b'0');
-                match scale.as_mut() {
-                    Some(s) => *s += 1,
-                    None => int_digits += 1,
-                }
-            }
-            b'.' if scale.is_none() && int_digits > 0 => scale = Some(0),
-            _ => {
-                return Err(Error::UnexpectedByte {
-                    field,
-                    offset: body_off + i,
-                    found: b,
-                });
-            }
-        }
-    }
-    let scale = match scale {
-        // A number needs digits, and digits after a point.
-        None if digits == 0 => {
-            return Err(Error::MissingField {
-                field,
-                offset: body_off + body.len(),
-            });
-        }
-        None => 0,
-        Some(0) => {
-            return Err(Error::MissingField {
-                field,
-                offset: body_off + body.len(),
-            });
-        }
-        Some(s) => s,
-    };
-    if scale > usize::from(MAX_SCALE) {
-        return Err(Error::TooLong {
-            field,
-            offset: tok.offset,
-            len: tok.bytes.len(),
-            max: usize::from(MAX_SCALE),
-        });
-    }
-    let raw = if negative { -raw } else { raw };
-    let raw = i32::try_from(raw).map_err(|_| Error::TooLong {
-        field,
-        offset: tok.offset,
-        len: tok.bytes.len(),
-        max: MAX_NUMBER_DIGITS,
-    })?;
-    Ok(Decimal::new(raw, u8::try_from(scale).unwrap_or(MAX_SCALE)))
-}
-
-/// Parses an unsigned integer token of at most [`MAX_NUMBER_DIGITS`] digits;
-/// a placeholder of dashes yields `None`.
-pub(crate) fn parse_integer(tok: Token<'_>, field: Field) -> Result<Option<u32>, Error> {
-    if is_unknown(tok.bytes) {
-        return Ok(None);
-    }
-    parse_digits(tok.bytes, tok.offset, field).map(Some)
-}
-
-/// Parses a run of ASCII digits (at least one, at most [`MAX_NUMBER_DIGITS`]).
-pub(crate) fn parse_digits(bytes: &[u8], offset: usize, field: Field) -> Result<u32, Error> {
-    if bytes.is_empty() {
-        return Err(Error::MissingField { field, offset });
-    }
-    if bytes.len() > MAX_NUMBER_DIGITS {
-        return Err(Error::TooLong {
-            field,
-            offset,
-            len: bytes.len(),
-            max: MAX_NUMBER_DIGITS,
-        });
-    }
-    let mut v: u32 = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !b.is_ascii_digit() {
-            return Err(Error::UnexpectedByte {
-                field,
-                offset: offset + i,
-                found: b,
-            });
-        }
-        v = v * 10 + u32::from(b - b'0');
-    }
-    Ok(v)
 }
 
 /// Writes into a caller's buffer, counting what would not fit so that

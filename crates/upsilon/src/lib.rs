@@ -39,12 +39,17 @@
 //! decimals is per cell); and targets without an FPU parse without soft-float.
 //! [`Decimal::to_f32`] is there for display.
 //!
-//! # Hand-written, not nom
+//! # Grammars: nom, plus one by-position fast path
 //!
-//! Every grammar here is a handful of space-separated tokens or fixed
-//! columns. Splitting by hand is shorter than the nom equivalent and makes
-//! each error's byte offset and field name direct, so the crate does not use
-//! nom.
+//! The text grammars (Q1 status line, `F` and `I` replies, the SMS request
+//! line and query) are nom parsers (`default-features = false`: no `std`,
+//! no `alloc`), named `parse_<thing>`; no nom type appears in the public
+//! API. A failure becomes an [`Error`] naming the field and the offset of
+//! the byte where the grammar stopped, as precise as a hand-written
+//! scanner's. The standard-width Q1 line, nearly every line a UPS sends,
+//! is first read by position without tokenizing; anything that reading is
+//! not sure of goes through the grammar, and a test checks that both give
+//! the same answer.
 //!
 //! # Guarantees
 //!
@@ -95,6 +100,7 @@ extern crate std;
 mod command;
 mod decimal;
 mod error;
+mod grammar;
 mod heartbeat;
 mod reply;
 mod scan;

@@ -2,8 +2,11 @@
 
 use core::fmt;
 
-use crate::decimal::{self, Decimal, Tokens, Writer};
+use nom::Parser;
+
+use crate::decimal::{self, Decimal, Writer};
 use crate::error::{Error, Field};
+use crate::grammar::{self, Fields};
 
 /// Width of the company column of an `I` reply.
 pub const COMPANY_LEN: usize = 15;
@@ -88,38 +91,23 @@ impl fmt::Display for Ratings {
 /// [`Error::MissingField`] when the reply ends early, [`Error::TooLong`] for
 /// an over-long number; each names the field and offset.
 pub fn parse_ratings(line: &[u8]) -> Result<Ratings, Error> {
+    // ratings = "#" 4(*SP number) *SP
     let line = decimal::strip_terminator(line);
-    expect_hash(line)?;
-    let mut t = Tokens::new(line, 1);
+    let mut fields = Fields::start(line, b"#")?;
     let mut next = |field| -> Result<Option<Decimal>, Error> {
-        decimal::parse_decimal(t.expect(field)?, field)
+        grammar::parse_decimal(fields.next(field)?, field)
     };
     let voltage = next(Field::RatedVoltage)?;
     let current = next(Field::RatedCurrent)?;
     let battery_voltage = next(Field::RatedBatteryVoltage)?;
     let frequency = next(Field::RatedFrequency)?;
-    t.finish()?;
+    fields.finish()?;
     Ok(Ratings {
         voltage,
         current,
         battery_voltage,
         frequency,
     })
-}
-
-fn expect_hash(line: &[u8]) -> Result<(), Error> {
-    match line.first() {
-        Some(b'#') => Ok(()),
-        Some(&found) => Err(Error::UnexpectedByte {
-            field: Field::Start,
-            offset: 0,
-            found,
-        }),
-        None => Err(Error::MissingField {
-            field: Field::Start,
-            offset: 0,
-        }),
-    }
 }
 
 /// Decoded `I` reply: company, model and firmware version, trimmed of spaces.
@@ -214,8 +202,10 @@ const fn is_printable(b: u8) -> bool {
 /// [`Error::UnexpectedByte`] for a missing `#` or a byte outside printable
 /// ASCII; [`Error::TooLong`] for a reply longer than [`MAX_INFO_LEN`].
 pub fn parse_info(line: &[u8]) -> Result<Info<'_>, Error> {
+    // info = "#" column(15) column(1) column(10) column(1) *byte, every
+    // byte printable; a short reply ends inside a column.
     let line = decimal::strip_terminator(line);
-    expect_hash(line)?;
+    let fields = Fields::start(line, b"#")?;
     if line.len() > MAX_INFO_LEN {
         return Err(Error::TooLong {
             field: Field::Request,
@@ -224,36 +214,27 @@ pub fn parse_info(line: &[u8]) -> Result<Info<'_>, Error> {
             max: MAX_INFO_LEN,
         });
     }
-    let company_end = 1 + COMPANY_LEN;
-    let model_start = company_end + 1;
-    let model_end = model_start + MODEL_LEN;
-    let version_start = model_end + 1;
-    let column = |field, start: usize, end: usize| -> Result<&str, Error> {
-        let bytes = line
-            .get(start.min(line.len())..end.min(line.len()))
-            .unwrap_or_default();
-        if let Some(pos) = bytes.iter().position(|&b| !is_printable(b)) {
-            return Err(Error::UnexpectedByte {
-                field,
-                offset: start + pos,
-                found: bytes.get(pos).copied().unwrap_or(0),
-            });
-        }
-        // Printable ASCII is always UTF-8.
-        core::str::from_utf8(bytes)
-            .map(|s| s.trim_matches(' '))
-            .map_err(|e| Error::InvalidUtf8 {
-                field,
-                offset: start + e.valid_up_to(),
-            })
-    };
-    // The separator bytes between columns belong to no field but must still
-    // be printable.
-    column(Field::Company, company_end, model_start)?;
-    column(Field::Model, model_end, version_start)?;
+    let (version, (company, gap1, model, gap2)) = (
+        grammar::column(COMPANY_LEN),
+        grammar::column(1),
+        grammar::column(MODEL_LEN),
+        grammar::column(1),
+    )
+        .parse(fields.rest())
+        .map_err(|e| grammar::failure(line, 0, Field::Company, e))?;
+    fn text(field: Field, part: &[u8], start: usize) -> Result<&str, Error> {
+        grammar::parse_printable(part, start, field).map(|s| s.trim_matches(' '))
+    }
+    let company_at = 1;
+    let model_at = company_at + COMPANY_LEN + 1;
+    let version_at = model_at + MODEL_LEN + 1;
+    // The gaps between columns belong to no field but must still be
+    // printable; they are checked first.
+    text(Field::Company, gap1, model_at - 1)?;
+    text(Field::Model, gap2, version_at - 1)?;
     Ok(Info {
-        company: column(Field::Company, 1, company_end)?,
-        model: column(Field::Model, model_start, model_end)?,
-        version: column(Field::Version, version_start, line.len())?,
+        company: text(Field::Company, company, company_at)?,
+        model: text(Field::Model, model, model_at)?,
+        version: text(Field::Version, version, version_at)?,
     })
 }

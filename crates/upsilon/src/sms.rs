@@ -16,7 +16,14 @@
 
 use core::fmt;
 
+use nom::Parser;
+use nom::bytes::complete::{tag, take_till, take_until, take_while};
+use nom::character::complete::satisfy;
+use nom::combinator::{eof, recognize};
+use nom::sequence::{preceded, terminated};
+
 use crate::error::{Error, Field};
+use crate::grammar::{self, NomError};
 
 /// Longest request accepted, headers and blank line included.
 pub const MAX_REQUEST_LEN: usize = 4096;
@@ -228,14 +235,6 @@ fn percent_decode<'b>(raw: &'b str, field: Field, out: &'b mut [u8]) -> Result<&
     })
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
-}
-
 fn utf8(bytes: &[u8], field: Field, offset: usize) -> Result<&str, Error> {
     core::str::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
         field,
@@ -248,27 +247,21 @@ fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Checks a header line (or the start of one) up to its colon.
+/// Checks a header line (or the start of one) up to its colon:
+/// `name = 1*token-byte ":"`; a line without a colon yet passes.
 fn check_header_name(line: &[u8], offset: usize) -> Result<(), Error> {
-    for (i, &b) in line.iter().enumerate() {
-        if b == b':' {
-            if i == 0 {
-                return Err(Error::MissingField {
-                    field: Field::Header,
-                    offset,
-                });
-            }
-            return Ok(());
-        }
-        if !is_token(b) {
-            return Err(Error::UnexpectedByte {
-                field: Field::Header,
-                offset: offset + i,
-                found: b,
-            });
-        }
+    let (rest, name) = take_while(is_token)
+        .parse(line)
+        .map_err(|e| grammar::failure(line, offset, Field::Header, e))?;
+    match rest.first() {
+        None => Ok(()),
+        Some(b':') if name.is_empty() => Err(Error::MissingField {
+            field: Field::Header,
+            offset,
+        }),
+        Some(b':') => Ok(()),
+        Some(_) => Err(grammar::stopped_at(line, offset, Field::Header, rest)),
     }
-    Ok(())
 }
 
 /// Parses an SMS alert request from the start of `buf`.
@@ -296,15 +289,12 @@ fn check_header_name(line: &[u8], offset: usize) -> Result<(), Error> {
 /// complete request fits in [`MAX_REQUEST_LEN`] bytes;
 /// [`Error::TooManyHeaders`] beyond [`MAX_HEADERS`].
 pub fn parse_sms_alert(buf: &[u8]) -> Result<Parsed<SmsAlert<'_>>, Error> {
-    // The method is checked byte by byte so garbage fails fast.
-    for (i, (&b, &want)) in buf.iter().zip(METHOD).enumerate() {
-        if b != want {
-            return Err(Error::UnexpectedByte {
-                field: Field::Method,
-                offset: i,
-                found: b,
-            });
-        }
+    // The method is checked byte by byte so garbage fails fast; a strict
+    // prefix of it may still become a request.
+    if let Err(nom::Err::Error(e)) = grammar::exact(METHOD)(buf)
+        && !e.input.is_empty()
+    {
+        return Err(grammar::stopped_at(buf, 0, Field::Method, e.input));
     }
     let window = buf
         .get(..buf.len().min(MAX_REQUEST_LEN))
@@ -395,115 +385,67 @@ pub fn parse_sms_alert(buf: &[u8]) -> Result<Parsed<SmsAlert<'_>>, Error> {
     }
 }
 
-/// Splits `GET <target> HTTP/1.x` at its last ` HTTP/1.`; returns the minor
-/// version and the target bytes.
+/// Parses the request line (without its line end),
+/// `request-line = "GET " target " HTTP/1." DIGIT`, where the target runs
+/// to the *last* ` HTTP/1.` (the query is not percent-encoded and may hold
+/// one); returns the minor version and the target bytes.
 fn parse_request_line(line: &[u8]) -> Result<(u8, &[u8]), Error> {
-    let Some(v) = rfind(line, VERSION_PREFIX).filter(|&v| v >= METHOD.len()) else {
-        return Err(Error::MissingField {
-            field: Field::HttpVersion,
-            offset: line.len(),
-        });
-    };
-    let digit_at = v + VERSION_PREFIX.len();
-    let minor = match line.get(digit_at..) {
-        Some([d @ b'0'..=b'9']) => d - b'0',
-        Some([]) | None => {
-            return Err(Error::MissingField {
-                field: Field::HttpVersion,
-                offset: digit_at,
-            });
-        }
-        Some([d, rest @ ..]) => {
-            let (offset, found) = if d.is_ascii_digit() {
-                (digit_at + 1, rest.first().copied().unwrap_or(0))
-            } else {
-                (digit_at, *d)
-            };
-            return Err(Error::UnexpectedByte {
-                field: Field::HttpVersion,
-                offset,
-                found,
-            });
-        }
-    };
-    Ok((minor, line.get(METHOD.len()..v).unwrap_or_default()))
+    let (rest, target) = preceded(
+        grammar::exact(METHOD),
+        grammar::take_until_last(VERSION_PREFIX),
+    )
+    .parse(line)
+    .map_err(|_: nom::Err<NomError<'_>>| Error::MissingField {
+        field: Field::HttpVersion,
+        offset: line.len(),
+    })?;
+    let (_, (_, minor, _)) = (tag(VERSION_PREFIX), satisfy(|c| c.is_ascii_digit()), eof)
+        .parse(rest)
+        .map_err(|e| grammar::failure(line, 0, Field::HttpVersion, e))?;
+    // An ASCII digit: its value fits a u8.
+    Ok((
+        minor
+            .to_digit(10)
+            .and_then(|d| u8::try_from(d).ok())
+            .unwrap_or(0),
+        target,
+    ))
 }
 
 /// Splits the target into path, recipient, content and code. `base` is the
 /// target's offset in the request.
+///
+/// `target = path "?" "$sms_recptmobile=" recipient "&$sms_content="
+/// content "&$sms_code=" code`, `path = "/" *(not "?")`; the recipient
+/// runs to the first `&$sms_content=`, the content to the last
+/// `&$sms_code=` (the content is not escaped and may hold either).
 fn parse_target(target: &[u8], base: usize) -> Result<(&str, &str, &str, &str), Error> {
-    match target.first() {
-        Some(b'/') => {}
-        Some(&found) => {
-            return Err(Error::UnexpectedByte {
-                field: Field::Target,
-                offset: base,
-                found,
-            });
-        }
-        None => {
-            return Err(Error::MissingField {
-                field: Field::Target,
-                offset: base,
-            });
-        }
-    }
-    let Some(q) = target.iter().position(|&b| b == b'?') else {
-        return Err(Error::MissingField {
-            field: Field::Target,
+    let at = |rest: &[u8]| base + grammar::offset(target, rest);
+    let missing = |field| {
+        move |_: nom::Err<NomError<'_>>| Error::MissingField {
+            field,
             offset: base + target.len(),
-        });
-    };
-    let path = utf8(target.get(..q).unwrap_or_default(), Field::Target, base)?;
-    let query = target.get(q + 1..).unwrap_or_default();
-    let qbase = base + q + 1;
-    for (i, (&b, &want)) in query.iter().zip(RECIPIENT_KEY).enumerate() {
-        if b != want {
-            return Err(Error::UnexpectedByte {
-                field: Field::Recipient,
-                offset: qbase + i,
-                found: b,
-            });
         }
-    }
-    if query.len() < RECIPIENT_KEY.len() {
-        return Err(Error::MissingField {
-            field: Field::Recipient,
-            offset: qbase + query.len(),
-        });
-    }
-    let after_key = query.get(RECIPIENT_KEY.len()..).unwrap_or_default();
-    let rbase = qbase + RECIPIENT_KEY.len();
-    let Some(c) = find(after_key, CONTENT_KEY) else {
-        return Err(Error::MissingField {
-            field: Field::Content,
-            offset: base + target.len(),
-        });
     };
-    let recipient = utf8(
-        after_key.get(..c).unwrap_or_default(),
-        Field::Recipient,
-        rbase,
-    )?;
-    let content_start = c + CONTENT_KEY.len();
-    let after_content = after_key.get(content_start..).unwrap_or_default();
-    let cbase = rbase + content_start;
-    let Some(k) = rfind(after_content, CODE_KEY) else {
-        return Err(Error::MissingField {
-            field: Field::Code,
-            offset: base + target.len(),
-        });
-    };
-    let content = utf8(
-        after_content.get(..k).unwrap_or_default(),
-        Field::Content,
-        cbase,
-    )?;
-    let code_start = k + CODE_KEY.len();
-    let code = utf8(
-        after_content.get(code_start..).unwrap_or_default(),
-        Field::Code,
-        cbase + code_start,
-    )?;
+    let (query, path) = terminated(
+        recognize(preceded(tag(&b"/"[..]), take_till(|b| b == b'?'))),
+        tag(&b"?"[..]),
+    )
+    .parse(target)
+    .map_err(|e| grammar::failure(target, base, Field::Target, e))?;
+    let path = utf8(path, Field::Target, base)?;
+    let (rest, _) = grammar::exact(RECIPIENT_KEY)(query)
+        .map_err(|e| grammar::failure(target, base, Field::Recipient, e))?;
+    let recipient_at = at(rest);
+    let (rest, recipient) = terminated(take_until(CONTENT_KEY), tag(CONTENT_KEY))
+        .parse(rest)
+        .map_err(missing(Field::Content))?;
+    let recipient = utf8(recipient, Field::Recipient, recipient_at)?;
+    let content_at = at(rest);
+    let (code, content) = terminated(grammar::take_until_last(CODE_KEY), tag(CODE_KEY))
+        .parse(rest)
+        .map_err(missing(Field::Code))?;
+    let content = utf8(content, Field::Content, content_at)?;
+    let code = utf8(code, Field::Code, at(code))?;
     Ok((path, recipient, content, code))
 }
