@@ -3,6 +3,7 @@
 //! and other NUT clients. Reply formats and error names follow NUT's
 //! `docs/net-protocol.txt` and `server/net*.c`.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -477,42 +478,212 @@ fn var(name: &str) -> Option<&'static Var> {
     VARS.iter().find(|v| v.name == name)
 }
 
-/// Splits a command line into words the way upsd does: spaces separate,
-/// double quotes group, a backslash escapes the next character.
-pub fn split_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quoted = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                    in_word = true;
-                }
+/// A command line that does not split into words ([`parse_command_line`]).
+///
+/// upsd never sees these as errors: its tokenizer (`common/parseconf.c` in
+/// networkupstools/nut) carries an open quote or a final backslash over to
+/// the next physical line. This server reads one line per command, so it
+/// refuses such a line at once, answering `ERR INVALID-ARGUMENT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandLineError {
+    /// Returned when a double quote opens a word and the line ends before
+    /// the closing quote; `column` (1-based, in bytes) is the opening quote.
+    UnterminatedQuote {
+        /// Where the quote opens.
+        column: usize,
+    },
+    /// Returned when the line ends with a backslash that escapes nothing;
+    /// `column` (1-based, in bytes) is that backslash.
+    TrailingBackslash {
+        /// Where the backslash is.
+        column: usize,
+    },
+}
+
+impl std::fmt::Display for CommandLineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnterminatedQuote { column } => {
+                write!(f, "the quote at column {column} is never closed")
             }
-            '"' => {
-                quoted = !quoted;
-                in_word = true;
-            }
-            ' ' | '\t' if !quoted => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            _ => {
-                cur.push(c);
-                in_word = true;
+            Self::TrailingBackslash { column } => {
+                write!(f, "the backslash at column {column} ends the line")
             }
         }
     }
-    if in_word {
-        words.push(cur);
+}
+
+impl std::error::Error for CommandLineError {}
+
+/// The grammar of a NUT command line, as upsd's tokenizer reads it.
+mod line {
+    use std::borrow::Cow;
+
+    use nom::branch::alt;
+    use nom::bytes::complete::{take_till1, take_while};
+    use nom::character::complete::{anychar, char};
+    use nom::combinator::{map, value};
+    use nom::multi::{fold_many0, fold_many1};
+    use nom::sequence::preceded;
+    use nom::{IResult, Parser};
+
+    use super::CommandLineError;
+
+    /// What went wrong, and the input where it did.
+    #[derive(Debug)]
+    pub(super) struct Fail<'a> {
+        pub at: &'a str,
+        pub what: Option<fn(usize) -> CommandLineError>,
     }
-    words
+
+    impl<'a> nom::error::ParseError<&'a str> for Fail<'a> {
+        fn from_error_kind(at: &'a str, _: nom::error::ErrorKind) -> Self {
+            Fail { at, what: None }
+        }
+        fn append(_: &'a str, _: nom::error::ErrorKind, other: Self) -> Self {
+            other
+        }
+    }
+
+    type Res<'a, O> = IResult<&'a str, O, Fail<'a>>;
+
+    /// C's `isspace` in the "C" locale, which parseconf splits words on.
+    fn is_space(c: char) -> bool {
+        matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+    }
+
+    /// A piece of a word: borrowed text or one escaped character.
+    enum Piece<'a> {
+        Text(&'a str),
+        Escaped(char),
+    }
+
+    fn push<'a>(mut word: Cow<'a, str>, piece: Piece<'a>) -> Cow<'a, str> {
+        match piece {
+            Piece::Text(t) if word.is_empty() => word = Cow::Borrowed(t),
+            Piece::Text(t) => word.to_mut().push_str(t),
+            Piece::Escaped(c) => word.to_mut().push(c),
+        }
+        word
+    }
+
+    /// `\c`: the next character, whatever it is; a backslash that ends the
+    /// line is an error.
+    fn escape(input: &str) -> Res<'_, Piece<'_>> {
+        let (rest, _) = char('\\')(input)?;
+        match anychar::<_, Fail<'_>>(rest) {
+            Ok((rest, c)) => Ok((rest, Piece::Escaped(c))),
+            Err(_) => Err(nom::Err::Failure(Fail {
+                at: input,
+                what: Some(|column| CommandLineError::TrailingBackslash { column }),
+            })),
+        }
+    }
+
+    /// `"…"`: everything up to the closing quote, escapes resolved; the
+    /// closing quote ends the word even when no space follows.
+    fn quoted(input: &str) -> Res<'_, Cow<'_, str>> {
+        let (body, _) = char('"')(input)?;
+        let (rest, word) = fold_many0(
+            alt((
+                escape,
+                map(take_till1(|c| c == '\\' || c == '"'), Piece::Text),
+            )),
+            || Cow::Borrowed(""),
+            push,
+        )
+        .parse(body)?;
+        match char::<_, Fail<'_>>('"')(rest) {
+            Ok((rest, _)) => Ok((rest, word)),
+            Err(_) => Err(nom::Err::Failure(Fail {
+                at: input,
+                what: Some(|column| CommandLineError::UnterminatedQuote { column }),
+            })),
+        }
+    }
+
+    /// A bare word: up to a space, a `#` (a comment) or a `=` (a word of
+    /// its own); a quote inside it is an ordinary character.
+    fn bare(input: &str) -> Res<'_, Cow<'_, str>> {
+        fold_many1(
+            alt((
+                escape,
+                map(
+                    take_till1(|c| is_space(c) || matches!(c, '#' | '=' | '\\')),
+                    Piece::Text,
+                ),
+            )),
+            || Cow::Borrowed(""),
+            push,
+        )
+        .parse(input)
+    }
+
+    /// One word.
+    fn word(input: &str) -> Res<'_, Cow<'_, str>> {
+        alt((quoted, value(Cow::Borrowed("="), char('=')), bare)).parse(input)
+    }
+
+    /// Every word of the line; what is left is spaces or a `#` comment.
+    pub(super) fn words(input: &str) -> Res<'_, Vec<Cow<'_, str>>> {
+        fold_many0(
+            preceded(take_while(is_space), word),
+            Vec::new,
+            |mut words, w| {
+                words.push(w);
+                words
+            },
+        )
+        .parse(input)
+    }
+}
+
+/// Splits a NUT command line (without its line ending) into words as
+/// upsd's tokenizer (`common/parseconf.c` in networkupstools/nut) does, and
+/// as `docs/net-protocol.txt` describes it:
+///
+/// - spaces, tabs and the other ASCII white space separate words;
+/// - a double quote at the start of a word runs to the next unescaped
+///   quote, spaces included, and ends the word there (`"a"b` is two
+///   words; `""` is an empty word); inside a word a quote is an ordinary
+///   character;
+/// - a backslash takes the next character literally, inside quotes or out;
+/// - outside quotes, `#` starts a comment to the end of the line and `=` is
+///   a word of its own (parseconf's `key=value` rule).
+///
+/// Unlike parseconf, control and non-ASCII characters are kept, so a UTF-8
+/// value or password reaches the server as sent. Words without escapes
+/// borrow from `line`.
+///
+/// # Errors
+///
+/// [`CommandLineError::UnterminatedQuote`] for a quote never closed,
+/// [`CommandLineError::TrailingBackslash`] for a final backslash.
+pub fn parse_command_line(line: &str) -> Result<Vec<Cow<'_, str>>, CommandLineError> {
+    match line::words(line) {
+        Ok((_, words)) => Ok(words),
+        Err(nom::Err::Failure(f) | nom::Err::Error(f)) => {
+            let column = line.len().saturating_sub(f.at.len()).saturating_add(1);
+            // Only the two failures above are ever raised; a plain error
+            // cannot escape `fold_many0`.
+            Err(f
+                .what
+                .map_or(CommandLineError::UnterminatedQuote { column }, |what| {
+                    what(column)
+                }))
+        }
+        Err(nom::Err::Incomplete(_)) => Ok(Vec::new()),
+    }
+}
+
+/// Splits a command line into words as [`parse_command_line`] does; a line
+/// that does not split (an open quote, a final backslash) has no words.
+#[must_use]
+pub fn split_words(line: &str) -> Vec<String> {
+    parse_command_line(line)
+        .map(|words| words.into_iter().map(Cow::into_owned).collect())
+        .unwrap_or_default()
 }
 
 /// Escapes a value for a quoted reply field.
@@ -758,11 +929,17 @@ impl Server {
 
     /// Answers one command line; the reply includes its final newline.
     pub fn answer(&self, session: &mut Session, line: &str) -> String {
-        let words = split_words(line);
+        let words = match parse_command_line(line) {
+            Ok(words) => words,
+            Err(e) => {
+                log::debug!("nut: refusing {line:?} from {}: {e}", session.addr);
+                return err("INVALID-ARGUMENT");
+            }
+        };
         let Some((cmd, args)) = words.split_first() else {
             return err("UNKNOWN-COMMAND");
         };
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let args: Vec<&str> = args.iter().map(|a| &**a).collect();
         let cmd = cmd.to_ascii_uppercase();
         let needs_user = matches!(
             cmd.as_str(),

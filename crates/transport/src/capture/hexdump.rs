@@ -53,16 +53,102 @@ pub(crate) struct SyntaxError {
     pub message: String,
 }
 
-fn is_space(b: u8) -> bool {
-    b == b' ' || b == b'\t'
+/// The lexical grammar of a dump line, in nom; which token is an offset
+/// and where the gutter starts depend on the lines around it and stay in
+/// [`strip_offset`] and [`gutter_split`].
+mod grammar {
+    use nom::branch::alt;
+    use nom::bytes::complete::{
+        tag, tag_no_case, take_till, take_while, take_while_m_n, take_while1,
+    };
+    use nom::character::complete::{char, hex_digit0};
+    use nom::combinator::{all_consuming, opt, value};
+    use nom::sequence::{preceded, terminated};
+    use nom::{IResult, Parser};
+
+    use super::Direction;
+
+    type Res<'a, O> = IResult<&'a [u8], O, ()>;
+
+    /// A blank: space or tab.
+    pub(super) fn is_space(b: u8) -> bool {
+        b == b' ' || b == b'\t'
+    }
+
+    /// Blanks, possibly none.
+    pub(super) fn parse_blanks(input: &[u8]) -> Res<'_, &[u8]> {
+        take_while(is_space)(input)
+    }
+
+    /// The next token: blanks, then a run of anything else.
+    pub(super) fn parse_token(input: &[u8]) -> Res<'_, &[u8]> {
+        preceded(parse_blanks, take_while1(|b| !is_space(b))).parse(input)
+    }
+
+    /// A direction mark: `TX:` `RX:` (any case), `>` or `<`.
+    pub(super) fn parse_mark(input: &[u8]) -> Res<'_, Direction> {
+        alt((
+            value(Direction::ClientToServer, tag_no_case(&b"TX:"[..])),
+            value(Direction::ServerToClient, tag_no_case(&b"RX:"[..])),
+            value(Direction::ClientToServer, tag(&b">"[..])),
+            value(Direction::ServerToClient, tag(&b"<"[..])),
+        ))
+        .parse(input)
+    }
+
+    /// One `:`-separated piece of a byte token, up to the next `:`.
+    pub(super) fn parse_piece(input: &[u8]) -> Res<'_, &[u8]> {
+        take_till(|b| b == b':')(input)
+    }
+
+    /// The `:` between two pieces.
+    pub(super) fn parse_piece_separator(input: &[u8]) -> Res<'_, char> {
+        char(':')(input)
+    }
+
+    /// Inside a piece: an optional `0x`, then hex digits; what follows the
+    /// digits is left over (and is an error when not empty).
+    pub(super) fn parse_hex_digits(input: &[u8]) -> Res<'_, (Option<&[u8]>, &[u8])> {
+        // Two plain tags: nom's `tag_no_case` costs a tenth of the decode.
+        (opt(alt((tag(&b"0x"[..]), tag(&b"0X"[..])))), hex_digit0).parse(input)
+    }
+
+    /// 1 to 16 hex digits.
+    fn parse_hex_run(input: &[u8]) -> Res<'_, &[u8]> {
+        take_while_m_n(1, 16, |b: u8| b.is_ascii_hexdigit())(input)
+    }
+
+    /// The value of up to 16 hex digits.
+    fn value_of(digits: &[u8]) -> u64 {
+        digits
+            .iter()
+            .fold(0u64, |acc, &b| acc << 4 | u64::from(super::hex_value(b)))
+    }
+
+    /// A whole token of 1 to 16 hex digits, as a number.
+    pub(super) fn parse_hex_number(input: &[u8]) -> Option<u64> {
+        all_consuming(parse_hex_run)
+            .parse(input)
+            .ok()
+            .map(|(_, digits)| value_of(digits))
+    }
+
+    /// A whole token that is an offset with a colon: `0000:`.
+    pub(super) fn parse_colon_offset(input: &[u8]) -> Option<u64> {
+        all_consuming(terminated(parse_hex_run, char(':')))
+            .parse(input)
+            .ok()
+            .map(|(_, digits)| value_of(digits))
+    }
 }
 
-fn hex_value(b: u8) -> Option<u8> {
+/// The value of a hex digit (0 for anything else; callers check first).
+fn hex_value(b: u8) -> u8 {
     match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => 0,
     }
 }
 
@@ -73,84 +159,89 @@ fn render(b: u8) -> u8 {
 /// Tokens of `line[from..to]` as (start index, bytes).
 fn tokens(line: &[u8], from: usize, to: usize) -> Vec<(usize, &[u8])> {
     let mut out = Vec::new();
-    let mut i = from;
-    while i < to {
-        while i < to && line.get(i).copied().is_some_and(is_space) {
-            i = i.saturating_add(1);
-        }
-        let start = i;
-        while i < to && line.get(i).copied().is_some_and(|b| !is_space(b)) {
-            i = i.saturating_add(1);
-        }
-        if i > start
-            && let Some(tok) = line.get(start..i)
-        {
-            out.push((start, tok));
-        }
+    let Some(mut rest) = line.get(from..to) else {
+        return out;
+    };
+    let mut at = from;
+    while let Ok((after, tok)) = grammar::parse_token(rest) {
+        let start = at.saturating_add(
+            rest.len()
+                .saturating_sub(after.len())
+                .saturating_sub(tok.len()),
+        );
+        out.push((start, tok));
+        at = at.saturating_add(rest.len().saturating_sub(after.len()));
+        rest = after;
     }
     out
 }
 
-/// Decodes byte tokens (pairs, colon-separated, optional 0x) into `out`.
-fn decode_tokens(toks: &[(usize, &[u8])], out: &mut Vec<u8>) -> Result<(), SyntaxError> {
-    for &(start, tok) in toks {
-        let mut piece_start = start;
-        for piece in tok.split(|&b| b == b':') {
-            let (digits, skip) = match piece {
-                [b'0', b'x' | b'X', rest @ ..] => (rest, 2),
-                _ => (piece, 0),
-            };
-            let digits_at = piece_start.saturating_add(skip);
-            if digits.is_empty() {
-                return Err(SyntaxError {
-                    column: digits_at.saturating_add(1),
-                    message: "expected hex digits".into(),
-                });
-            }
-            if let Some(bad) = digits.iter().position(|&b| hex_value(b).is_none()) {
-                let found = digits.get(bad).copied().unwrap_or(b'?');
-                return Err(SyntaxError {
-                    column: digits_at.saturating_add(bad).saturating_add(1),
-                    message: format!("expected a hex digit, found {:?}", char::from(found)),
-                });
-            }
-            if digits.len() % 2 != 0 {
-                return Err(SyntaxError {
-                    column: digits_at.saturating_add(digits.len()),
-                    message: "odd number of hex digits (bytes are pairs)".into(),
-                });
-            }
-            for pair in digits.chunks_exact(2) {
-                if let [hi, lo] = pair {
-                    let v = hex_value(*hi).unwrap_or(0) << 4 | hex_value(*lo).unwrap_or(0);
-                    out.push(v);
-                }
-            }
-            piece_start = piece_start.saturating_add(piece.len()).saturating_add(1);
+/// Decodes one piece (`[0x]` pairs of hex digits) starting at index `at`.
+fn decode_piece(at: usize, piece: &[u8], out: &mut Vec<u8>) -> Result<(), SyntaxError> {
+    let (junk, prefix, digits) = match grammar::parse_hex_digits(piece) {
+        Ok((junk, (prefix, digits))) => (junk, prefix, digits),
+        // Both parts are optional: never reached.
+        Err(_) => (piece, None, &[][..]),
+    };
+    let digits_at = at.saturating_add(prefix.map_or(0, <[u8]>::len));
+    if let Some(&found) = junk.first() {
+        return Err(SyntaxError {
+            column: digits_at.saturating_add(digits.len()).saturating_add(1),
+            message: format!("expected a hex digit, found {:?}", char::from(found)),
+        });
+    }
+    if digits.is_empty() {
+        return Err(SyntaxError {
+            column: digits_at.saturating_add(1),
+            message: "expected hex digits".into(),
+        });
+    }
+    if digits.len() % 2 != 0 {
+        return Err(SyntaxError {
+            column: digits_at.saturating_add(digits.len()),
+            message: "odd number of hex digits (bytes are pairs)".into(),
+        });
+    }
+    out.reserve(digits.len() / 2);
+    for pair in digits.chunks_exact(2) {
+        if let [hi, lo] = pair {
+            out.push(hex_value(*hi) << 4 | hex_value(*lo));
         }
     }
     Ok(())
 }
 
-fn parse_hex_number(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 16 {
-        return None;
+/// Decodes byte tokens (pairs, colon-separated, optional 0x) into `out`.
+fn decode_tokens(toks: &[(usize, &[u8])], out: &mut Vec<u8>) -> Result<(), SyntaxError> {
+    for &(start, tok) in toks {
+        let mut rest = tok;
+        loop {
+            let at = start.saturating_add(tok.len().saturating_sub(rest.len()));
+            let (after, piece) = grammar::parse_piece(rest).unwrap_or((&[][..], rest));
+            decode_piece(at, piece, out)?;
+            match grammar::parse_piece_separator(after) {
+                Ok((next, _)) => rest = next,
+                Err(_) => break,
+            }
+        }
     }
-    digits
-        .iter()
-        .try_fold(0u64, |acc, &b| Some(acc << 4 | u64::from(hex_value(b)?)))
+    Ok(())
 }
 
 /// Finds an xxd-style gutter: after a run of 2+ spaces, exactly the
 /// rendering of the bytes before it. Returns where the data ends.
 fn gutter_split(line: &[u8], from: usize) -> Option<usize> {
+    // A run of spaces splits no token, so the tokens before a candidate
+    // are a prefix of the line's: tokenize once.
+    let all = tokens(line, from, line.len());
+    let mut bytes = Vec::new();
     let mut i = from;
     while i < line.len() {
         let is_run = line.get(i..i.saturating_add(2)) == Some(b"  ");
         if is_run {
-            let mut bytes = Vec::new();
-            let toks = tokens(line, from, i);
-            let toks = strip_offset(&toks, None).1;
+            bytes.clear();
+            let before = all.partition_point(|&(start, _)| start < i);
+            let toks = strip_offset(all.get(..before).unwrap_or_default(), None).1;
             if decode_tokens(toks, &mut bytes).is_ok() && !bytes.is_empty() {
                 let n = bytes.len();
                 if let Some(tail_start) = line.len().checked_sub(n) {
@@ -184,13 +275,11 @@ fn strip_offset<'t, 'a>(
     let Some(((_, first), rest)) = toks.split_first() else {
         return (None, toks);
     };
-    if let Some(digits) = first.strip_suffix(b":")
-        && let Some(v) = parse_hex_number(digits)
-    {
+    if let Some(v) = grammar::parse_colon_offset(first) {
         return (Some(v), rest);
     }
     if (4..=16).contains(&first.len())
-        && let Some(v) = parse_hex_number(first)
+        && let Some(v) = grammar::parse_hex_number(first)
     {
         // Offsets past 4 GiB take more than 8 digits (`hexdump -C` writes
         // as many as it needs); such a long token is only an offset where
@@ -214,12 +303,8 @@ fn strip_offset<'t, 'a>(
 /// byte count, used to recognise offsets that have no colon.
 pub(crate) fn parse_line(line: &[u8], expected: u64, repeat: bool) -> Result<Line, SyntaxError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut i = line
-        .iter()
-        .position(|&b| !is_space(b))
-        .unwrap_or(line.len());
     let mut out = Line::default();
-    let rest = line.get(i..).unwrap_or_default();
+    let rest = grammar::parse_blanks(line).map_or(line, |(rest, _)| rest);
     if rest.is_empty() {
         out.blank = true;
         return Ok(out);
@@ -227,20 +312,14 @@ pub(crate) fn parse_line(line: &[u8], expected: u64, repeat: bool) -> Result<Lin
     if rest.first() == Some(&b'#') {
         return Ok(out);
     }
-    let upper: Vec<u8> = rest.iter().take(3).map(u8::to_ascii_uppercase).collect();
-    if upper == b"TX:" {
-        out.direction = Some(Direction::ClientToServer);
-        i = i.saturating_add(3);
-    } else if upper == b"RX:" {
-        out.direction = Some(Direction::ServerToClient);
-        i = i.saturating_add(3);
-    } else if rest.first() == Some(&b'>') {
-        out.direction = Some(Direction::ClientToServer);
-        i = i.saturating_add(1);
-    } else if rest.first() == Some(&b'<') {
-        out.direction = Some(Direction::ServerToClient);
-        i = i.saturating_add(1);
-    }
+    let rest = match grammar::parse_mark(rest) {
+        Ok((after, direction)) => {
+            out.direction = Some(direction);
+            after
+        }
+        Err(_) => rest,
+    };
+    let i = line.len().saturating_sub(rest.len());
     // An exact rendering of the bytes is the gutter even when it holds '|'.
     let end = if let Some(split) = gutter_split(line, i) {
         split
