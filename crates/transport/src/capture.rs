@@ -54,6 +54,25 @@ use std::path::Path;
 use std::time::SystemTime;
 
 pub use error::{CaptureError, CaptureErrorKind, Location};
+
+/// The resolution capture timestamps are kept to: 100 ns, the finest a
+/// `SystemTime` holds on Windows (Unix holds 1 ns). Truncating there on
+/// every platform makes a decode's output the same on all of them; an `f64`
+/// of seconds, the `ts` of records, resolves about 240 ns in this century
+/// anyway.
+pub const TIMESTAMP_RESOLUTION_NANOS: u32 = 100;
+
+/// Returns the instant `since_epoch` after the Unix epoch, truncated to
+/// [`TIMESTAMP_RESOLUTION_NANOS`]; `None` when a `SystemTime` cannot hold it.
+#[must_use]
+pub fn timestamp(since_epoch: std::time::Duration) -> Option<SystemTime> {
+    let nanos = since_epoch.subsec_nanos();
+    let kept = std::time::Duration::new(
+        since_epoch.as_secs(),
+        nanos - nanos % TIMESTAMP_RESOLUTION_NANOS,
+    );
+    std::time::UNIX_EPOCH.checked_add(kept)
+}
 pub use hexdump::{HexDumpReader, MAX_HEX_CHUNK, MAX_HEX_LINE, looks_like_hex_text};
 pub use pcap::{CaptureStats, PacketCaptureReader};
 pub use raw::{DEFAULT_RAW_CHUNK, RawFileReader};
@@ -344,4 +363,21 @@ pub fn read_prefix(path: &Path, limit: usize) -> Result<Vec<u8>, CaptureError> {
         .read_to_end(&mut buf)
         .map_err(|e| CaptureError::io(e).with_path(Some(path)))?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps_are_kept_to_100_ns_on_every_platform() {
+        let t = timestamp(Duration::new(1_795_252_567, 284_084_849)).unwrap();
+        assert_eq!(
+            t.duration_since(UNIX_EPOCH).unwrap(),
+            Duration::new(1_795_252_567, 284_084_800)
+        );
+        let exact = Duration::new(7, 100);
+        assert_eq!(timestamp(exact).unwrap(), UNIX_EPOCH + exact);
+    }
 }

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io::{BufReader, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use foldhash::HashMap;
@@ -265,7 +265,7 @@ impl<R: Read> PacketCaptureReader<R> {
                 self.offset = at
                     .saturating_add(16)
                     .saturating_add(packet.data.len() as u64);
-                let ts = UNIX_EPOCH.checked_add(packet.timestamp);
+                let ts = super::timestamp(packet.timestamp);
                 self.flows.packet(link_type, ts, &packet.data);
                 Ok(true)
             }
@@ -328,9 +328,10 @@ impl<R: Read> PacketCaptureReader<R> {
                     .at(Location::Offset(at)));
                 }
                 let ts = ticks.and_then(|t| {
-                    UNIX_EPOCH
-                        .checked_add(Duration::from_secs(iface.offset_secs))?
-                        .checked_add(iface.resolution.to_duration(t))
+                    super::timestamp(
+                        Duration::from_secs(iface.offset_secs)
+                            .checked_add(iface.resolution.to_duration(t))?,
+                    )
                 });
                 self.flows.packet(iface.link_type, ts, data);
                 Ok(true)

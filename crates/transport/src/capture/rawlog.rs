@@ -177,9 +177,11 @@ impl RawLogTime {
         Some(out)
     }
 
-    /// Returns the instant as a [`SystemTime`].
+    /// Returns the instant as a [`SystemTime`], to
+    /// [`super::TIMESTAMP_RESOLUTION_NANOS`].
     pub fn to_system_time(&self) -> Option<SystemTime> {
-        let sub = Duration::from_nanos(u64::from(self.nanos));
+        let nanos = self.nanos - self.nanos % super::TIMESTAMP_RESOLUTION_NANOS;
+        let sub = Duration::from_nanos(u64::from(nanos));
         if self.unix_seconds >= 0 {
             UNIX_EPOCH
                 .checked_add(Duration::from_secs(self.unix_seconds.unsigned_abs()))?
