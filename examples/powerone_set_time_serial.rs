@@ -7,18 +7,40 @@
 //! `rewire-powerone` parser.
 //!
 //! Run: `cargo run -p rewire-examples --example powerone_set_time_serial`
+//!
+//! Pseudo-terminals are Unix only; on Windows the example says so and exits
+//! (there, `powerone simulate --tcp 127.0.0.1:PORT` serves a PCU over TCP).
 
+#[cfg(unix)]
 use std::error::Error;
 
+#[cfg(unix)]
 use rewire_host::sink::Fanout;
+#[cfg(unix)]
 use rewire_powerone::DateTime;
+#[cfg(unix)]
 use rewire_powerone_host::link::READ_TICK;
+#[cfg(unix)]
 use rewire_powerone_host::master::{Action, Master, Verdict};
+#[cfg(unix)]
 use rewire_powerone_host::message::Body;
+#[cfg(unix)]
 use rewire_powerone_host::record::Record;
+#[cfg(unix)]
 use rewire_powerone_host::simulator::{Pcu, SimConfig, Simulator, local_now};
+#[cfg(unix)]
 use rewire_transport::link::{Pty, RequestPolicy, SerialSettings, open_serial};
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!(
+        "powerone_set_time_serial needs a pseudo-terminal (Unix only); \
+         `powerone simulate --tcp 127.0.0.1:PORT` serves a PCU over TCP"
+    );
+    std::process::exit(2);
+}
+
+#[cfg(unix)]
 fn main() -> Result<(), Box<dyn Error>> {
     // The PCU: module 1, on the master side of a pseudo-terminal, in a
     // thread of the simulator's own.

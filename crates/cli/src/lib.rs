@@ -9,11 +9,13 @@
 //! protocol libraries.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod decode;
 pub mod input;
 pub mod logging;
 pub mod mqtt;
 pub mod plot;
+pub mod service;
 pub mod value;
 
 use std::io::{self, BufRead, IsTerminal, Write};

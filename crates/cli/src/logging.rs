@@ -2,6 +2,9 @@
 //! one line each on stderr, `tool: message`, written by a thread of its own
 //! through a bounded queue.
 //!
+//! Under a Windows service, [`to_file`] sends the lines to a file instead,
+//! each after its time.
+//!
 //! A service must not stall because nobody reads its stderr: when the queue
 //! is full, lines are dropped and counted, and the count is reported in one
 //! line as soon as stderr takes lines again.
@@ -66,6 +69,37 @@ pub fn format_line(tool: &str, level: log::Level, message: &str) -> String {
 
 static COUNTS: OnceLock<Arc<Counts>> = OnceLock::new();
 
+/// The file lines go to instead of stderr, once [`to_file`] is called.
+static FILE: OnceLock<std::sync::Mutex<std::fs::File>> = OnceLock::new();
+
+/// Sends the diagnostics to `path` (appended, each line after its time in
+/// RFC 3339) instead of stderr, from now on (the first call wins).
+///
+/// # Errors
+/// When the file cannot be opened for appending.
+pub fn to_file(path: &std::path::Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let _ = FILE.set(std::sync::Mutex::new(file));
+    Ok(())
+}
+
+/// Writes one line to the log file, when there is one.
+fn write_file(line: &str) {
+    let Some(file) = FILE.get() else {
+        return;
+    };
+    if let Ok(mut f) = file.lock() {
+        let now = jiff::Timestamp::now()
+            .round(jiff::Unit::Millisecond)
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        let _ = write!(f, "{now} {line}");
+        let _ = f.flush();
+    }
+}
+
 /// Installs the stderr logger for `tool` at `level` (the first call wins;
 /// later calls only change the level).
 pub fn init(tool: &str, level: log::LevelFilter) {
@@ -89,15 +123,19 @@ pub fn init(tool: &str, level: log::LevelFilter) {
         .name("stderr log".into())
         .spawn(move || {
             for line in rx {
-                let mut err = std::io::stderr().lock();
                 let dropped = counts.dropped.swap(0, Ordering::Relaxed);
-                if dropped > 0 {
-                    let _ = writeln!(
-                        err,
-                        "{tool}: warning: {dropped} log line(s) dropped while stderr was not read"
-                    );
+                let note = (dropped > 0).then(|| {
+                    format!(
+                        "{tool}: warning: {dropped} log line(s) dropped while stderr was not read\n"
+                    )
+                });
+                if FILE.get().is_some() {
+                    note.iter().chain(Some(&line)).for_each(|l| write_file(l));
+                } else {
+                    let mut err = std::io::stderr().lock();
+                    let _ = err.write_all(note.unwrap_or_default().as_bytes());
+                    let _ = err.write_all(line.as_bytes());
                 }
-                let _ = err.write_all(line.as_bytes());
                 counts.pending.fetch_sub(1, Ordering::SeqCst);
             }
         });

@@ -121,6 +121,41 @@ pub fn baud(text: &str) -> Result<u32, String> {
     }
 }
 
+/// Parses a serial device: a path (`/dev/ttyUSB0`, `/dev/pts/3`), a Windows
+/// port (`COM3`, any case) or its device-namespace form (`\\.\COM10`, which
+/// Windows needs above `COM9` and `serialport` passes through as given).
+/// Nothing is opened here; a port that does not exist fails when opened.
+///
+/// # Errors
+/// Names the text when it is empty, or when it reads as a COM port without
+/// a number from 1 to 255 (`COM`, `COM0`, `COMX`, `\\.\`).
+pub fn serial_port(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(r"no serial device given: /dev/ttyUSB0, COM3 or \\.\COM10".into());
+    }
+    let name = text.strip_prefix(r"\\.\").unwrap_or(text);
+    if name.is_empty() {
+        return Err(format!("{text:?} names no device: \\\\.\\COM10"));
+    }
+    let com = name
+        .get(..3)
+        .filter(|p| p.eq_ignore_ascii_case("COM"))
+        .and_then(|_| name.get(3..));
+    // Only names that start with `COM` are checked as Windows ports; paths
+    // (`/dev/...`) are left to the open call to judge.
+    if let Some(number) = com {
+        match number.parse::<u8>() {
+            Ok(n) if n > 0 && number.bytes().all(|b| b.is_ascii_digit()) => {}
+            _ => {
+                return Err(format!(
+                    "{text:?} is not a COM port: COM1 to COM255 (\\\\.\\COM10 above COM9)"
+                ));
+            }
+        }
+    }
+    Ok(text.to_owned())
+}
+
 /// Parses hex bytes: pairs of hex digits, optionally separated by spaces,
 /// colons, commas or dashes, each optionally with `0x`
 /// (`"FF 08 00 01 00 01 07 10"`, `ff:08`, `0xff,0x08`).
@@ -214,6 +249,36 @@ mod tests {
         assert!(baud("0").is_err());
         assert!(baud("4294967295").is_err());
         assert!(baud("fast").is_err());
+    }
+
+    #[test]
+    fn serial_ports_are_paths_or_com_ports() {
+        for ok in [
+            "/dev/ttyUSB0",
+            "/dev/pts/3",
+            "COM3",
+            "com1",
+            "COM255",
+            r"\\.\COM10",
+            r"\\.\COM3",
+        ] {
+            assert_eq!(serial_port(ok).as_deref(), Ok(ok), "{ok:?} refused");
+        }
+        for bad in [
+            "",
+            "  ",
+            "COM",
+            "COM0",
+            "COMX",
+            "COM256",
+            "COM+3",
+            r"\\.\",
+            r"\\.\COMa",
+        ] {
+            assert!(serial_port(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(serial_port("COM0").unwrap_err().contains("COM1 to COM255"));
+        assert!(serial_port("").unwrap_err().contains("no serial device"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! alone with the `crc` crate over the same bytes, slice-by-16 and byte-wise.
 //! The parser's CRC is slice-by-16 with its default `crc-slice16` feature;
 //! the walk with a byte-wise CRC in its place is what a build without the
-//! feature does, measured in the same run. Then the registry lookup: the
+//! feature does, measured in the same run. The lazy walk (`Frame::items`,
+//! every item's type and length checked, each number read by
+//! `Item::as_f64`) reads the same numbers as the typed walk. Then the registry lookup: the
 //! compile-time index against a binary search of the same table.
 
 use std::hint::black_box;
@@ -52,6 +54,34 @@ fn full_bytewise(frame: &Frame<&[u8]>) -> bool {
     walk(frame)
 }
 
+/// The CRC check and the lazy walk: every item's id, type and length
+/// checked, and its number read without decoding the typed value.
+fn full_lazy(frame: &Frame<&[u8]>) -> bool {
+    if !frame.checksum_ok() {
+        return false;
+    }
+    black_box(lazy_sum(frame));
+    true
+}
+
+/// The sum of every number in the frame, through the lazy walk.
+fn lazy_sum(frame: &Frame<&[u8]>) -> f64 {
+    let mut sum = 0.0;
+    for item in frame.items().flatten() {
+        sum += item.as_f64().unwrap_or(0.0);
+    }
+    sum
+}
+
+/// The sum of every number in the frame, through the typed walk.
+fn typed_sum(frame: &Frame<&[u8]>) -> f64 {
+    let mut sum = 0.0;
+    for (_, value) in frame.values().flatten() {
+        sum += value.as_f64().unwrap_or(0.0);
+    }
+    sum
+}
+
 /// The walk over every value.
 fn walk(frame: &Frame<&[u8]>) -> bool {
     let mut sum = 0.0;
@@ -68,6 +98,11 @@ fn bench(c: &mut Criterion) {
     let count = frames(&stream, full);
     assert!(count > 1_000, "the stream holds frames");
     assert_eq!(count, frames(&stream, full_bytewise));
+    // Both walks read the same numbers.
+    frames(&stream, |f| {
+        assert_eq!(lazy_sum(f).to_bits(), typed_sum(f).to_bits());
+        true
+    });
     let mut group = c.benchmark_group("websentry_frames");
     group.throughput(Throughput::ElementsAndBytes {
         elements: count as u64,
@@ -81,6 +116,9 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("header_crc_values", |b| {
         b.iter(|| frames(black_box(&stream), full))
+    });
+    group.bench_function("header_crc_items_lazy", |b| {
+        b.iter(|| frames(black_box(&stream), full_lazy))
     });
     group.bench_function("header_crc_values_bytewise_crc", |b| {
         b.iter(|| frames(black_box(&stream), full_bytewise))

@@ -338,7 +338,22 @@ const LINK_LOST: &[&str] = &[
 ];
 const LINK_UP: &[&str] = &["connection_restored", "link_up", "session_opened"];
 
-fn tls_config(tls: &Tls) -> Result<rumqttc::TlsConfiguration, Error> {
+/// Whether this build can speak TLS: the `tls` feature, on a target ring
+/// builds for (not the Windows 7 one).
+pub const TLS_AVAILABLE: bool = cfg!(all(feature = "tls", not(target_vendor = "win7")));
+
+#[cfg(not(all(feature = "tls", not(target_vendor = "win7"))))]
+fn tls_transport(_: &Tls) -> Result<Transport, Error> {
+    Err(Error::Tls {
+        broker: String::new(),
+        reason: "this build has no TLS (built without the `tls` feature, or for Windows 7); \
+                 use plain mqtt:// on loopback or a TLS-capable build"
+            .to_owned(),
+    })
+}
+
+#[cfg(all(feature = "tls", not(target_vendor = "win7")))]
+fn tls_transport(tls: &Tls) -> Result<Transport, Error> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -375,13 +390,17 @@ fn tls_config(tls: &Tls) -> Result<rumqttc::TlsConfiguration, Error> {
         })?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(rumqttc::TlsConfiguration::Rustls(Arc::new(config)))
+    Ok(Transport::Tls(rumqttc::TlsConfiguration::Rustls(Arc::new(
+        config,
+    ))))
 }
 
 /// How a connection failed: refused, TLS, or anything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
     Refused,
+    // A client built without TLS (the Windows 7 target) never fails there.
+    #[cfg_attr(target_vendor = "win7", allow(dead_code))]
     Tls,
     Other,
 }
@@ -398,6 +417,7 @@ fn describe(e: &ConnectionError) -> (Failure, String) {
                 other => format!("{other:?}"),
             },
         ),
+        #[cfg(not(target_vendor = "win7"))]
         ConnectionError::Tls(e) => (Failure::Tls, e.to_string()),
         other => (Failure::Other, other.to_string()),
     }
@@ -434,14 +454,14 @@ impl MqttSink {
         }
         let tls = config.broker.tls.is_some();
         if let Some(t) = &config.broker.tls {
-            let tls = tls_config(t).map_err(|e| match e {
+            let transport = tls_transport(t).map_err(|e| match e {
                 Error::Tls { reason, .. } => Error::Tls {
                     broker: broker.clone(),
                     reason,
                 },
                 e => e,
             })?;
-            options.set_transport(Transport::Tls(tls));
+            options.set_transport(transport);
         }
         let (client, connection) = Client::new(options, 64);
         let shared = Arc::new(Shared {

@@ -464,6 +464,28 @@ fn an_unreachable_broker_is_one_clear_error_at_start() {
     );
 }
 
+/// A build without TLS refuses `mqtts://` at start, before any connection,
+/// with one line that says why.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_without_the_feature_is_one_clear_error_at_start() {
+    let c = Config::new(
+        Broker {
+            host: "127.0.0.1".into(),
+            port: common::free_port(),
+            tls: Some(rewire_mqtt::Tls::SystemRoots),
+            username: None,
+            password: None,
+        },
+        "test",
+    );
+    const { assert!(!rewire_mqtt::TLS_AVAILABLE) };
+    let err = MqttSink::start(c).unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("no TLS"), "{err}");
+}
+
+#[cfg(feature = "tls")]
 fn openssl(args: &[&str]) {
     let ok = Command::new("openssl")
         .args(args)
@@ -475,6 +497,7 @@ fn openssl(args: &[&str]) {
     assert!(ok, "openssl {args:?}");
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn tls_with_the_right_ca_connects_and_an_untrusted_one_fails_clearly() {
     let dir = common::temp_dir("tls");

@@ -63,8 +63,9 @@ struct Cli {
 /// The link options, accepted before or after the subcommand.
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 struct LinkArgs {
-    /// Serial device of the PCU line (listen: the port hearing the line).
-    #[arg(long, value_name = "DEV", global = true)]
+    /// Serial device of the PCU line (listen: the port hearing the line):
+    /// /dev/ttyUSB0, COM3 or \\.\COM10.
+    #[arg(long, value_name = "DEV", value_parser = value::serial_port, global = true)]
     serial: Option<String>,
     /// A serial server carrying the PCU line, HOST:PORT (simulate: the
     /// address to serve on; a bare port means 127.0.0.1:PORT).
@@ -168,7 +169,7 @@ struct RequestArgs {
 #[derive(Args, Debug, Clone)]
 struct ListenArgs {
     /// Second serial port: the other wire of a Y-cable (with --serial).
-    #[arg(long, value_name = "DEV")]
+    #[arg(long, value_name = "DEV", value_parser = value::serial_port)]
     serial2: Option<String>,
     /// Relay mode: accept PowCom here and forward to --upstream, decoding
     /// both ways (a bare port means 127.0.0.1:PORT).
@@ -197,7 +198,14 @@ struct ListenArgs {
 
 #[derive(Args, Debug, Clone)]
 struct SimulateArgs {
-    /// Serve on a new pseudo-terminal and say its path on stderr.
+    #[cfg_attr(
+        unix,
+        doc = "Serve on a new pseudo-terminal and say its path on stderr."
+    )]
+    #[cfg_attr(
+        not(unix),
+        doc = "Pseudo-terminals are Unix only: serve with --tcp PORT instead."
+    )]
     #[arg(long)]
     pty: bool,
     /// The starting password.
@@ -220,8 +228,12 @@ struct SimulateArgs {
     seed: Option<u64>,
 }
 
+/// The long-running modes, which read `--config FILE` and `REWIRE_*`.
+const CONFIG_MODES: &[&[&str]] = &[&["listen"], &["simulate"]];
+
 fn main() -> ExitCode {
-    rewire_cli::main_with("powerone", || run(Cli::parse()))
+    let cli = rewire_cli::config::parse::<Cli>("powerone", CONFIG_MODES);
+    rewire_cli::main_with("powerone", || run(cli))
 }
 
 /// Returns the log level the -v/-q flags ask for.

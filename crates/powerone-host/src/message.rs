@@ -11,6 +11,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use rewire_host::reading::{DeviceId, Event, Observation, Priority, Reading, Value};
 use rewire_host::sink::{Fanout, SinkStats};
 use rewire_powerone::{DateTime, Frame, FunctionCode, Password, PasswordCheck};
@@ -122,8 +123,9 @@ pub fn parse_payload(
 /// A frame the framer delivered (its checksum is right).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameSeen {
-    /// The frame, over its own bytes.
-    pub frame: Frame<Vec<u8>>,
+    /// The frame, over its own bytes (shared with the framer's buffer when
+    /// it came from one: no copy).
+    pub frame: Frame<Bytes>,
     /// Stream offset of its first byte (none for frames this program built).
     pub offset: Option<u64>,
     /// Its payload, typed, when the function is known.
@@ -134,11 +136,11 @@ pub struct FrameSeen {
 }
 
 impl FrameSeen {
-    /// Wraps a whole frame's bytes (as the framer hands them out), reading
-    /// its payload with `codes`.
+    /// Wraps a whole frame's bytes (as the framer hands them out, or a
+    /// `Vec<u8>`), reading its payload with `codes`.
     #[must_use]
-    pub fn new(bytes: Vec<u8>, offset: Option<u64>, codes: Codes) -> Self {
-        let frame = Frame::new_unchecked(bytes);
+    pub fn new(bytes: impl Into<Bytes>, offset: Option<u64>, codes: Codes) -> Self {
+        let frame = Frame::new_unchecked(bytes.into());
         let payload = if frame.check_len().is_ok() {
             parse_payload(
                 frame.function(),

@@ -18,6 +18,13 @@
 //!
 //! Messages are the frame's bytes: this layer knows framing, not meaning.
 //!
+//! The buffer is a [`BytesMut`] and each message is a [`Bytes`] split off
+//! its front (`split_to(len).freeze()`), so handing out a message copies
+//! nothing: it shares the buffer's allocation, which the framer reuses once
+//! every message cut from it has been dropped. A consumer that keeps
+//! messages for long (a log of a whole session) should copy the ones it
+//! keeps ([`Bytes::copy_from_slice`]), or each pins the chunk it came from.
+//!
 //! ```
 //! use rewire_transport::framing::{Event, Framer, Framing, Step};
 //!
@@ -37,7 +44,7 @@
 //! assert!(framer.next().is_none());
 //! framer.push(b"llo\nwor")?;
 //! match framer.next() {
-//!     Some(Event::Message(m)) => assert_eq!((m.offset, m.bytes.as_slice()), (0, &b"hello"[..])),
+//!     Some(Event::Message(m)) => assert_eq!((m.offset, &m.bytes[..]), (0, &b"hello"[..])),
 //!     other => panic!("{other:?}"),
 //! }
 //! # Ok::<(), rewire_transport::framing::FramingError>(())
@@ -47,6 +54,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::ops::Range;
+
+use bytes::{Buf, Bytes, BytesMut};
 
 mod megatec;
 mod powerone;
@@ -148,18 +157,49 @@ impl<F: Framing + ?Sized> Framing for &mut F {
 }
 
 /// An owned message cut from the stream.
+///
+/// `bytes` shares the framer's buffer (see the [module](self) docs); it
+/// dereferences to `&[u8]`, and [`Message::as_slice`] and `AsRef<[u8]>` give
+/// the same.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     /// Stream offset of the message's first byte.
     pub offset: u64,
     /// The message's bytes.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
+}
+
+impl Message {
+    /// Returns the message's bytes.
+    #[must_use]
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Returns the message's length in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Tells whether the message has no bytes (a framing may hand out an
+    /// empty part of what it consumed).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl AsRef<[u8]> for Message {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Message {{ offset: {}, bytes: ", self.offset)?;
-        for b in &self.bytes {
+        for b in self.bytes.iter() {
             write!(f, "{b:02x}")?;
         }
         f.write_str(" }")
@@ -273,10 +313,12 @@ impl std::error::Error for FramingError {}
 #[derive(Debug)]
 pub struct Framer<F> {
     framing: F,
-    buf: Vec<u8>,
-    /// Consumed prefix of `buf`, dropped lazily.
-    start: usize,
-    /// Stream offset of `buf[start]`.
+    /// The unconsumed bytes; messages are split off its front.
+    buf: BytesMut,
+    /// `buf` is a chunk [`Framer::push_owned`] took whole and nothing has
+    /// been split from it: a message that ends it takes the whole buffer.
+    owned: bool,
+    /// Stream offset of `buf[0]`.
     offset: u64,
     limit: usize,
     events: VecDeque<Event>,
@@ -289,13 +331,7 @@ pub struct Framer<F> {
     resyncing: bool,
     /// Bytes discarded as oversize during the current push.
     oversize_in_push: u64,
-    /// An empty vector kept for `buf` after `buf` was handed out as a
-    /// message (see [`Framer::push_owned`]).
-    spare: Vec<u8>,
 }
-
-/// Largest spare vector a [`Framer`] keeps; a bigger one is freed.
-const MAX_SPARE_CAPACITY: usize = 4096;
 
 impl<F: Framing> Framer<F> {
     /// Creates a framer with the default buffer limit ([`DEFAULT_BUFFER_LIMIT`]).
@@ -307,15 +343,16 @@ impl<F: Framing> Framer<F> {
     }
 
     /// Creates a framer that never buffers more than `limit` bytes (its
-    /// vector holds at most twice that, as consumed bytes are dropped lazily).
+    /// allocation stays within a small multiple of that, as [`BytesMut`]
+    /// reclaims consumed space lazily).
     ///
     /// A would-be message longer than `limit` is discarded up to the next
     /// possible start, so `limit` is also the longest message it can return.
     pub fn with_limit(framing: F, limit: NonZeroUsize) -> Self {
         Self {
             framing,
-            buf: Vec::new(),
-            start: 0,
+            buf: BytesMut::new(),
+            owned: false,
             offset: 0,
             limit: limit.get(),
             events: VecDeque::new(),
@@ -324,7 +361,6 @@ impl<F: Framing> Framer<F> {
             messages: 0,
             resyncing: false,
             oversize_in_push: 0,
-            spare: Vec::new(),
         }
     }
 
@@ -342,7 +378,7 @@ impl<F: Framing> Framer<F> {
     /// Returns how many bytes are buffered, waiting to complete a message.
     #[must_use]
     pub fn buffered(&self) -> usize {
-        self.buf.len().saturating_sub(self.start)
+        self.buf.len()
     }
 
     /// Returns the stream offset of the next byte [`Framer::push`] will take.
@@ -379,8 +415,8 @@ impl<F: Framing> Framer<F> {
         self.oversize_in_push = 0;
         loop {
             let take = self.limit.saturating_sub(self.buffered()).min(rest.len());
-            self.make_room(take);
             let (now, later) = rest.split_at(take);
+            self.owned = false;
             self.buf.extend_from_slice(now);
             rest = later;
             self.drain();
@@ -408,9 +444,9 @@ impl<F: Framing> Framer<F> {
 
     /// Feeds the next chunk of the stream, as [`Framer::push`] does, taking
     /// ownership of it: when nothing is buffered, the chunk becomes the
-    /// buffer, and a message that is the whole chunk is handed out in the
-    /// chunk's own vector, so the common case (one message per chunk) copies
-    /// and allocates nothing.
+    /// buffer (`BytesMut::from(chunk)`), and a message that ends the chunk
+    /// is handed out in the chunk's own allocation, so the common case (one
+    /// message per chunk) copies and allocates nothing.
     ///
     /// # Errors
     ///
@@ -422,12 +458,9 @@ impl<F: Framing> Framer<F> {
         // What `push` does for a chunk below the limit into an empty buffer,
         // without copying it in.
         self.oversize_in_push = 0;
-        let mut old = std::mem::replace(&mut self.buf, chunk);
-        old.clear();
-        if old.capacity() <= MAX_SPARE_CAPACITY && old.capacity() > self.spare.capacity() {
-            self.spare = old;
-        }
-        self.start = 0;
+        // No copy: a `Vec` becomes a `Bytes` and, being unique, a `BytesMut`.
+        self.buf = BytesMut::from(Bytes::from(chunk));
+        self.owned = true;
         self.drain();
         Ok(())
     }
@@ -444,9 +477,7 @@ impl<F: Framing> Framer<F> {
     /// stay buffered. Live links call it when a read times out.
     pub fn idle(&mut self) {
         while self.buffered() > 0 {
-            let step = self
-                .framing
-                .idle(self.buf.get(self.start..).unwrap_or_default());
+            let step = self.framing.idle(&self.buf);
             match self.apply(step) {
                 Some(true) => {}
                 Some(false) | None => break,
@@ -466,9 +497,7 @@ impl<F: Framing> Framer<F> {
             if avail == 0 {
                 break;
             }
-            let step = self
-                .framing
-                .finish(self.buf.get(self.start..).unwrap_or_default());
+            let step = self.framing.finish(&self.buf);
             match self.apply(step) {
                 Some(true) => {}
                 _ => {
@@ -480,7 +509,6 @@ impl<F: Framing> Framer<F> {
         }
         self.flush_run();
         self.buf.clear();
-        self.start = 0;
         self.resyncing = false;
     }
 
@@ -491,7 +519,6 @@ impl<F: Framing> Framer<F> {
         let left = self.buffered() as u64;
         self.offset = self.offset.saturating_add(left);
         self.buf.clear();
-        self.start = 0;
         self.events.clear();
         self.run = None;
         self.resyncing = false;
@@ -505,26 +532,10 @@ impl<F: Framing> Framer<F> {
         self.offset = self.offset.saturating_add(missing);
     }
 
-    /// Makes room for `take` more bytes. The vector may hold up to twice the
-    /// limit (consumed bytes are dropped lazily), so that discarding one
-    /// byte at a time at the cap does not move the whole buffer each time.
-    fn make_room(&mut self, take: usize) {
-        let physical = self.limit.saturating_mul(2);
-        if self.start >= self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        } else if self.buf.len().saturating_add(take) > physical {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-    }
-
     /// Frames everything the buffer holds now.
     fn drain(&mut self) {
         while self.buffered() > 0 {
-            let step = self
-                .framing
-                .scan(self.buf.get(self.start..).unwrap_or_default());
+            let step = self.framing.scan(&self.buf);
             match self.apply(step) {
                 Some(true) => {}
                 Some(false) | None => break,
@@ -556,52 +567,38 @@ impl<F: Framing> Framer<F> {
                     && message.start >= skipped
                     && message.start <= message.end
                     && Some(message.end) <= end;
-                let Some(end) = end.filter(|_| valid) else {
+                if !valid {
                     // A framing bug must not take the stream down: skip what it
                     // pointed at (at least one byte, so framing progresses).
                     let n = skipped.saturating_add(len).clamp(1, avail.max(1));
                     self.skip(n.min(avail), SkipReason::Garbage);
                     return None;
-                };
+                }
                 self.skip_unframed(skipped);
                 self.resyncing = false;
                 self.flush_run();
-                let base = self.start.saturating_sub(skipped);
-                // A message that ends the buffer and starts in its first
-                // bytes takes the buffer's vector itself (when that is not
-                // much bigger than the message): no copy, no allocation.
-                let whole = base == 0
-                    && end == avail
-                    && self.buf.len() == avail
-                    && self.buf.capacity() <= message.end.saturating_mul(2).saturating_add(64);
-                let bytes = if whole {
-                    let mut bytes = std::mem::take(&mut self.buf);
-                    bytes.truncate(message.end);
-                    bytes.drain(..message.start);
-                    std::mem::swap(&mut self.buf, &mut self.spare);
-                    bytes
+                // The message's bytes, relative to the buffer's front now.
+                let from = message.start.saturating_sub(skipped);
+                let to = message.end.saturating_sub(skipped);
+                let mut cut = if self.owned && len >= self.buf.len() {
+                    // The chunk `push_owned` took is exactly this message (and
+                    // what precedes it): hand out its allocation as it is.
+                    std::mem::take(&mut self.buf)
                 } else {
-                    self.buf
-                        .get(base.saturating_add(message.start)..base.saturating_add(message.end))
-                        .unwrap_or_default()
-                        .to_vec()
+                    self.buf.split_to(len.min(self.buf.len()))
                 };
-                let offset = self
-                    .offset
-                    .saturating_sub(skipped as u64)
-                    .saturating_add(message.start as u64);
-                self.events
-                    .push_back(Event::Message(Message { offset, bytes }));
-                self.messages = self.messages.saturating_add(1);
-                if whole {
-                    // The buffer went with the message: nothing is left.
-                    self.start = 0;
-                    self.offset = self
-                        .offset
-                        .saturating_add(end.saturating_sub(skipped) as u64);
-                } else {
-                    self.consume(end.saturating_sub(skipped));
+                self.owned = false;
+                cut.truncate(to);
+                if from <= cut.len() {
+                    cut.advance(from);
                 }
+                let offset = self.offset.saturating_add(from as u64);
+                self.offset = self.offset.saturating_add(len as u64);
+                self.events.push_back(Event::Message(Message {
+                    offset,
+                    bytes: cut.freeze(),
+                }));
+                self.messages = self.messages.saturating_add(1);
                 Some(true)
             }
         }
@@ -624,18 +621,17 @@ impl<F: Framing> Framer<F> {
 
     fn consume(&mut self, n: usize) {
         let n = n.min(self.buffered());
-        self.start = self.start.saturating_add(n);
+        self.buf.advance(n);
         self.offset = self.offset.saturating_add(n as u64);
     }
 
     /// Passes over `n` bytes a scan step could not frame: padding is
     /// consumed silently, anything else is skipped as garbage.
     fn skip_unframed(&mut self, n: usize) {
-        let end = self.start.saturating_add(n);
         let filler = n > 0
             && self
                 .buf
-                .get(self.start..end)
+                .get(..n)
                 .is_some_and(|run| self.framing.is_filler(run));
         if filler {
             self.consume(n);
@@ -649,10 +645,7 @@ impl<F: Framing> Framer<F> {
             return;
         }
         let len = n as u64;
-        let bytes = self
-            .buf
-            .get(self.start..self.start.saturating_add(n))
-            .unwrap_or_default();
+        let bytes = self.buf.get(..n).unwrap_or_default();
         let keep = |head: &mut Vec<u8>| {
             let room = SKIPPED_HEAD_LEN.saturating_sub(head.len());
             head.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
@@ -745,6 +738,76 @@ mod tests {
     }
 
     const WS_GOOD: &[u8] = &[0x70, 0x83, 0x9E, 0x86, 0xBE, 0x00, 0x01, 0x08];
+
+    fn messages<F: Framing>(framer: &mut Framer<F>) -> Vec<Message> {
+        std::iter::from_fn(|| framer.next())
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m),
+                Event::Skipped(_) => None,
+            })
+            .collect()
+    }
+
+    /// Messages pushed together are cut from one buffer, side by side:
+    /// handing them out copied nothing.
+    #[test]
+    fn messages_share_the_buffer_they_were_cut_from() {
+        let mut framer = Framer::new(websentry::WebSentry);
+        framer
+            .push(&[WS_GOOD, b"xx", WS_GOOD, WS_GOOD].concat())
+            .unwrap();
+        let m = messages(&mut framer);
+        assert_eq!(m.len(), 3);
+        let at = |i: usize| m[i].bytes.as_ptr() as usize;
+        assert_eq!(at(1), at(0) + WS_GOOD.len() + 2);
+        assert_eq!(at(2), at(1) + WS_GOOD.len());
+        assert_eq!(framer.garbage_bytes(), 2);
+    }
+
+    /// A chunk that `push_owned` takes and that holds one message (after
+    /// garbage, before nothing) is handed out in the chunk's own allocation.
+    #[test]
+    fn push_owned_hands_out_the_chunk_itself() {
+        let mut framer = Framer::new(websentry::WebSentry);
+        for garbage in [&b""[..], b"\x01\x02"] {
+            let chunk = [garbage, WS_GOOD].concat();
+            let start = chunk.as_ptr() as usize;
+            framer.push_owned(chunk).unwrap();
+            let m = messages(&mut framer);
+            assert_eq!(m.len(), 1);
+            assert_eq!(m[0].as_slice(), WS_GOOD);
+            assert_eq!(m[0].bytes.as_ptr() as usize, start + garbage.len());
+            assert_eq!(framer.buffered(), 0);
+        }
+        assert_eq!(framer.garbage_bytes(), 2);
+    }
+
+    /// A framer reuses its buffer once the messages cut from it are gone,
+    /// and never holds more than a small multiple of its limit.
+    #[test]
+    fn the_buffer_is_reused_and_bounded() {
+        let limit = NonZeroUsize::new(64).unwrap();
+        let mut framer = Framer::with_limit(websentry::WebSentry, limit);
+        let chunk = [WS_GOOD, WS_GOOD, &WS_GOOD[..3]].concat();
+        for _ in 0..1000 {
+            framer.push(&chunk).unwrap();
+            framer.push(&WS_GOOD[3..]).unwrap();
+            assert_eq!(messages(&mut framer).len(), 3);
+            assert!(
+                framer.buf.capacity() <= 8 * limit.get(),
+                "{}",
+                framer.buf.capacity()
+            );
+        }
+        let mut framer = Framer::with_limit(websentry::WebSentry, limit);
+        let mut first = None;
+        let reused = (0..10).all(|_| {
+            framer.push(WS_GOOD).unwrap();
+            let at = messages(&mut framer)[0].bytes.as_ptr() as usize;
+            *first.get_or_insert(at) == at
+        });
+        assert!(reused, "each push allocated a new buffer");
+    }
     const Q1: &[u8] = b"(238.7 238.7 238.7 007 50.1 27.4 --.- 00001000";
 
     fn pieces() -> Vec<Vec<u8>> {

@@ -103,7 +103,7 @@ fn powerone_frames_and_garbage_with_offsets() {
     let stream = po_stream();
     let events = run(&mut Framer::new(PowerOne), &stream, &[]);
     let msgs = messages(&events);
-    let bytes: Vec<&[u8]> = msgs.iter().map(|m| m.bytes.as_slice()).collect();
+    let bytes: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
     assert_eq!(bytes, [PO_REQUEST, PO_REPLY, PO_REPLY, PO_REQUEST]);
     assert_eq!(msgs[0].offset, 2);
     assert_eq!(msgs[1].offset, 2 + 13 + 3);
@@ -194,13 +194,11 @@ fn websentry_yields_bad_crc_frames_and_skips_false_magic() {
     let stream = ws_stream();
     let events = run(&mut Framer::new(WebSentry), &stream, &[]);
     let msgs = messages(&events);
-    let bytes: Vec<&[u8]> = msgs.iter().map(|m| m.bytes.as_slice()).collect();
+    let bytes: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
     assert_eq!(bytes, [WS_GOOD, WS_BAD_CRC, WS_LONGER, WS_GOOD]);
     let crc_ok: Vec<bool> = msgs
         .iter()
-        .map(|m| {
-            rewire_websentry::Frame::new_checked(m.bytes.as_slice()).is_ok_and(|f| f.checksum_ok())
-        })
+        .map(|m| rewire_websentry::Frame::new_checked(m.as_slice()).is_ok_and(|f| f.checksum_ok()))
         .collect();
     assert_eq!(crc_ok, [true, false, false, true]);
     assert_eq!(msgs[1].offset, 2 + 8 + 3);
@@ -220,7 +218,7 @@ fn upsilon_records_without_terminators_and_the_unterminated_last_one() {
     let mut framer = Framer::new(Upsilon::default());
     let events = run(&mut framer, &stream, &[]);
     let msgs = messages(&events);
-    let bytes: Vec<&[u8]> = msgs.iter().map(|m| m.bytes.as_slice()).collect();
+    let bytes: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
     // The last Q1 has no terminator: only end of stream completes it.
     assert_eq!(bytes, [Q1, Q1_OTHER, Q1, Q1_OTHER, Q1]);
     assert_eq!(msgs[0].offset, 2);
@@ -250,7 +248,7 @@ fn upsilon_overlong_record_is_skipped_by_its_bound() {
     let events = run(&mut Framer::new(Upsilon::new(16)), &stream, &[]);
     let msgs = messages(&events);
     assert_eq!(msgs.len(), 1);
-    assert_eq!(msgs[0].bytes, b"(1 2");
+    assert_eq!(msgs[0].bytes[..], b"(1 2"[..]);
     assert_eq!(msgs[0].offset, 42);
     assert_eq!(skipped(&events)[0].len, 42);
 }
@@ -277,7 +275,7 @@ fn powerone_idle_passes_over_a_false_start() {
         framer.next(),
         Some(Event::Message(Message {
             offset: 1,
-            bytes: PO_REPLY.to_vec()
+            bytes: PO_REPLY.to_vec().into()
         }))
     );
     assert_eq!(framer.next(), None);
@@ -305,7 +303,7 @@ fn finish_reports_a_truncated_tail_and_the_framer_continues() {
         framer.next(),
         Some(Event::Message(Message {
             offset: 5,
-            bytes: PO_REPLY.to_vec()
+            bytes: PO_REPLY.to_vec().into()
         }))
     );
     assert_eq!(framer.stream_offset(), 13);
@@ -324,7 +322,7 @@ fn clear_drops_pending_bytes_silently() {
         framer.next(),
         Some(Event::Message(Message {
             offset: 3,
-            bytes: PO_REPLY.to_vec()
+            bytes: PO_REPLY.to_vec().into()
         }))
     );
 }
@@ -387,7 +385,7 @@ fn the_cap_discards_an_oversize_message_to_the_next_sync_byte() {
         framer.next(),
         Some(Event::Message(Message {
             offset: 41,
-            bytes: b"@ok".to_vec()
+            bytes: b"@ok".to_vec().into()
         }))
     );
     assert_eq!(framer.garbage_bytes(), 41);

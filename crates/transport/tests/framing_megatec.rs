@@ -19,7 +19,10 @@ const F: &[u8] = b"#220.0 005 24.00 50.0";
 const I: &[u8] = b"#REWIRE SIM      MEC0003    VSIM-1.0  ";
 
 fn bodies(events: &[Event]) -> Vec<Vec<u8>> {
-    messages(events).into_iter().map(|m| m.bytes).collect()
+    messages(events)
+        .into_iter()
+        .map(|m| m.bytes.to_vec())
+        .collect()
 }
 
 fn cuts_strategy(max_len: usize) -> impl Strategy<Value = Vec<usize>> {

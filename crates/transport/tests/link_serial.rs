@@ -34,7 +34,7 @@ fn pair() -> (TTYPort, TTYPort) {
 }
 
 fn is_reply(message: &rewire_transport::framing::Message) -> bool {
-    message.bytes == REPLY
+    message.bytes[..] == REPLY
 }
 
 /// Reads from `port` until `want` bytes arrived or 5 s passed.
@@ -126,7 +126,7 @@ fn request_gets_its_reply() {
     assert_eq!(request, REQUEST);
     match &exchange.outcome {
         Outcome::Reply { message, attempts } => {
-            assert_eq!(message.bytes, REPLY);
+            assert_eq!(message.bytes[..], REPLY);
             assert_eq!(*attempts, 1);
         }
         other => panic!("no reply: {other:?}"),
@@ -174,13 +174,13 @@ fn reply_after_noise_and_an_unexpected_frame_on_the_second_attempt() {
     let _device = pcu.join().expect("pcu");
     match &exchange.outcome {
         Outcome::Reply { message, attempts } => {
-            assert_eq!(message.bytes, REPLY);
+            assert_eq!(message.bytes[..], REPLY);
             assert_eq!(*attempts, 2);
         }
         other => panic!("no reply: {other:?}"),
     }
     assert_eq!(exchange.unexpected.len(), 1, "{exchange:?}");
-    assert_eq!(exchange.unexpected[0].bytes, OTHER);
+    assert_eq!(exchange.unexpected[0].bytes[..], OTHER);
     // 5 noise bytes before OTHER, then 0xAA and the stray 0xFF before REPLY.
     assert_eq!(exchange.garbage_bytes, 7);
 }

@@ -104,7 +104,9 @@ fn reconnects_after_two_drops_and_loses_no_message() {
         }
         while let Some(event) = framer.next() {
             match event {
-                Event::Message(m) => messages.push(String::from_utf8(m.bytes).expect("utf8")),
+                Event::Message(m) => {
+                    messages.push(String::from_utf8(m.bytes.into()).expect("utf8"))
+                }
                 Event::Skipped(s) => {
                     assert_eq!(s.reason, SkipReason::Truncated);
                     assert_eq!(s.len, 16);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rewire_cli::EXIT_STATUS_HELP;
-use rewire_cli::value::{baud, duration, listen_addr, socket_addr, target};
+use rewire_cli::value::{baud, duration, listen_addr, serial_port, socket_addr, target};
 use rewire_host::output::Format;
 use rewire_transport::link::Backoff;
 use rewire_upsilon::usb::{PRODUCT_ID, VENDOR_ID};
@@ -86,6 +86,9 @@ pub enum Cmd {
         #[command(subcommand)]
         what: SimCmd,
     },
+    /// Run `monitor` as a Windows service: `service install -- monitor FLAGS…`, `service uninstall`.
+    #[command(subcommand)]
+    Service(rewire_cli::service::ServiceCmd),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -260,8 +263,8 @@ pub struct MonitorArgs {
 /// `upsilon ups`: its options are accepted before or after the action.
 #[derive(Args, Debug)]
 pub struct UpsArgs {
-    /// The serial device.
-    #[arg(long, value_name = "DEV", conflicts_with = "usb", global = true)]
+    /// The serial device: /dev/ttyUSB0, COM3 or \\.\COM10.
+    #[arg(long, value_name = "DEV", value_parser = serial_port, conflicts_with = "usb", global = true)]
     pub serial: Option<String>,
     /// A serial server (ser2net and similar) relaying the UPS's line over TCP.
     #[arg(long, value_name = "HOST:PORT", value_parser = target, conflicts_with_all = ["usb", "serial"], global = true)]
@@ -383,7 +386,11 @@ pub enum SimCmd {
     },
     /// Play a Megatec UPS on a pseudo-terminal (prints its path) or on TCP, as behind a serial server.
     Ups {
-        /// Create a pseudo-terminal.
+        #[cfg_attr(unix, doc = "Create a pseudo-terminal.")]
+        #[cfg_attr(
+            not(unix),
+            doc = "Pseudo-terminals are Unix only: use --tcp PORT (a serial server's stand-in) instead."
+        )]
         #[arg(long, required_unless_present = "tcp", conflicts_with = "tcp")]
         pty: bool,
         /// Listen on this TCP address instead (`PORT` alone binds 127.0.0.1; prints the address).

@@ -3,13 +3,13 @@
 //! to the UPS directly, and simulate every party. Argument parsing is in
 //! `args`; everything else is `rewire-upsilon-host`.
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use rewire_cli::{Exit, exit};
 use rewire_host::output::Format;
 use rewire_host::service::StopFlag;
@@ -30,8 +30,18 @@ use rewire_upsilon_host::ups::{self, Channel, CommandOutcome, Confirm, Ups};
 /// Records stdout may hold per priority before dropping new ones.
 const STDOUT_QUEUE: usize = 4096;
 
+/// The long-running modes, which read `--config FILE` and `REWIRE_*`.
+const CONFIG_MODES: &[&[&str]] = &[
+    &["monitor"],
+    &["ups"],
+    &["simulate", "rupsmon"],
+    &["simulate", "heartbeat"],
+    &["simulate", "sms"],
+    &["simulate", "ups"],
+];
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = rewire_cli::config::parse::<Cli>("upsilon", CONFIG_MODES);
     rewire_cli::main_with("upsilon", || run(cli))
 }
 
@@ -41,7 +51,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Completions { shell } => completions(shell)?,
         Cmd::Decode(a) => run_decode(&a)?,
         Cmd::Plot(a) => run_plot(&a)?,
-        Cmd::Monitor(a) => run_monitor(&a)?,
+        Cmd::Monitor(a) => run_monitor(&a, &AtomicBool::new(false))?,
+        Cmd::Service(c) => return rewire_cli::service::run("upsilon", &["monitor"], c, serve),
         Cmd::Ups(a) => return run_ups(&a),
         Cmd::Simulate { what } => run_sim(what)?,
     }
@@ -109,12 +120,18 @@ fn start(
     }
     let servers = args::outputs(out, description, stale)?.start_with_driver(&hub, driver)?;
     if let Some(addr) = servers.nut_addr() {
-        eprintln!("upsilon: nut listening on {addr}");
+        say(format_args!("nut listening on {addr}"));
     }
     if let Some(addr) = servers.http_addr() {
-        eprintln!("upsilon: metrics on http://{addr}/metrics");
+        say(format_args!("metrics on http://{addr}/metrics"));
     }
     Ok((hub, servers, closed))
+}
+
+/// Says where a server listens, on stderr; a stderr that cannot be
+/// written (a Windows service has none) is no reason to stop.
+fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr(), "upsilon: {line}");
 }
 
 fn stop(hub: &Hub, servers: Servers) {
@@ -122,7 +139,32 @@ fn stop(hub: &Hub, servers: Servers) {
     hub.close();
 }
 
-fn run_monitor(a: &args::MonitorArgs) -> Result<()> {
+/// Runs `upsilon monitor FLAGS…` (`argv`, the tool's name first) as the
+/// Windows service until `stop` is set; only checks the flags without it.
+fn serve(argv: Vec<OsString>, stop: Option<rewire_cli::service::Stop>) -> Result<()> {
+    let cli = match rewire_cli::config::try_parse_from::<Cli>(CONFIG_MODES, argv) {
+        Ok(rewire_cli::config::Parsed::Run(cli)) => cli,
+        Ok(rewire_cli::config::Parsed::Print(_)) => anyhow::bail!("--print-config runs no service"),
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    let level = cli.log_level();
+    let Cmd::Monitor(a) = cli.command else {
+        anyhow::bail!("an upsilon service runs monitor")
+    };
+    args::monitor_config(&a)?;
+    args::outputs(&a.out, String::new(), Duration::from_secs(1))?;
+    match stop {
+        Some(stop) => {
+            rewire_cli::logging::init("upsilon", level);
+            run_monitor(&a, &stop)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Watches UPSilon until stdout goes away, every source has ended, or
+/// `stop` is set (by the Windows service's stop request).
+fn run_monitor(a: &args::MonitorArgs, stopped: &AtomicBool) -> Result<()> {
     let config = args::monitor_config(a)?;
     let (hub, servers, closed) = start(
         &a.out,
@@ -133,14 +175,14 @@ fn run_monitor(a: &args::MonitorArgs) -> Result<()> {
     )?;
     let monitor = Monitor::start(&config, &hub)?;
     if let Some(addr) = monitor.heartbeat_addr() {
-        eprintln!("upsilon: heartbeats on udp {addr}");
+        say(format_args!("heartbeats on udp {addr}"));
     }
     if let Some(addr) = monitor.sms_addr() {
-        eprintln!("upsilon: sms gateway on {addr}");
+        say(format_args!("sms gateway on {addr}"));
     }
     // Until stdout goes away (a closed pipe ends the monitor) or every
     // source has ended.
-    while !closed.is_set() && !monitor.is_finished() {
+    while !closed.is_set() && !monitor.is_finished() && !stopped.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }
     monitor.shutdown();

@@ -337,6 +337,7 @@ fn heartbeats_and_sms_alerts_become_records() {
     });
 }
 
+#[cfg(unix)]
 fn run_ups(pty: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(["ups", "--serial", pty, "--timeout", "500ms"])
@@ -351,6 +352,7 @@ fn run_ups(pty: &str, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+#[cfg(unix)]
 #[test]
 fn ups_polls_and_commands_round_trip_with_the_pty_simulator() {
     let sim = spawn(&["simulate", "ups", "--pty"]);
@@ -429,6 +431,7 @@ fn ups_polls_and_commands_round_trip_with_the_pty_simulator() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+#[cfg(unix)]
 #[test]
 fn ups_without_an_answer_exits_3() {
     // A pty nobody answers on.
@@ -439,6 +442,7 @@ fn ups_without_an_answer_exits_3() {
     assert!(err.contains("no answer to Q1"), "{err}");
 }
 
+#[cfg(unix)]
 #[test]
 fn polling_a_silent_line_exits_3_without_a_connection_lost() {
     // A pty nobody answers on: the UPS never answered, so nothing was "lost".

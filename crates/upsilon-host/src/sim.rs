@@ -719,6 +719,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
     }
 
+    #[cfg(unix)]
     #[test]
     fn the_pty_ups_answers_and_shuts_down_within_a_second() {
         let ups = PtyUps::start(|_, _| {}).unwrap();

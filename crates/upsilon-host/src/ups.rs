@@ -120,7 +120,7 @@ impl<L: Read + Write> Channel for Serial<L> {
             self.reconfigure(policy)?;
         }
         Ok(match ex?.outcome {
-            Outcome::Reply { message, .. } => Some(message.bytes),
+            Outcome::Reply { message, .. } => Some(message.bytes.into()),
             Outcome::NoReply { .. } => None,
         })
     }

@@ -14,9 +14,12 @@ use rewire_cli::value;
 use rewire_host::output::{Format, Sink as RecordWriter};
 use rewire_host::service::StopFlag;
 use rewire_host::sink::{Fanout, Sink};
+use rewire_transport::capture::{CaptureEvent, InputFormat};
+use rewire_websentry_host::changes::ChangeLog;
 use rewire_websentry_host::decode::{self, DEFAULT_PORT};
 use rewire_websentry_host::message::Message;
 use rewire_websentry_host::proxy::{DEFAULT_BACKLOG, DEFAULT_MAX_SESSIONS, Proxy, ProxyConfig};
+use rewire_websentry_host::rawlog::RawLogScanner;
 use rewire_websentry_host::simulate::{
     self, Cloud, CloudConfig, DEFAULT_CLOUD_CONCURRENCY, SessionReport, UnitConfig,
 };
@@ -56,7 +59,7 @@ struct Cli {
 enum Command {
     /// Decode a capture (pcap/pcapng), a raw log (`--input wmpe-json`), a hex
     /// dump or raw bytes.
-    Decode(rewire_cli::decode::DecodeArgs),
+    Decode(DecodeCmd),
     /// Draw properties from a capture or raw log over time as an SVG (e.g.
     /// --reading humidity --reading room_temp -o unit.svg).
     Plot(rewire_cli::plot::PlotArgs),
@@ -66,11 +69,25 @@ enum Command {
     /// Run a simulated unit or cloud.
     #[command(subcommand)]
     Simulate(SimulateCommand),
+    /// Run `proxy` as a Windows service: `service install -- proxy FLAGS…`, `service uninstall`.
+    #[command(subcommand)]
+    Service(rewire_cli::service::ServiceCmd),
     /// Print shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `decode`'s flags: the shared ones and `--changes`.
+#[derive(clap::Args, Debug)]
+struct DecodeCmd {
+    #[command(flatten)]
+    args: rewire_cli::decode::DecodeArgs,
+    /// Print only property changes, one line each (the original exporter's
+    /// change log, readably; see docs/cli/websentry.md).
+    #[arg(long, conflicts_with = "json")]
+    changes: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -235,7 +252,8 @@ fn announce(what: &str, addr: SocketAddr) {
     let _ = err.flush();
 }
 
-fn run_decode(args: &rewire_cli::decode::DecodeArgs) -> anyhow::Result<()> {
+fn run_decode(cmd: &DecodeCmd) -> anyhow::Result<()> {
+    let args = &cmd.args;
     let format = Format::from_flag(args.json);
     let input = rewire_cli::decode::open_input(args, &[DEFAULT_PORT], true)?.tee_pcap(
         args,
@@ -244,8 +262,35 @@ fn run_decode(args: &rewire_cli::decode::DecodeArgs) -> anyhow::Result<()> {
     let input_format = input.format();
     // A live feed shows each record as it comes; a file is written in bulk.
     let live = input.is_live();
+    // A raw-log file is read again by the fast scanner (the input opened
+    // above checked it and its format).
+    let raw_log_file = match (&args.source(), input_format) {
+        (rewire_cli::input::InputSource::File(path), InputFormat::RawLog) if !live => {
+            let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+            Some(RawLogScanner::new(file).with_path(path))
+        }
+        _ => None,
+    };
+    let events: Box<dyn Iterator<Item = anyhow::Result<CaptureEvent>>> = match raw_log_file {
+        Some(scanner) => Box::new(scanner.map(|e| e.map_err(anyhow::Error::from))),
+        None => Box::new(input),
+    };
+    if cmd.changes {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
+        let mut log = ChangeLog::new();
+        decode::for_each_frame(events, input_format, |meta, sender, bytes| {
+            log.frame(meta.timestamp, sender, bytes, &mut out)?;
+            if live {
+                out.flush()?;
+            }
+            Ok(())
+        })?;
+        out.flush()?;
+        return Ok(());
+    }
     let mut out = RecordWriter::stdout(format, live);
-    decode::run(input, input_format, &mut out, live)
+    decode::run(events, input_format, &mut out, live)
 }
 
 fn run_plot(args: &rewire_cli::plot::PlotArgs) -> anyhow::Result<()> {
@@ -260,7 +305,36 @@ fn run_plot(args: &rewire_cli::plot::PlotArgs) -> anyhow::Result<()> {
     args.write(&title, &plot.finish())
 }
 
-fn run_proxy(args: &ProxyArgs, verbose: bool) -> anyhow::Result<()> {
+/// Runs `websentry proxy FLAGS…` (`argv`, the tool's name first) as the
+/// Windows service until `stop` is set; only checks the flags without it.
+fn serve(
+    argv: Vec<std::ffi::OsString>,
+    stop: Option<rewire_cli::service::Stop>,
+) -> anyhow::Result<()> {
+    let cli = match rewire_cli::config::try_parse_from::<Cli>(CONFIG_MODES, argv) {
+        Ok(rewire_cli::config::Parsed::Run(cli)) => cli,
+        Ok(rewire_cli::config::Parsed::Print(_)) => anyhow::bail!("--print-config runs no service"),
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    let Command::Proxy(args) = cli.command else {
+        anyhow::bail!("a websentry service runs proxy")
+    };
+    match stop {
+        Some(stop) => {
+            rewire_cli::logging::init("websentry", log_level(cli.verbose, cli.quiet));
+            run_proxy(&args, cli.verbose, &stop)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Relays until the relay fails or `stop` is set (by the Windows
+/// service's stop request).
+fn run_proxy(
+    args: &ProxyArgs,
+    verbose: bool,
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<()> {
     let mut sinks = Fanout::new();
     sinks.add(
         Stderr {
@@ -290,10 +364,14 @@ fn run_proxy(args: &ProxyArgs, verbose: bool) -> anyhow::Result<()> {
         }
         None => None,
     };
-    while !proxy.is_finished() {
-        std::thread::sleep(Duration::from_millis(200));
+    let stopped = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    while !proxy.is_finished() && !stopped() {
+        std::thread::sleep(Duration::from_millis(100));
     }
     proxy.shutdown();
+    if stopped() {
+        return Ok(());
+    }
     anyhow::bail!("the relay stopped unexpectedly")
 }
 
@@ -302,7 +380,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Decode(args) => run_decode(&args)?,
         Command::Plot(args) => run_plot(&args)?,
-        Command::Proxy(args) => run_proxy(&args, cli.verbose)?,
+        Command::Proxy(args) => {
+            run_proxy(
+                &args,
+                cli.verbose,
+                &std::sync::atomic::AtomicBool::new(false),
+            )?;
+        }
+        Command::Service(c) => return rewire_cli::service::run("websentry", &["proxy"], c, serve),
         Command::Simulate(SimulateCommand::Unit {
             connect,
             sessions,
@@ -346,8 +431,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The long-running modes, which read `--config FILE` and `REWIRE_*`.
+const CONFIG_MODES: &[&[&str]] = &[&["proxy"], &["simulate", "unit"], &["simulate", "cloud"]];
+
 fn main() -> ExitCode {
-    rewire_cli::main_with("websentry", || run(Cli::parse()))
+    let cli = rewire_cli::config::parse::<Cli>("websentry", CONFIG_MODES);
+    rewire_cli::main_with("websentry", || run(cli))
 }
 
 #[cfg(test)]

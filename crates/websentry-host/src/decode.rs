@@ -284,8 +284,13 @@ impl Decoder {
                 let dir = direction(meta);
                 let query = self.pair(meta, dir, &m.bytes);
                 fill_origin(&mut self.addrs, meta, &mut self.frame.origin);
-                self.frame
-                    .decode(&m.bytes, dir, query.as_deref(), &mut self.spare);
+                if sink.format() == rewire_host::output::Format::Text {
+                    self.frame
+                        .decode_for_text(&m.bytes, dir, query.as_deref(), &mut self.spare);
+                } else {
+                    self.frame
+                        .decode(&m.bytes, dir, query.as_deref(), &mut self.spare);
+                }
                 if let Some(body) = query
                     && self.spare_queries.len() < MAX_PENDING_QUERIES
                 {
@@ -381,7 +386,7 @@ fn drive<E>(
                 };
                 let message = rewire_transport::framing::Message {
                     offset: 0,
-                    bytes: chunk.bytes,
+                    bytes: chunk.bytes.into(),
                 };
                 step(
                     decoder,
@@ -465,6 +470,27 @@ pub fn messages<E>(
             })?;
         }
         Ok(())
+    })
+}
+
+/// Hands every frame of capture `events` of an input of `format` to
+/// `each` with its stream's metadata and sender, and nothing else (no
+/// records, no pairing): for outputs that read few frames closely, such as
+/// the change log.
+///
+/// # Errors
+/// The first error of `events`, or of `each`.
+pub fn for_each_frame<E>(
+    events: impl IntoIterator<Item = Result<CaptureEvent, E>>,
+    format: capture::InputFormat,
+    mut each: impl FnMut(&Meta, Option<Sender>, &[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut decoder = Decoder::new(format);
+    drive(events, format, &mut decoder, |_, step| match step {
+        Step::Item(meta, StreamItem::Framed(Event::Message(m))) => {
+            each(meta, direction(meta), &m.bytes)
+        }
+        _ => Ok(()),
     })
 }
 
@@ -654,7 +680,7 @@ mod tests {
             };
             let item = StreamItem::Framed(Event::Message(rewire_transport::framing::Message {
                 offset: 0,
-                bytes: q.clone(),
+                bytes: q.clone().into(),
             }));
             decoder.emit(&meta, item, &mut sink).unwrap();
             assert!(decoder.pending_connections() <= MAX_CONNECTIONS);

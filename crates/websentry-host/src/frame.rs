@@ -3,6 +3,7 @@
 //! threads and outputs. The NDJSON record of a frame ([`crate::record`]) is
 //! made from the bytes only when a record is written.
 
+use bytes::Bytes;
 use rewire_websentry::{Frame, FunctionCode, Pairs, QueryIds, SetStatuses, Value, Values};
 use serde::Serialize;
 
@@ -160,23 +161,31 @@ pub struct DecodedFrame {
     /// Why the header or the body walk failed, if it did (items before it
     /// are kept).
     pub error: Option<rewire_websentry::Error>,
-    /// The whole frame as it was on the wire.
-    pub bytes: Vec<u8>,
+    /// The whole frame as it was on the wire (shared with the framer's
+    /// buffer when it came from one: no copy).
+    pub bytes: Bytes,
 }
 
 impl DecodedFrame {
     /// Decodes the bytes of one frame (as cut by the framer). `query` is
     /// the body of the server query a client's query answer responds to,
     /// if known: the answer is then read against it (same ids, same order).
+    /// The frame keeps `bytes` as they are (a framed message's [`Bytes`],
+    /// or a `Vec<u8>`, neither copied).
     #[must_use]
-    pub fn decode(bytes: Vec<u8>, direction: Option<Sender>, query: Option<&[u8]>) -> Self {
+    pub fn decode(
+        bytes: impl Into<Bytes>,
+        direction: Option<Sender>,
+        query: Option<&[u8]>,
+    ) -> Self {
+        let bytes: Bytes = bytes.into();
         let mut out = Self {
             direction,
             function: None,
             crc_ok: false,
             items: Vec::new(),
             error: None,
-            bytes: Vec::new(),
+            bytes: Bytes::new(),
         };
         match Frame::new_checked(&bytes[..]) {
             Err(e) => out.error = Some(e),

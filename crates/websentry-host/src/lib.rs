@@ -12,7 +12,9 @@
 //!   reports to caller-supplied sinks.
 //! - [`store`] and [`web`]: what the relay learnt, as Prometheus metrics
 //!   (from readings), `/props.json` and a status page over HTTP.
-//! - [`rawlog`]: sessions appended in the original exporter's raw-log format.
+//! - [`rawlog`]: sessions appended in the original exporter's raw-log format,
+//!   and read back fast ([`rawlog::RawLogScanner`]).
+//! - [`changes`]: the property-change log of `websentry decode --changes`.
 //! - [`simulate`]: a simulated unit and cloud.
 //!
 //! Nothing here prints: messages go to the sinks the caller adds, and
@@ -29,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod changes;
 pub mod decode;
 pub mod frame;
 pub mod message;

@@ -658,7 +658,10 @@ impl Session<'_> {
                     if keep_raw {
                         raw = Some(RawFrame {
                             direction,
-                            bytes: frame.bytes.clone(),
+                            // A copy on purpose: the session's raw log lives
+                            // to its end, and a shared `Bytes` would pin the
+                            // whole read buffer each frame was cut from.
+                            bytes: frame.bytes.to_vec(),
                         });
                     }
                     Message::Frame {

@@ -125,13 +125,32 @@ fn value_json(value: &Value<'_>) -> serde_json::Value {
 fn display_into(out: &mut String, value: &Value<'_>) {
     use std::fmt::Write as _;
     match *value {
-        Value::U8(v) | Value::Enum(v) => json::push_u64(out, u64::from(v)),
-        Value::U16(v) => json::push_u64(out, u64::from(v)),
-        Value::U32(v) => json::push_u64(out, u64::from(v)),
+        Value::U8(v) | Value::Enum(v) => push_decimal(out, u64::from(v)),
+        Value::U16(v) => push_decimal(out, u64::from(v)),
+        Value::U32(v) => push_decimal(out, u64::from(v)),
         Value::Tenths(v) => {
-            json::push_u64(out, u64::from(v / 10));
+            push_decimal(out, u64::from(v / 10));
             out.push('.');
-            json::push_u64(out, u64::from(v % 10));
+            push_decimal(out, u64::from(v % 10));
+        }
+        Value::Ranged {
+            value: current,
+            min,
+            max,
+            step,
+        } => {
+            if value.is_unset() {
+                out.push_str("unset");
+            } else {
+                push_signed(out, current);
+            }
+            out.push_str(" (");
+            push_signed(out, min);
+            out.push('-');
+            push_signed(out, max);
+            out.push_str(" by ");
+            push_decimal(out, u64::from(step));
+            out.push(')');
         }
         Value::Mac(bytes) => {
             for (i, b) in bytes.iter().enumerate() {
@@ -167,7 +186,7 @@ fn dotted(out: &mut String, parts: &[u8]) {
         if i > 0 {
             out.push('.');
         }
-        json::push_u64(out, u64::from(*p));
+        push_decimal(out, u64::from(*p));
     }
 }
 
@@ -182,7 +201,7 @@ fn value_raw_into(out: &mut String, value: &Value<'_>) {
 
 /// Appends what `value.labeled(id).to_string()` gives, with the common
 /// numeric cases (no enum label) written without `core::fmt`.
-fn value_text_into(out: &mut String, id: u16, value: &Value<'_>) {
+pub(crate) fn value_text_into(out: &mut String, id: u16, value: &Value<'_>) {
     if let Some(label) = rewire_websentry::enum_label(id, value) {
         out.push_str(label);
         return;
@@ -218,6 +237,15 @@ impl PropertyRecord {
         self.unset = false;
         self.text.clear();
         self.raw.clear();
+    }
+
+    /// Sets what the text line shows of `(id, value)`: id, name, unit,
+    /// type and text.
+    fn set_text(&mut self, id: u16, value: &Value<'_>) {
+        self.reset(id);
+        self.type_code = Some(value.type_code());
+        self.unset = value.is_unset();
+        value_text_into(&mut self.text, id, value);
     }
 
     /// Describes `(id, value)` in place (what [`property_record`] returns).
@@ -343,6 +371,33 @@ impl FrameRecord {
         query: Option<&[u8]>,
         spare: &mut Vec<PropertyRecord>,
     ) {
+        self.decode_inner(bytes, direction, query, spare, false);
+    }
+
+    /// As [`FrameRecord::decode`], for the text line only: what the line
+    /// does not show is left empty (each item's `value` and `raw`, and the
+    /// frame's `raw` unless the line shows the body from it).
+    pub fn decode_for_text(
+        &mut self,
+        bytes: &[u8],
+        direction: Option<Sender>,
+        query: Option<&[u8]>,
+        spare: &mut Vec<PropertyRecord>,
+    ) {
+        self.decode_inner(bytes, direction, query, spare, true);
+        if self.properties.is_empty() {
+            json::push_hex(&mut self.raw, bytes);
+        }
+    }
+
+    fn decode_inner(
+        &mut self,
+        bytes: &[u8],
+        direction: Option<Sender>,
+        query: Option<&[u8]>,
+        spare: &mut Vec<PropertyRecord>,
+        text_only: bool,
+    ) {
         spare.append(&mut self.properties);
         spare.truncate(MAX_SPARE_ITEMS);
         self.direction = direction;
@@ -352,7 +407,9 @@ impl FrameRecord {
         self.crc_ok = false;
         self.body_error = None;
         self.raw.clear();
-        json::push_hex(&mut self.raw, bytes);
+        if !text_only {
+            json::push_hex(&mut self.raw, bytes);
+        }
         // A frame cut by the framer always has the length its header says;
         // one taken whole from a raw log may not.
         let mismatch = bytes
@@ -408,12 +465,18 @@ impl FrameRecord {
                     }
                     _ => None,
                 };
-                let values: Box<dyn Iterator<Item = _>> = match pairs {
-                    Some(pairs) => Box::new(pairs),
-                    None => Box::new(Values::new(body)),
+                let (mut pairs, mut values) = match pairs {
+                    Some(pairs) => (Some(pairs), None),
+                    None => (None, Some(Values::new(body))),
                 };
+                let values = std::iter::from_fn(|| match (&mut pairs, &mut values) {
+                    (Some(pairs), _) => pairs.next(),
+                    (None, Some(values)) => values.next(),
+                    (None, None) => None,
+                });
                 for item in values {
                     match item {
+                        Ok((id, value)) if text_only => items.add(|p| p.set_text(id, &value)),
                         Ok((id, value)) => items.add(|p| p.set_value(id, &value)),
                         Err(e) => error = Some(e.to_string()),
                     }
@@ -561,10 +624,134 @@ fn direction_str(direction: Option<Sender>) -> &'static str {
     direction.map_or("?", Sender::as_str)
 }
 
+/// Appends `n` in decimal (one copy, not a push per digit).
+fn push_decimal(out: &mut String, mut n: u64) {
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+        return;
+    }
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(digits.get(start..).unwrap_or(&[])).unwrap_or(""));
+}
+
+/// Appends a signed number in decimal.
+fn push_signed(out: &mut String, n: i16) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_decimal(out, u64::from(n.unsigned_abs()));
+}
+
+/// Appends `id` as `{id:#06x}` does (`0x060a`).
+fn push_id(out: &mut String, id: u16) {
+    out.push_str("0x");
+    for shift in [12, 8, 4, 0] {
+        let digit = u32::from((id >> shift) & 0xf);
+        out.push(char::from_digit(digit, 16).unwrap_or('0'));
+    }
+}
+
+thread_local! {
+    /// The last record time formatted, and the text it gave: frames of a
+    /// raw-log session all carry the session's start time, and formatting
+    /// a time costs more than the rest of a line.
+    static LAST_TIME: std::cell::RefCell<(u64, String)> =
+        const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    /// The line being made by `FrameRecord`'s `Display`, reused.
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Appends the time and addresses as [`write_origin`] writes them.
+fn push_origin(out: &mut String, origin: &Origin) {
+    use std::fmt::Write as _;
+    match origin.ts {
+        Some(ts) => LAST_TIME.with_borrow_mut(|(bits, text)| {
+            if *bits != ts.to_bits() {
+                text.clear();
+                let _ = write!(text, "{} ", rewire_host::output::Timestamp(ts));
+                *bits = ts.to_bits();
+            }
+            out.push_str(text);
+        }),
+        None => out.push_str("- "),
+    }
+    if let (Some(src), Some(dst)) = (&origin.src_addr, &origin.dst_addr) {
+        out.push_str(src);
+        out.push_str(" > ");
+        out.push_str(dst);
+        out.push(' ');
+    }
+}
+
+impl FrameRecord {
+    /// Appends the record's text line (what its `Display` shows), made
+    /// without `core::fmt` except for a new time.
+    pub fn push_line(&self, out: &mut String) {
+        push_origin(out, &self.origin);
+        out.push_str(direction_str(self.direction));
+        out.push(' ');
+        out.push_str(&self.function);
+        out.push_str(" len=");
+        push_decimal(out, u64::from(self.length));
+        if !self.crc_ok {
+            out.push_str(" BAD-CRC");
+        }
+        for p in &self.properties {
+            out.push(' ');
+            match p.name {
+                Some(name) => out.push_str(name),
+                None => push_id(out, p.id),
+            }
+            if p.type_code.is_some() || !p.value.is_null() {
+                out.push('=');
+                out.push_str(&p.text);
+            }
+            // Set answers carry a status, not a value in the property's unit.
+            if let (Some(_), Some(unit)) = (p.type_code, p.unit) {
+                out.push_str(unit);
+            }
+        }
+        if self.properties.is_empty() && self.raw.len() > 16 {
+            out.push_str(" body=");
+            out.push_str(self.raw.get(16..).unwrap_or(""));
+        }
+        if let Some(e) = &self.body_error {
+            out.push_str(" [body error: ");
+            out.push_str(e);
+            out.push(']');
+        }
+    }
+}
+
 impl fmt::Display for FrameRecord {
     /// One line: time, addresses, direction, function, length, CRC verdict,
     /// then `name=value unit` per item (ids without a name as `0x1234`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        LINE.with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                self.push_line(&mut line);
+                f.write_str(&line)
+            }
+            // Only if a line is shown while one is being made.
+            Err(_) => self.fmt_slow(f),
+        })
+    }
+}
+
+impl FrameRecord {
+    /// [`FrameRecord`]'s `Display` through `core::fmt`, as it was: kept as
+    /// the reference the fast line is tested against.
+    fn fmt_slow(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_origin(f, &self.origin)?;
         write!(
             f,
@@ -794,6 +981,81 @@ mod tests {
         assert_json_same(&Record::Error(
             ErrorRecord::new(12, 40, "garbage", &[0x00, 0xff]).at(origin.ts),
         ));
+    }
+
+    /// The fast text line is the `core::fmt` one, and decoding for text
+    /// gives the line decoding in full gives, over frames of every kind:
+    /// the simulator's answers to every property, init, query and set
+    /// frames, a set answer, and cut, corrupted and unknown frames.
+    #[test]
+    fn the_fast_line_is_the_formatted_line() {
+        struct Slow<'a>(&'a FrameRecord);
+        impl fmt::Display for Slow<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt_slow(f)
+            }
+        }
+        let mut table = crate::simulate::PropertyTable::new(3);
+        let ids = table.ids();
+        let mut query = vec![0u8; 8 + ids.len() * 3];
+        let n = rewire_websentry::encode_query_request(&ids, &mut query).unwrap();
+        query.truncate(n);
+        let answer = table
+            .answer(
+                &query,
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            )
+            .unwrap();
+        let mut set = vec![0u8; 64];
+        let n =
+            rewire_websentry::encode_set_request(&[(0x2500, Value::U16(85))], &mut set).unwrap();
+        set.truncate(n);
+        let mut set_answer = vec![0u8; 64];
+        let n = rewire_websentry::encode_set_response(&[(0x2500, 0), (0x2501, 3)], &mut set_answer)
+            .unwrap();
+        set_answer.truncate(n);
+        let mut frames = vec![
+            (
+                crate::simulate::init_frame([0, 1, 2, 3, 4, 5]),
+                Some(Sender::Client),
+                None,
+            ),
+            (query.clone(), Some(Sender::Server), None),
+            (answer.clone(), Some(Sender::Client), Some(query.clone())),
+            (answer.clone(), Some(Sender::Client), None),
+            (answer.clone(), None, None),
+            (set, Some(Sender::Server), None),
+            (set_answer, Some(Sender::Client), None),
+            (vec![0x70], Some(Sender::Server), None),
+            (vec![0x70, 0x83, 0x9e, 0, 0, 0, 3, 0x42, 1, 2], None, None),
+        ];
+        for cut in [9, 20, answer.len() - 1] {
+            frames.push((answer[..cut].to_vec(), Some(Sender::Client), None));
+        }
+        let mut corrupt = answer.clone();
+        corrupt[30] ^= 0x55;
+        frames.push((corrupt, Some(Sender::Client), Some(query.clone())));
+        let origins = [
+            Origin::default(),
+            Origin {
+                ts: Some(1_700_000_000.25),
+                src_addr: Some("10.0.0.1:1030".into()),
+                dst_addr: Some("10.0.0.2:40000".into()),
+            },
+        ];
+        let mut checked = 0;
+        for (bytes, dir, q) in &frames {
+            for origin in &origins {
+                let full = decode_frame(bytes, *dir, q.as_deref(), origin.clone());
+                let line = full.to_string();
+                assert_eq!(line, Slow(&full).to_string());
+                let mut text = decode_frame(&[], None, None, origin.clone());
+                text.decode_for_text(bytes, *dir, q.as_deref(), &mut Vec::new());
+                assert_eq!(text.to_string(), line);
+                checked += line.len();
+            }
+        }
+        assert!(checked > 2000, "{checked} bytes of lines compared");
     }
 
     #[test]

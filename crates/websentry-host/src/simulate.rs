@@ -123,7 +123,7 @@ impl Counted {
             while let Some(event) = self.framer.next() {
                 if let Event::Message(m) = event {
                     self.frames += 1;
-                    return Ok(Some(m.bytes));
+                    return Ok(Some(m.bytes.into()));
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());

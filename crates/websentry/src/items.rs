@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::frame::{Frame, HEADER_LEN, MAX_PAYLOAD_LEN, field};
 use crate::function::FunctionCode;
-use crate::value::Value;
+use crate::value::{self, Value, type_code};
 
 /// The byte that follows each id in a query request.
 pub const QUERY_MARKER: u8 = 0x0F;
@@ -82,8 +82,200 @@ impl Iterator for QueryIds<'_> {
 
 impl core::iter::FusedIterator for QueryIds<'_> {}
 
+/// One `(id, value)` item of a body, found by the lazy walk ([`Items`]):
+/// its type byte is known and its body is all there, but the value is not
+/// decoded until asked ([`Item::value`], [`Item::as_f64`]).
+///
+/// ```
+/// use rewire_websentry::{Items, Value};
+/// let item = Items::new(&[0x06, 0x00, 0x06, 0x02, 0x16]).next().unwrap().unwrap();
+/// assert_eq!((item.id(), item.type_code(), item.body()), (0x0600, 0x06, &[0x02, 0x16][..]));
+/// assert_eq!(item.as_f64(), Some(53.4));
+/// assert_eq!(item.value(), Value::Tenths(534));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Item<'a> {
+    id: u16,
+    type_code: u8,
+    /// The body and whatever follows it in the frame body.
+    tail: &'a [u8],
+    /// The body's length.
+    len: usize,
+}
+
+impl<'a> Item<'a> {
+    /// Returns the property id.
+    #[must_use]
+    #[inline]
+    pub const fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// Returns the type byte (one this crate knows).
+    #[must_use]
+    #[inline]
+    pub const fn type_code(&self) -> u8 {
+        self.type_code
+    }
+
+    /// Returns the body: the bytes after the type byte (for a string, its
+    /// length byte and text).
+    #[must_use]
+    #[inline]
+    pub fn body(&self) -> &'a [u8] {
+        self.tail.get(..self.len).unwrap_or(self.tail)
+    }
+
+    /// Decodes the typed value.
+    #[must_use]
+    #[inline]
+    pub fn value(&self) -> Value<'a> {
+        // The walk checked the type and the length, so this is `Some`; a
+        // string of an empty text stands in for the impossible case.
+        Value::from_body(self.type_code, self.body()).unwrap_or(Value::Str(&[]))
+    }
+
+    /// Returns the value as a number, as [`Value::as_f64`] does, without
+    /// decoding the typed value: the number is read from the body's first
+    /// four bytes by a per-type rule, with no branch on the type (a walk
+    /// over mixed types then mispredicts no jump).
+    #[must_use]
+    #[inline]
+    pub fn as_f64(&self) -> Option<f64> {
+        let word = match self.tail.first_chunk::<4>() {
+            Some(&head) => u32::from_be_bytes(head),
+            None => {
+                let mut head = [0u8; 4];
+                for (dst, src) in head.iter_mut().zip(self.tail) {
+                    *dst = *src;
+                }
+                u32::from_be_bytes(head)
+            }
+        };
+        // Bytes past the body (the next item's) are masked off by the rule.
+        let rule = value::NUMBER_RULE
+            .get(usize::from(self.type_code))
+            .copied()
+            .unwrap_or(value::NumberRule {
+                shift: 0,
+                mask: 0,
+                signed: false,
+                divisor: 1.0,
+            });
+        let bits = word.checked_shr(u32::from(rule.shift)).unwrap_or(0) & rule.mask;
+        let signed = i64::from(bits as u16 as i16);
+        let number = if rule.signed { signed } else { i64::from(bits) };
+        // The ranged type's "unset": 0 below a positive minimum.
+        let min = i64::from(word as u16 as i16);
+        let unset = rule.signed & (number == 0) & (min > 0);
+        let is_number = (rule.mask != 0) & !unset;
+        is_number.then_some(number as f64 / rule.divisor)
+    }
+}
+
+/// The lazy walk over the `(id, value)` items of a query response, a set
+/// request or an init body (`id_hi id_lo type body`, repeated): each item's
+/// type byte and length are checked, and the value is left undecoded
+/// ([`Item`]). [`Values`] is this walk with every value decoded.
+///
+/// Errors are those of [`Values`], at the same offsets. An unknown type
+/// byte ends the walk with [`Error::UnknownType`]: its length is unknown,
+/// so nothing after it can be found.
+///
+/// ```
+/// use rewire_websentry::Items;
+/// let sum: f64 = Items::new(&[0x25, 0x01, 0x03, 0x00, 0x32, 0x06, 0x00, 0x06, 0x02, 0x16])
+///     .map(|item| item.unwrap().as_f64().unwrap_or(0.0))
+///     .sum();
+/// assert_eq!(sum, 50.0 + 53.4);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Items<'a> {
+    body: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> Items<'a> {
+    /// Walks `body` (the payload after the function byte).
+    #[must_use]
+    pub const fn new(body: &'a [u8]) -> Self {
+        Self {
+            body,
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// Returns how many body bytes the walk has consumed so far.
+    #[must_use]
+    pub const fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The error at the current position, as the typed parser reports it
+    /// (the lazy walk found that the item there is not whole or not known).
+    #[cold]
+    fn error(&self) -> Error {
+        let found =
+            id_at(self.body, self.pos, 3).and_then(|(_, tail)| Value::parse_at(tail, self.pos + 2));
+        match found {
+            Err(e) => e,
+            // Not reached: the two walks accept the same items.
+            Ok(_) => Error::Truncated {
+                offset: self.pos,
+                needed: 3,
+                available: self.body.len().saturating_sub(self.pos),
+            },
+        }
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Result<Item<'a>>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let body: &'a [u8] = self.body;
+        let rest = body.get(self.pos..).unwrap_or(&[]);
+        if rest.is_empty() {
+            return None;
+        }
+        // Id, type and length in one step: a table gives the body length
+        // (0 for an unknown type), the string's length byte adds its text,
+        // without a branch on the type.
+        if let [hi, lo, code, tail @ ..] = rest {
+            let fixed = usize::from(
+                value::BODY_LEN
+                    .get(usize::from(*code))
+                    .copied()
+                    .unwrap_or(0),
+            );
+            let text = usize::from(tail.first().copied().unwrap_or(0));
+            let len = fixed + usize::from(*code == type_code::STRING) * text;
+            if fixed != 0 && len <= tail.len() {
+                self.pos += 3 + len;
+                return Some(Ok(Item {
+                    id: u16::from_be_bytes([*hi, *lo]),
+                    type_code: *code,
+                    tail,
+                    len,
+                }));
+            }
+        }
+        self.done = true;
+        Some(Err(self.error()))
+    }
+}
+
+impl core::iter::FusedIterator for Items<'_> {}
+
 /// The `(id, value)` items of a query response, a set request or an init
-/// body (`id_hi id_lo type body`, repeated).
+/// body (`id_hi id_lo type body`, repeated), every value decoded: the items
+/// and errors of the lazy walk ([`Items`]).
 ///
 /// An unknown type byte ends the walk with [`Error::UnknownType`]: its
 /// length is unknown, so nothing after it can be found.
@@ -122,6 +314,8 @@ impl<'a> Values<'a> {
 impl<'a> Iterator for Values<'a> {
     type Item = Result<(u16, Value<'a>)>;
 
+    // The typed parse item by item: a match per value on its type, faster
+    // here than the lazy walk followed by a second dispatch.
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || self.pos >= self.body.len() {
@@ -294,6 +488,13 @@ impl<T: AsRef<[u8]>> Frame<T> {
     #[must_use]
     pub fn values(&self) -> Values<'_> {
         Values::new(self.body())
+    }
+
+    /// Walks the body as `(id, value)` items without decoding the values
+    /// (see [`Items`]).
+    #[must_use]
+    pub fn items(&self) -> Items<'_> {
+        Items::new(self.body())
     }
 
     /// Walks the body as set-response `(id, status)` items (see [`SetStatuses`]).

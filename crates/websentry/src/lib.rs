@@ -94,7 +94,7 @@ pub use frame::{
 };
 pub use function::FunctionCode;
 pub use items::{
-    Pairs, QUERY_MARKER, QueryIds, STATUS_OK, SetStatuses, Values, encode_frame,
+    Item, Items, Pairs, QUERY_MARKER, QueryIds, STATUS_OK, SetStatuses, Values, encode_frame,
     encode_query_request, encode_query_response, encode_set_request, encode_set_response,
     encode_values,
 };

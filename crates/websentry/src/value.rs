@@ -137,6 +137,91 @@ pub enum Value<'a> {
     U32(u32),
 }
 
+/// Body length per type byte, for the lazy walk: the fixed length, 1 (the
+/// length byte) for the string type, 0 for an unknown type.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds fails the build"
+)]
+pub(crate) static BODY_LEN: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut code = 0;
+    while code < 256 {
+        table[code] = match fixed_body_len(code as u8) {
+            // Every fixed length is at most 7.
+            Some(len) => len as u8,
+            None if code == type_code::STRING as usize => 1,
+            None => 0,
+        };
+        code += 1;
+    }
+    table
+};
+
+/// How [`Item::as_f64`](crate::Item::as_f64) reads a number from the
+/// first four body bytes (big-endian, zero-padded) without a branch per
+/// type: shift right, mask, read as signed 16 bits or not, divide.
+#[derive(Clone, Copy)]
+pub(crate) struct NumberRule {
+    /// Right shift of the four-byte word.
+    pub(crate) shift: u8,
+    /// Mask after the shift (0 for a type that is not a number).
+    pub(crate) mask: u32,
+    /// Whether the 16 masked bits are an `i16` (the ranged type).
+    pub(crate) signed: bool,
+    /// 10 for tenths, else 1.
+    pub(crate) divisor: f64,
+}
+
+/// [`NumberRule`] per type byte; the same numbers as [`Value::as_f64`].
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds fails the build"
+)]
+pub(crate) static NUMBER_RULE: [NumberRule; 256] = {
+    const NONE: NumberRule = NumberRule {
+        shift: 0,
+        mask: 0,
+        signed: false,
+        divisor: 1.0,
+    };
+    let mut table = [NONE; 256];
+    table[type_code::U8 as usize] = NumberRule {
+        shift: 24,
+        mask: 0xff,
+        ..NONE
+    };
+    table[type_code::ENUM as usize] = table[type_code::U8 as usize];
+    table[type_code::TYPED_ENUM as usize] = NumberRule {
+        shift: 16,
+        mask: 0xff,
+        ..NONE
+    };
+    table[type_code::U16 as usize] = NumberRule {
+        shift: 16,
+        mask: 0xffff,
+        ..NONE
+    };
+    table[type_code::TENTHS as usize] = NumberRule {
+        shift: 16,
+        mask: 0xffff,
+        signed: false,
+        divisor: 10.0,
+    };
+    table[type_code::RANGED as usize] = NumberRule {
+        shift: 16,
+        mask: 0xffff,
+        signed: true,
+        divisor: 1.0,
+    };
+    table[type_code::U32 as usize] = NumberRule {
+        shift: 0,
+        mask: 0xffff_ffff,
+        ..NONE
+    };
+    table
+};
+
 fn take<const N: usize>(body: &[u8], offset: usize) -> Result<[u8; N]> {
     body.get(..N)
         .and_then(|b| <[u8; N]>::try_from(b).ok())
@@ -227,6 +312,66 @@ impl<'a> Value<'a> {
             }
         };
         Ok((value, 1 + value.body_len()))
+    }
+
+    /// Builds the value of type `code` from its body, as the lazy walk
+    /// found it (string bodies include their length byte), or `None` for
+    /// an unknown type or a body of the wrong length.
+    #[inline]
+    pub(crate) fn from_body(code: u8, body: &'a [u8]) -> Option<Self> {
+        fn arr<const N: usize>(body: &[u8]) -> Option<[u8; N]> {
+            body.try_into().ok()
+        }
+        Some(match code {
+            type_code::U8 => Self::U8(body.first().copied().filter(|_| body.len() == 1)?),
+            type_code::ENUM => Self::Enum(body.first().copied().filter(|_| body.len() == 1)?),
+            type_code::U16 => Self::U16(u16::from_be_bytes(arr(body)?)),
+            type_code::BYTES2 => Self::Bytes2(arr(body)?),
+            type_code::VERSION => Self::Version(arr(body)?),
+            type_code::TENTHS => Self::Tenths(u16::from_be_bytes(arr(body)?)),
+            type_code::STRING => {
+                let (&len, text) = body.split_first()?;
+                if text.len() != usize::from(len) {
+                    return None;
+                }
+                Self::Str(text)
+            }
+            type_code::RANGED => {
+                let [v0, v1, n0, n1, x0, x1, step] = arr(body)?;
+                Self::Ranged {
+                    value: i16::from_be_bytes([v0, v1]),
+                    min: i16::from_be_bytes([n0, n1]),
+                    max: i16::from_be_bytes([x0, x1]),
+                    step,
+                }
+            }
+            type_code::TYPED_ENUM => {
+                let [enum_type, value] = arr(body)?;
+                Self::TypedEnum { enum_type, value }
+            }
+            type_code::DATE => {
+                let [year_since_1900, month, day, reserved] = arr(body)?;
+                Self::Date {
+                    year_since_1900,
+                    month,
+                    day,
+                    reserved,
+                }
+            }
+            type_code::TIME => {
+                let [hour, minute, seconds_x4, reserved] = arr(body)?;
+                Self::Time {
+                    hour,
+                    minute,
+                    seconds_x4,
+                    reserved,
+                }
+            }
+            type_code::IPV4 => Self::Ipv4(Ipv4Addr::from(arr::<4>(body)?)),
+            type_code::MAC => Self::Mac(arr(body)?),
+            type_code::U32 => Self::U32(u32::from_be_bytes(arr(body)?)),
+            _ => return None,
+        })
     }
 
     /// Returns whether the value says "not set": a ranged value (`0x08`)
