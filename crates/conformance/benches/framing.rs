@@ -9,11 +9,12 @@
 //! same file measures a `Vec<u8>` framer and a `Bytes` one.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rewire_conformance::streams::{powerone_stream, upsilon_stream, websentry_stream};
 use rewire_transport::framing::{Event, Framer, Framing, PowerOne, Upsilon, WebSentry};
+
+mod support;
 
 /// Takes every event out of `framer`; returns the message count plus the
 /// sum of each message's first byte (so no message goes unread).
@@ -117,10 +118,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = support::config();
     targets = bench
 }
 criterion_main!(benches);

@@ -5,11 +5,12 @@
 
 use std::hint::black_box;
 use std::ops::Range;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rewire_conformance::streams::powerone_stream;
 use rewire_powerone::{Frame, Repr, Scan, scan, scan_idle};
+
+mod support;
 
 /// Scans the stream as a transport does at its end (`scan`, then
 /// `scan_idle` for what is left) and hands each frame found to `each` with
@@ -116,10 +117,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = support::config();
     targets = bench
 }
 criterion_main!(benches);

@@ -3,11 +3,12 @@
 //! one pass, and visited one by one).
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rewire_conformance::streams::upsilon_stream;
 use rewire_upsilon::{DEFAULT_MAX_RECORD_LEN, Scan, Status, scan};
+
+mod support;
 
 /// Scans every record and parses it as a status; returns how many parsed.
 fn decode(mut rest: &[u8]) -> usize {
@@ -69,10 +70,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = support::config();
     targets = bench
 }
 criterion_main!(benches);

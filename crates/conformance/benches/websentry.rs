@@ -9,11 +9,12 @@
 //! compile-time index against a binary search of the same table.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rewire_conformance::streams::websentry_stream;
 use rewire_websentry::{Frame, Scan, registry, scan};
+
+mod support;
 
 /// CRC-16/MODBUS with the byte-wise table, as without `crc-slice16`.
 static BYTEWISE: crc::Crc<u16, crc::Table<1>> =
@@ -163,10 +164,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = support::config();
     targets = bench
 }
 criterion_main!(benches);

@@ -77,8 +77,8 @@ pub use hexdump::{HexDumpReader, MAX_HEX_CHUNK, MAX_HEX_LINE, looks_like_hex_tex
 pub use pcap::{CaptureStats, PacketCaptureReader};
 pub use raw::{DEFAULT_RAW_CHUNK, RawFileReader};
 pub use rawlog::{
-    RawLogEvents, RawLogFrame, RawLogReader, RawLogSession, RawLogTime, append_raw_log_session,
-    write_raw_log_session,
+    MAX_RAW_LOG_SESSION_BYTES, RawLogEvents, RawLogFrame, RawLogReader, RawLogSession, RawLogTime,
+    append_raw_log_session, write_raw_log_session,
 };
 
 /// Identifies one contiguous byte stream within an input (see the module doc).

@@ -14,12 +14,10 @@ use rewire_cli::value;
 use rewire_host::output::{Format, Sink as RecordWriter};
 use rewire_host::service::StopFlag;
 use rewire_host::sink::{Fanout, Sink};
-use rewire_transport::capture::{CaptureEvent, InputFormat};
 use rewire_websentry_host::changes::ChangeLog;
 use rewire_websentry_host::decode::{self, DEFAULT_PORT};
 use rewire_websentry_host::message::Message;
 use rewire_websentry_host::proxy::{DEFAULT_BACKLOG, DEFAULT_MAX_SESSIONS, Proxy, ProxyConfig};
-use rewire_websentry_host::rawlog::RawLogScanner;
 use rewire_websentry_host::simulate::{
     self, Cloud, CloudConfig, DEFAULT_CLOUD_CONCURRENCY, SessionReport, UnitConfig,
 };
@@ -262,24 +260,11 @@ fn run_decode(cmd: &DecodeCmd) -> anyhow::Result<()> {
     let input_format = input.format();
     // A live feed shows each record as it comes; a file is written in bulk.
     let live = input.is_live();
-    // A raw-log file is read again by the fast scanner (the input opened
-    // above checked it and its format).
-    let raw_log_file = match (&args.source(), input_format) {
-        (rewire_cli::input::InputSource::File(path), InputFormat::RawLog) if !live => {
-            let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-            Some(RawLogScanner::new(file).with_path(path))
-        }
-        _ => None,
-    };
-    let events: Box<dyn Iterator<Item = anyhow::Result<CaptureEvent>>> = match raw_log_file {
-        Some(scanner) => Box::new(scanner.map(|e| e.map_err(anyhow::Error::from))),
-        None => Box::new(input),
-    };
     if cmd.changes {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
         let mut log = ChangeLog::new();
-        decode::for_each_frame(events, input_format, |meta, sender, bytes| {
+        decode::for_each_frame(input, input_format, |meta, sender, bytes| {
             log.frame(meta.timestamp, sender, bytes, &mut out)?;
             if live {
                 out.flush()?;
@@ -290,7 +275,7 @@ fn run_decode(cmd: &DecodeCmd) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut out = RecordWriter::stdout(format, live);
-    decode::run(events, input_format, &mut out, live)
+    decode::run(input, input_format, &mut out, live)
 }
 
 fn run_plot(args: &rewire_cli::plot::PlotArgs) -> anyhow::Result<()> {

@@ -12,8 +12,8 @@
 //!   reports to caller-supplied sinks.
 //! - [`store`] and [`web`]: what the relay learnt, as Prometheus metrics
 //!   (from readings), `/props.json` and a status page over HTTP.
-//! - [`rawlog`]: sessions appended in the original exporter's raw-log format,
-//!   and read back fast ([`rawlog::RawLogScanner`]).
+//! - [`rawlog`]: sessions appended in the original exporter's raw-log format
+//!   (read back by `rewire_transport::capture::RawLogReader`).
 //! - [`changes`]: the property-change log of `websentry decode --changes`.
 //! - [`simulate`]: a simulated unit and cloud.
 //!

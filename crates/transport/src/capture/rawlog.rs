@@ -25,7 +25,7 @@
 //! back byte for byte in the exporter's format.
 
 use std::fs::OpenOptions;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -240,6 +240,15 @@ pub struct RawLogSession {
     pub frames: Vec<RawLogFrame>,
 }
 
+/// The largest session object [`RawLogReader`] holds, in bytes of JSON; a
+/// bigger one is reported as an error rather than read into memory. A
+/// session of 255 frames of the largest size is about 1.4 MB of JSON, so
+/// this leaves room for sessions of many thousands of frames.
+pub const MAX_RAW_LOG_SESSION_BYTES: usize = 256 << 20;
+
+/// The free space [`RawLogReader`] offers each `read`.
+const READ_CHUNK: usize = 256 << 10;
+
 #[derive(Deserialize)]
 struct SessionJson {
     #[serde(rename = "Start")]
@@ -260,13 +269,223 @@ struct FrameJson {
     s: Option<String>,
 }
 
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The search for the end of one session object, resumable when more input
+/// comes: offsets are from the object's `{`.
+#[derive(Debug, Default, Clone, Copy)]
+struct ObjectScan {
+    /// Where the search goes on.
+    at: usize,
+    /// Braces open outside strings.
+    depth: usize,
+    /// Whether `at` is inside a string.
+    in_string: bool,
+}
+
+impl ObjectScan {
+    /// The length of the object `bytes` starts with (one past its closing
+    /// brace), or `None` when `bytes` ends first (call again with more).
+    fn end(&mut self, bytes: &[u8]) -> Option<usize> {
+        loop {
+            let rest = bytes.get(self.at..)?;
+            if self.in_string {
+                // To the closing quote, stepping over escapes.
+                let Some(i) = memchr::memchr2(b'"', b'\\', rest) else {
+                    self.at = bytes.len();
+                    return None;
+                };
+                if rest.get(i) == Some(&b'\\') {
+                    if i + 1 >= rest.len() {
+                        // The escaped byte has not come yet.
+                        self.at += i;
+                        return None;
+                    }
+                    self.at += i + 2;
+                } else {
+                    self.in_string = false;
+                    self.at += i + 1;
+                }
+                continue;
+            }
+            let Some(i) = memchr::memchr3(b'"', b'{', b'}', rest) else {
+                self.at = bytes.len();
+                return None;
+            };
+            self.at += i + 1;
+            match rest.get(i) {
+                Some(b'{') => self.depth += 1,
+                Some(b'}') => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(self.at);
+                    }
+                }
+                _ => self.in_string = true,
+            }
+        }
+    }
+}
+
+/// A cursor over one session object, for the fast path.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn ws(&mut self) {
+        while self.bytes.get(self.at).is_some_and(|&b| is_ws(b)) {
+            self.at += 1;
+        }
+    }
+
+    /// Skips whitespace, then `token`.
+    fn eat(&mut self, token: &[u8]) -> Option<()> {
+        self.ws();
+        let end = self.at + token.len();
+        // Byte by byte: the tokens are a few bytes, too short for `memcmp`.
+        let here = self.bytes.get(self.at..end)?;
+        here.iter()
+            .zip(token)
+            .all(|(a, b)| a == b)
+            .then(|| self.at = end)
+    }
+
+    /// Skips whitespace, then `token` if it is there.
+    fn eat_if(&mut self, token: &[u8]) -> bool {
+        self.eat(token).is_some()
+    }
+
+    /// A string without escapes: its text (not checked further).
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b"\"")?;
+        let rest = self.bytes.get(self.at..)?;
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        self.at += len + 1;
+        rest.get(..len)
+    }
+
+    /// A JSON number's text, not checked further than its characters.
+    fn number(&mut self) -> Option<&'a [u8]> {
+        self.ws();
+        let rest = self.bytes.get(self.at..)?;
+        let len = rest
+            .iter()
+            .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .count();
+        self.at += len;
+        rest.get(..len).filter(|t| !t.is_empty())
+    }
+}
+
+/// Reads a session object of the exporter's exact layout (Go's
+/// `json.MarshalIndent`: `Start`, `DurSec`, `Frames` of `N` and `C` or `S`,
+/// in that order, any whitespace, no escapes), or `None` for anything else,
+/// valid or not, which the general path then reads or reports. Whatever it
+/// accepts, `serde_json` reads to the same session.
+fn fast_session(bytes: &[u8]) -> Option<RawLogSession> {
+    let mut c = Cursor { bytes, at: 0 };
+    c.eat(b"{")?;
+    c.eat(b"\"Start\"")?;
+    c.eat(b":")?;
+    // A valid time is plain ASCII, so a valid JSON string as it stands.
+    let start = RawLogTime::parse(std::str::from_utf8(c.string()?).ok()?)?;
+    c.eat(b",")?;
+    c.eat(b"\"DurSec\"")?;
+    c.eat(b":")?;
+    // serde_json's own number parser, so the value is the same to the bit.
+    let dur_sec = serde_json::from_slice::<f64>(c.number()?).ok()?;
+    c.eat(b",")?;
+    c.eat(b"\"Frames\"")?;
+    c.eat(b":")?;
+    let mut frames = Vec::new();
+    if !c.eat_if(b"null") {
+        c.eat(b"[")?;
+        if !c.eat_if(b"]") {
+            loop {
+                c.eat(b"{")?;
+                let mut n = 0;
+                if c.eat_if(b"\"N\"") {
+                    c.eat(b":")?;
+                    // 0..=255 written as JSON writes it (no leading zero);
+                    // anything else takes the general path.
+                    let text = c.number()?;
+                    if text.len() > 3
+                        || (text.len() > 1 && text.first() == Some(&b'0'))
+                        || !text.iter().all(u8::is_ascii_digit)
+                    {
+                        return None;
+                    }
+                    let value = text
+                        .iter()
+                        .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'));
+                    n = u8::try_from(value).ok()?;
+                    c.eat(b",")?;
+                }
+                let direction = if c.eat_if(b"\"C\"") {
+                    Direction::ClientToServer
+                } else {
+                    c.eat(b"\"S\"")?;
+                    Direction::ServerToClient
+                };
+                c.eat(b":")?;
+                // Base64 is plain ASCII too: what decodes was a valid string.
+                let data = STANDARD.decode(c.string()?).ok()?;
+                frames.push(RawLogFrame { n, direction, data });
+                c.eat(b"}")?;
+                if !c.eat_if(b",") {
+                    break;
+                }
+            }
+            c.eat(b"]")?;
+        }
+    }
+    c.eat(b"}")?;
+    c.ws();
+    (c.at == bytes.len()).then_some(RawLogSession {
+        start,
+        dur_sec,
+        frames,
+    })
+}
+
 /// Reads the sessions of a raw log one at a time (only one session is held
-/// in memory).
+/// in memory, at most [`MAX_RAW_LOG_SESSION_BYTES`]).
+///
+/// It reads what each `read` returns (unbuffered readers are fine: it asks
+/// for large reads) and gives a session as soon as its closing brace has
+/// come, so it follows a live log or a pipe. Each session object is found
+/// by a string-aware brace scan (`memchr`), then read by a scanner for the
+/// exact layout the exporter writes, the frames' base64 decoded by the
+/// `base64` crate; a session of any other layout (compact, keys in another
+/// order, escapes in strings, extra keys) or with an error is read by
+/// `serde_json`, which gives the error, at its line and column in the log.
+///
+/// The layout scanner is hand-written because `serde_json` spent most of
+/// the decode time building and copying each session's strings: the
+/// exporter's layout is fixed, so the base64 text can be decoded straight
+/// from the read buffer.
 pub struct RawLogReader<R: Read> {
-    stream:
-        serde_json::StreamDeserializer<'static, serde_json::de::IoRead<BufReader<R>>, SessionJson>,
+    reader: R,
     path: Option<PathBuf>,
+    /// Read input in `buf[pos..end]`; the rest is space for reads.
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    eof: bool,
+    /// The next session's index (0-based).
     index: u64,
+    /// The 1-based line and column of `buf[pos]`.
+    line: u64,
+    column: u64,
+    /// How far the end of the object at `buf[pos]` has been searched.
+    scan: ObjectScan,
     done: bool,
 }
 
@@ -275,18 +494,24 @@ impl<R: Read> std::fmt::Debug for RawLogReader<R> {
         f.debug_struct("RawLogReader")
             .field("path", &self.path)
             .field("index", &self.index)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl<R: Read> RawLogReader<R> {
     /// Reads a raw log from `reader`.
     pub fn new(reader: R) -> Self {
-        let stream = serde_json::Deserializer::from_reader(BufReader::new(reader)).into_iter();
         Self {
-            stream,
+            reader,
             path: None,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            eof: false,
             index: 0,
+            line: 1,
+            column: 1,
+            scan: ObjectScan::default(),
             done: false,
         }
     }
@@ -306,12 +531,160 @@ impl<R: Read> RawLogReader<R> {
         }
     }
 
-    fn convert(&self, json: SessionJson) -> Result<RawLogSession, CaptureError> {
-        let here = |kind| {
-            CaptureError::new(kind)
-                .with_path(self.path.as_deref())
-                .at(Location::Record(self.index))
+    fn error(&self, kind: CaptureErrorKind, location: Location) -> CaptureError {
+        CaptureError::new(kind)
+            .with_path(self.path.as_deref())
+            .at(location)
+    }
+
+    /// Reads more input after what is buffered; returns whether any came.
+    fn refill(&mut self) -> Result<bool, CaptureError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        // Zeroed once: the space stays initialised for later reads.
+        if self.buf.len() < self.end + READ_CHUNK / 4 {
+            self.buf.resize(self.end + READ_CHUNK, 0);
+        }
+        let n = loop {
+            match self
+                .reader
+                .read(self.buf.get_mut(self.end..).unwrap_or(&mut []))
+            {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.eof = true;
+                    return Err(self
+                        .error(CaptureErrorKind::Io, Location::Record(self.index))
+                        .with_detail(format!("session {}", self.index))
+                        .with_source(e));
+                }
+            }
         };
+        self.end = (self.end + n).min(self.buf.len());
+        self.eof = n == 0;
+        Ok(n > 0)
+    }
+
+    /// Moves past `len` read bytes, keeping the line and column.
+    fn consume(&mut self, len: usize) {
+        let done = self.buf.get(self.pos..self.pos + len).unwrap_or(&[]);
+        match memchr::memrchr(b'\n', done) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', done).count() as u64;
+                self.column = (len - last) as u64;
+            }
+            None => self.column += len as u64,
+        }
+        self.pos += len;
+    }
+
+    /// The next session; `Ok(None)` at the end of the log.
+    fn next_session(&mut self) -> Result<Option<RawLogSession>, CaptureError> {
+        // To the object's first byte.
+        loop {
+            let rest = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            let skip = rest.iter().position(|&b| !is_ws(b));
+            self.consume(skip.unwrap_or(rest.len()));
+            if skip.is_some() {
+                break;
+            }
+            if !self.refill()? {
+                return Ok(None);
+            }
+        }
+        // To its end.
+        self.scan = ObjectScan::default();
+        let len = loop {
+            let rest = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            if rest.first() != Some(&b'{') {
+                // Not a session: serde_json's error, or this one.
+                let err = self.general_session(rest).err().filter(|e| {
+                    e.kind() == CaptureErrorKind::Json
+                        && e.location() != Some(Location::Record(self.index))
+                });
+                return Err(err.unwrap_or_else(|| {
+                    self.error(
+                        CaptureErrorKind::Json,
+                        Location::Line {
+                            line: self.line,
+                            column: self.column,
+                        },
+                    )
+                    .with_detail(format!("session {}: expected a JSON object", self.index))
+                }));
+            }
+            if let Some(len) = self.scan.end(rest) {
+                break len;
+            }
+            if rest.len() > MAX_RAW_LOG_SESSION_BYTES {
+                return Err(self
+                    .error(CaptureErrorKind::Json, Location::Record(self.index))
+                    .with_detail(format!(
+                        "session {}: larger than {} MiB",
+                        self.index,
+                        MAX_RAW_LOG_SESSION_BYTES >> 20
+                    )));
+            }
+            if !self.refill()? {
+                // The log ends inside the object: serde_json says where it
+                // went wrong (or that it ended).
+                let rest = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+                return match self.general_session(rest) {
+                    Err(e) => Err(e),
+                    Ok(_) => Err(self
+                        .error(CaptureErrorKind::Truncated, Location::Record(self.index))
+                        .with_detail(format!("session {}: the log ends inside it", self.index))),
+                };
+            }
+        };
+        let bytes = self.buf.get(self.pos..self.pos + len).unwrap_or(&[]);
+        let session = match fast_session(bytes) {
+            Some(session) => Ok(session),
+            None => self.general_session(bytes),
+        };
+        self.consume(len);
+        session.map(Some)
+    }
+
+    /// Reads a session object of any JSON layout with `serde_json`, with
+    /// the errors' lines and columns those of the log.
+    fn general_session(&self, bytes: &[u8]) -> Result<RawLogSession, CaptureError> {
+        let mut de = serde_json::Deserializer::from_reader(bytes);
+        let json = SessionJson::deserialize(&mut de).map_err(|e| {
+            let kind = if e.is_eof() {
+                CaptureErrorKind::Truncated
+            } else {
+                CaptureErrorKind::Json
+            };
+            let (line, column) = (e.line() as u64, e.column() as u64);
+            let (line, column) = if line <= 1 {
+                (self.line, self.column - 1 + column)
+            } else {
+                (self.line + line - 1, column)
+            };
+            let text = e.to_string();
+            let message = text
+                .strip_suffix(&format!(" at line {} column {}", e.line(), e.column()))
+                .unwrap_or(&text);
+            self.error(kind, Location::Line { line, column })
+                .with_detail(format!(
+                    "session {}: {message} at line {line} column {column}",
+                    self.index
+                ))
+                .with_source(e)
+        })?;
+        self.convert(json)
+    }
+
+    fn convert(&self, json: SessionJson) -> Result<RawLogSession, CaptureError> {
+        let here = |kind| self.error(kind, Location::Record(self.index));
         let start = RawLogTime::parse(&json.start).ok_or_else(|| {
             here(CaptureErrorKind::Timestamp).with_detail(format!("Start {:?}", json.start))
         })?;
@@ -352,32 +725,12 @@ impl<R: Read> Iterator for RawLogReader<R> {
         if self.done {
             return None;
         }
-        let item = match self.stream.next()? {
-            Ok(json) => self.convert(json),
-            Err(e) => {
-                let kind = if e.is_io() {
-                    CaptureErrorKind::Io
-                } else if e.is_eof() {
-                    CaptureErrorKind::Truncated
-                } else {
-                    CaptureErrorKind::Json
-                };
-                let location = Location::Line {
-                    line: e.line() as u64,
-                    column: e.column() as u64,
-                };
-                Err(CaptureError::new(kind)
-                    .with_path(self.path.as_deref())
-                    .at(location)
-                    .with_detail(format!("session {}: {e}", self.index))
-                    .with_source(e))
-            }
-        };
-        self.index = self.index.saturating_add(1);
-        if item.is_err() {
-            self.done = true;
+        let item = self.next_session().transpose();
+        match &item {
+            Some(Ok(_)) => self.index = self.index.saturating_add(1),
+            Some(Err(_)) | None => self.done = true,
         }
-        Some(item)
+        item
     }
 }
 
