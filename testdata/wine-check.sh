@@ -73,7 +73,8 @@ for t in "${TOOLS[@]}"; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rewire-wine-check.XXXXXX")
-export WINEPREFIX=$WORK/prefix WINEDEBUG=-all
+# No Mono or Gecko download prompt on a fresh prefix (nothing here needs them).
+export WINEPREFIX=$WORK/prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml='
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

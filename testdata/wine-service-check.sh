@@ -21,7 +21,9 @@ NAME=rewire-upsilon-check
 
 WINEPREFIX=$(mktemp -d "${TMPDIR:-/tmp}/rewire-wine-svc.XXXXXX")
 WINEDEBUG=-all
-export WINEPREFIX WINEDEBUG
+# No Mono or Gecko download prompt on a fresh prefix.
+WINEDLLOVERRIDES='mscoree,mshtml='
+export WINEPREFIX WINEDEBUG WINEDLLOVERRIDES
 SIM_PID=
 KEEPER_PID=
 cleanup() {
