@@ -907,15 +907,15 @@ pub fn capture_rawlog(data: &[u8]) {
 // ---- upsilon host: the live modes' request handling -------------------------
 
 /// `upsilon_nut`: the NUT server's command handling
-/// ([`rewire_upsilon_host::nut::Server::answer`], [`split_words`]) on
+/// ([`rewire_upsilon_host::nut::Server::answer`], [`parse_command_line`]) on
 /// arbitrary lines, read-only and driving a UPS, with a users file: every
 /// reply is one newline-terminated line (or one `BEGIN LIST` … `END LIST`
 /// block) of bounded size, and queued commands are taken.
 ///
-/// [`split_words`]: rewire_upsilon_host::nut::split_words
+/// [`parse_command_line`]: rewire_upsilon_host::nut::parse_command_line
 pub fn upsilon_nut(data: &[u8]) {
     use rewire_upsilon_host::hub::Shared;
-    use rewire_upsilon_host::nut::{NutConfig, Server, Session, command_queue, split_words};
+    use rewire_upsilon_host::nut::{NutConfig, Server, Session, command_queue, parse_command_line};
     use rewire_upsilon_host::users::Users;
     use std::time::{Duration, Instant};
 
@@ -941,8 +941,9 @@ pub fn upsilon_nut(data: &[u8]) {
         for line in data.split(|&b| b == b'\n').take(64) {
             let text = String::from_utf8_lossy(line);
             let text = text.trim_end_matches('\r');
-            let words = split_words(text);
-            assert!(words.iter().map(String::len).sum::<usize>() <= text.len());
+            if let Ok(words) = parse_command_line(text) {
+                assert!(words.iter().map(|w| w.len()).sum::<usize>() <= text.len());
+            }
             let reply = server.answer(&mut session, text);
             assert!(reply.ends_with('\n'), "{text:?} -> {reply:?}");
             assert!(reply.len() < 16 * 1024, "{text:?}: {} bytes", reply.len());

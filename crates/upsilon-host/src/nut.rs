@@ -677,15 +677,6 @@ pub fn parse_command_line(line: &str) -> Result<Vec<Cow<'_, str>>, CommandLineEr
     }
 }
 
-/// Splits a command line into words as [`parse_command_line`] does; a line
-/// that does not split (an open quote, a final backslash) has no words.
-#[must_use]
-pub fn split_words(line: &str) -> Vec<String> {
-    parse_command_line(line)
-        .map(|words| words.into_iter().map(Cow::into_owned).collect())
-        .unwrap_or_default()
-}
-
 /// Escapes a value for a quoted reply field.
 fn quote(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"")
@@ -1684,10 +1675,10 @@ mod tests {
     #[test]
     fn words_split_like_upsd() {
         assert_eq!(
-            split_words("PASSWORD \"a b\\\"c\"  x"),
+            parse_command_line("PASSWORD \"a b\\\"c\"  x").unwrap(),
             ["PASSWORD", "a b\"c", "x"]
         );
-        assert_eq!(split_words("   "), Vec::<String>::new());
+        assert!(parse_command_line("   ").unwrap().is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rewire_upsilon_host::hub::Shared;
 use rewire_upsilon_host::nut::{
-    CommandLineError, NutConfig, NutServer, Server, Session, parse_command_line, split_words,
+    CommandLineError, NutConfig, NutServer, Server, Session, parse_command_line,
 };
 
 /// One row: the line, then the words (`Ok`) or the error (`Err`).
@@ -132,9 +132,6 @@ fn command_lines_split_like_upsd() {
             Err(e) => Err(*e),
         };
         assert_eq!(got, want.map(<[&str]>::to_vec), "{line:?}");
-        // The lenient form agrees, and has no words for a broken line.
-        let lenient = split_words(line);
-        assert_eq!(lenient, want.unwrap_or(&[]), "split_words({line:?})");
     }
 }
 
