@@ -17,7 +17,6 @@
 //! [`Fanout`]: a slow output (stdout to a stalled pipe) drops and counts
 //! messages instead of holding them in memory or stalling the line.
 
-use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -65,12 +64,9 @@ struct State {
     frames: u64,
     limit_reached: bool,
     error: Option<LinkError>,
-    /// The module address each line's frames named last.
-    pcus: HashMap<String, u8>,
+    /// The module address the tap's line (one per tap) named last.
+    pcu: Option<u8>,
 }
-
-/// At most this many lines keep a learned module address.
-const MAX_LINES: usize = 256;
 
 /// Returns the module address `body` names, if it is a frame: the PC is
 /// `00`, so the module is whichever of destination and source is not.
@@ -146,14 +142,14 @@ impl Shared {
         {
             messages.insert(0, first);
         }
-        for message in messages.iter() {
-            if let Some(addr) = module_address(&message.body)
-                && (state.pcus.len() < MAX_LINES || state.pcus.contains_key(line))
-            {
-                state.pcus.insert(line.to_owned(), addr);
-            }
+        if let Some(addr) = messages
+            .iter()
+            .filter_map(|m| module_address(&m.body))
+            .last()
+        {
+            state.pcu = Some(addr);
         }
-        let id = pcu_device(line, state.pcus.get(line).copied());
+        let id = pcu_device(line, state.pcu);
         for message in messages.iter_mut() {
             message.device.clone_from(&id);
         }
@@ -208,7 +204,7 @@ impl Tap {
                     frames: 0,
                     limit_reached: false,
                     error: None,
-                    pcus: HashMap::new(),
+                    pcu: None,
                 }),
                 config,
                 warnings: Warnings::default(),
