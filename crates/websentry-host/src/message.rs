@@ -166,10 +166,12 @@ pub fn mac_of(frame: &DecodedFrame) -> Option<[u8; 6]> {
 
 /// The units a relay has seen, each by the MAC address its init frame
 /// reported, keyed by its IP address. Bounded: beyond [`Units::CAPACITY`]
-/// addresses, new units keep their IP address as their id.
+/// addresses, new units keep their IP address as their id (counted in
+/// [`Units::unnamed`], said once in the log).
 #[derive(Debug, Default)]
 pub struct Units {
     known: std::sync::Mutex<std::collections::HashMap<IpAddr, DeviceId>>,
+    unnamed: std::sync::atomic::AtomicU64,
 }
 
 impl Units {
@@ -190,6 +192,13 @@ impl Units {
             .unwrap_or_else(|| device_of(peer))
     }
 
+    /// Returns how many times a unit's MAC address was not remembered
+    /// because [`Units::CAPACITY`] units were known already.
+    #[must_use]
+    pub fn unnamed(&self) -> u64 {
+        self.unnamed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Remembers the MAC address `frame` reports for the unit at `peer`;
     /// returns whether the unit's id changed.
     pub fn learn(&self, peer: SocketAddr, frame: &DecodedFrame) -> bool {
@@ -205,6 +214,16 @@ impl Units {
             return false;
         }
         if known.len() >= Self::CAPACITY && !known.contains_key(&peer.ip()) {
+            let before = self
+                .unnamed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if before == 0 {
+                log::warn!(
+                    "more than {} units: {} and later ones keep their IP address as their id",
+                    Self::CAPACITY,
+                    peer.ip()
+                );
+            }
             return false;
         }
         known.insert(peer.ip(), id);
@@ -524,6 +543,14 @@ mod tests {
         assert_eq!(units.device(again).family, FAMILY);
         let other: SocketAddr = "192.168.1.41:50123".parse().unwrap();
         assert_eq!(units.device(other).name, "192.168.1.41");
+        // Bounded, and what it cannot keep is counted.
+        for i in 0..Units::CAPACITY + 2 {
+            let [_, _, a, b] = u32::try_from(i).unwrap().to_be_bytes();
+            let peer = SocketAddr::from(([10, 0, a, b], 1));
+            units.learn(peer, &init);
+        }
+        assert_eq!(units.known.lock().unwrap().len(), Units::CAPACITY);
+        assert_eq!(units.unnamed(), 3);
     }
 
     #[test]
